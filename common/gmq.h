@@ -1,0 +1,55 @@
+/*
+ * gmq.h - the one header every module includes: return and exit codes,
+ * forward typedefs, container_of and attribute macros, version.
+ */
+#ifndef GMQ_H
+#define GMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GMQ_VERSION "0.1.0"
+
+/* internal return codes (never sent to clients; see proto/errors.h) */
+#define GMQ_OK     0
+#define GMQ_ERR   -1
+#define GMQ_AGAIN -2
+
+/* process exit codes */
+#define GMQ_EXIT_OK     0
+#define GMQ_EXIT_ERR    1
+#define GMQ_EXIT_CONFIG 2   /* bad configuration or usage */
+#define GMQ_EXIT_FATAL  3   /* worker: do not respawn (bad data dir, lock held) */
+
+/* names: topics, bind keys, channels */
+#define GMQ_NAME_MAX 128
+
+#define container_of(ptr, type, member) \
+    ((type *) ((char *) (ptr) - offsetof(type, member)))
+
+#define GMQ_UNUSED      __attribute__((unused))
+#define GMQ_PRINTF(a,b) __attribute__((format(printf, a, b)))
+#define GMQ_NORETURN    __attribute__((noreturn))
+
+#define GMQ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct gmq_config_s gmq_config_t;
+typedef struct gmq_buf_s    gmq_buf_t;
+typedef struct gmq_master_s gmq_master_t;
+typedef struct gmq_worker_s gmq_worker_t;
+
+/* monotonic and wall clocks in milliseconds (common/util.c) */
+uint64_t gmq_now_ms(void);
+uint64_t gmq_mono_ms(void);
+
+/* 1 if s[0..len) is a valid topic/bind key/channel name: [A-Za-z0-9_.-]{1,128} */
+int gmq_name_valid(const char *s, size_t len);
+
+/* allocation that aborts on out-of-memory (small internal allocations only) */
+void *gmq_xmalloc(size_t n);
+void *gmq_xcalloc(size_t n, size_t size);
+void *gmq_xrealloc(void *p, size_t n);
+char *gmq_xstrdup(const char *s);
+char *gmq_xstrndup(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * util.c - small helpers shared by every process: clocks, name validation,
+ * allocation wrappers that abort on out-of-memory.
+ */
+#include "gmq.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+uint64_t
+gmq_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+uint64_t
+gmq_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+int
+gmq_name_valid(const char *s, size_t len)
+{
+    if (s == NULL || len == 0 || len > GMQ_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    /* "." and ".." would be directory names with a meaning */
+    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+        return 0;
+    return 1;
+}
+
+void *
+gmq_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        gmq_log_fatal("out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *
+gmq_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL)
+        gmq_log_fatal("out of memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+
+void *
+gmq_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        gmq_log_fatal("out of memory (%zu bytes)", n);
+    return q;
+}
+
+char *
+gmq_xstrdup(const char *s)
+{
+    return gmq_xstrndup(s, strlen(s));
+}
+
+char *
+gmq_xstrndup(const char *s, size_t n)
+{
+    char *p = gmq_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}

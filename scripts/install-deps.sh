@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs, with apt-get, only the Debian packages gmq needs that are missing.
+# Idempotent; without root it prints what to install and exits 1.
+set -eu
+
+PKGS="build-essential pkg-config libev-dev libssl-dev libcurl4-openssl-dev libyajl-dev
+libconfuse-dev check libpcre2-dev zlib1g-dev libhttp-parser-dev
+etcd-server etcd-client curl openssl python3 procps"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "gmq: missing Debian packages:$missing" >&2
+    echo "gmq: run as root:  apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "gmq: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
