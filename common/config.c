@@ -566,14 +566,17 @@ config_usage(FILE *out)
             break;
         case CONFIG_ENUM:
         case CONFIG_STR:
-            snprintf(flag, sizeof(flag), "-%s=%s", k->name, k->choices != NULL ? "X" : "STR");
+            snprintf(flag, sizeof(flag), "-%s=%s", k->name, k->choices != NULL ? "X"
+                     : (k->flags & CONFIG_F_FLAG) ? "PATH" : "STR");
             break;
         }
         config_range(k, what, sizeof(what));
         if (k->def == NULL)
             snprintf(dflt, sizeof(dflt), "none");
-        else
+        else if (k->type == CONFIG_STR || k->type == CONFIG_ADDR)
             config_quote(k->def, dflt, sizeof(dflt));
+        else
+            snprintf(dflt, sizeof(dflt), "%s", k->def);
         fprintf(out, "  %-30s %s\n  %-30s %s%sdefault %s\n", flag, k->help, "",
                 what, what[0] != '\0' ? "; " : "", dflt);
     }
