@@ -229,7 +229,7 @@ config_argv(int argc, char **argv, struct config_arg *args, size_t *nargs,
 {
     struct option opts[CONFIG_NKEYS + 3];
     char **av;
-    int rc = GMQ_OK;
+    int rc = GMQ_OK, saved_opterr = opterr;
 
     if (argc < 2)
         return GMQ_OK;
@@ -297,6 +297,7 @@ config_argv(int argc, char **argv, struct config_arg *args, size_t *nargs,
 done:
     free(av);
     optind = 0;
+    opterr = saved_opterr;
     return rc;
 }
 
