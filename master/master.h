@@ -144,6 +144,9 @@ gmq_buf_t  *gmq_req_buf(gmq_req_t *req);
 void        gmq_req_end(gmq_req_t *req);
 void        gmq_req_finish(gmq_master_t *m, gmq_req_t *req);   /* unlink and free */
 gmq_req_t  *gmq_req_find(gmq_master_t *m, uint64_t id);
+/* the client of req left before a delivered message reached it: send the
+ * message back to its queue at once (GMQ_OP_RELEASE); no-op otherwise */
+void        gmq_req_release(gmq_master_t *m, gmq_req_t *req, const gmq_ipc_reply_t *r);
 void        gmq_req_fail_all(gmq_master_t *m, gmq_link_t *list, const gmq_error_t *err);
 
 /* http.c / tcp.c */

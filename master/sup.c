@@ -110,6 +110,7 @@ gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
     }
     gmq_wproc_t *w = gmq_xcalloc(1, sizeof(*w));
     w->sup = s;
+    w->sup_master = s->m;
     snprintf(w->topic, sizeof(w->topic), "%s", topic);
     w->fd = -1;
     gmq_buf_init(&w->in);
@@ -383,7 +384,7 @@ gmq_sup_reap(gmq_sup_t *s)
         w->last_exit[0] = '\0';
         sup_lost(w, why);
         if (was_fatal && detail[0])
-            snprintf(w->last_exit, sizeof(w->last_exit), "%s: %s", why, detail);
+            snprintf(w->last_exit, sizeof(w->last_exit), "%s: %.120s", why, detail);
         else
             snprintf(w->last_exit, sizeof(w->last_exit), "%s", why);
         w->pid = 0;

@@ -27,6 +27,7 @@ typedef enum {
 
 struct gmq_wproc_s {
     gmq_sup_t     *sup;
+    gmq_master_t  *sup_master;    /* the master that owns sup */
     gmq_link_t     link;          /* in sup->procs */
     char           topic[GMQ_NAME_MAX + 1];
     pid_t          pid;
