@@ -55,7 +55,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/gmq-master -config_file=etc/gmq.conf
+	$(BUILD)/gmq-master -config_file=etc/gmq.conf $(RUN_ARGS)
 
 # everything CI runs
 test: deps

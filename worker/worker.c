@@ -480,10 +480,17 @@ op_ack(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
     gmq_error_t err = { 0, "" };
     worker_arg_str(r, "bind_key", bk, sizeof(bk));
     gmq_ipc_request_get_u64(r, "id", &id);
-    if (gmq_topic_ack(w->topic, bk, id, &err) != GMQ_OK)
-        worker_reply_err(w, req_id, &err);
-    else
+    gmq_topic_conf_t conf;
+    gmq_topic_get_config(w->topic, &conf);
+    if (gmq_topic_ack(w->topic, bk, id, &err) == GMQ_OK)
         worker_reply_ok(w, req_id, GMQ_RK_NONE, "success", NULL, 0);
+    else if (conf.auto_ack && err.code == GMQ_E_INVALID_ACK)
+        /* the seed flow acks on an auto-ack topic: delivery already finished it */
+        worker_reply_ok(w, req_id, GMQ_RK_NONE,
+                        "success (topic is auto-ack: the message was acknowledged on delivery)",
+                        NULL, 0);
+    else
+        worker_reply_err(w, req_id, &err);
 }
 
 static void
