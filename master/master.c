@@ -50,6 +50,7 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
     m->argv = argv;
     gmq_list_init(&m->conns);
     gmq_list_init(&m->dead_conns);
+    gmq_list_init(&m->chans);
     m->test_hooks = getenv("GMQ_TEST_HOOKS") != NULL && strcmp(getenv("GMQ_TEST_HOOKS"), "1") == 0;
 
     int rc = gmq_config_load(&m->cfg, argc, argv, stdout, err, sizeof(err));
@@ -409,7 +410,7 @@ gmq_req_new(gmq_master_t *m, gmq_conn_t *c, const char *topic, gmq_op_t op,
         gmq_list_add_tail(&c->reqs, &req->conn_link);
     gmq_list_add_tail(&w->reqs, &req->wproc_link);
     master_reqs_put(m, req);
-    req->slot = gmq_ipc_request_begin(&w->out, req->id, op);
+    req->frame_start = gmq_ipc_request_begin(&w->out, req->id, op);
     m->stat_requests++;
     return req;
 }
@@ -423,8 +424,7 @@ gmq_req_buf(gmq_req_t *req)
 void
 gmq_req_end(gmq_req_t *req)
 {
-    gmq_ipc_request_end(&req->wproc->out, (size_t) req->slot);
-    req->slot = 0;
+    gmq_ipc_request_end(&req->wproc->out, req->frame_start);
 }
 
 gmq_req_t *

@@ -50,6 +50,8 @@ struct gmq_req_s {
     gmq_wproc_t    *wproc;
     gmq_req_done_fn done;
     int             op;
+    size_t          frame_start;  /* offset of the request frame in the worker's buffer */
+    void           *ctx;          /* the protocol's per-request context */
     uint64_t        slot;         /* the conn's response slot (TCP ordering) */
     char            bind_key[GMQ_NAME_MAX + 1];
     uint64_t        started_ms;
@@ -70,13 +72,21 @@ typedef struct {
 } gmq_http_state_t;
 
 /* per-connection TCP state (master/tcp.c) */
+#define GMQ_TCP_MAX_TOKENS 8
 typedef struct {
-    int      state;            /* parser state */
-    gmq_buf_t line;
-    uint64_t next_slot, done_slot;   /* replies go out in command order */
-    gmq_link_t slots;          /* finished replies waiting for earlier ones */
-    size_t   body_need;
-    char    *cmd_line;         /* command waiting for its body */
+    int        state;          /* 0 = reading a line, 1 = reading bodies */
+    char      *line;           /* the command whose bodies are being read */
+    char      *argv[GMQ_TCP_MAX_TOKENS];
+    int        argc;
+    int        ntokens;        /* tokens on the line, even past GMQ_TCP_MAX_TOKENS */
+    uint32_t   bodies_need;    /* bodies still to read */
+    gmq_buf_t  bodies;         /* collected bodies: u32 len + bytes each */
+    uint32_t   nbodies;
+    uint64_t   next_slot;      /* replies go out in command order */
+    gmq_link_t resps;          /* tcp responses, oldest first */
+    ev_timer   heartbeat;      /* 105 ping while a pop waits */
+    int        waiting;        /* pops waiting at workers */
+    gmq_link_t subs;           /* channel subscriptions (master/chan.c) */
 } gmq_tcp_state_t;
 
 struct gmq_conn_s {
@@ -108,6 +118,8 @@ struct gmq_master_s {
     gmq_sup_t      *sup;
     gmq_link_t      conns;
     gmq_link_t      dead_conns;
+    gmq_link_t      chans;       /* pub/sub channels (master/chan.c) */
+    int             nchans;
     int             nconns;
     uint64_t        next_conn_id;
     uint64_t        next_req_id;
