@@ -19,7 +19,7 @@ endif
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c
 WORKER_SRCS := worker/worker.c worker/memq.c
-MASTER_SRCS := master/master.c master/sup.c master/http.c master/tcp.c master/api.c master/chan.c
+MASTER_SRCS := master/master.c master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 

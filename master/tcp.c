@@ -56,6 +56,7 @@ static void cmd_subscribe(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
 static void cmd_unsubscribe(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
 static void cmd_publish(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
 static void cmd_ping(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
+static void cmd_auth(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
 
 static const tcp_cmd_t tcp_cmds[] = {
     { "pub",         1, cmd_pub },
@@ -70,6 +71,7 @@ static const tcp_cmd_t tcp_cmds[] = {
     { "unsubscribe", 0, cmd_unsubscribe },
     { "publish",     1, cmd_publish },
     { "ping",        0, cmd_ping },
+    { "auth",        0, cmd_auth },
 };
 
 static const tcp_cmd_t *tcp_find(const char *name);
@@ -113,10 +115,22 @@ gmq_tcp_conn_free(gmq_conn_t *c)
 }
 
 void
+gmq_tcp_idle_close(gmq_conn_t *c)
+{
+    tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_LIMIT, "idle for %d s (idle_timeout)", c->m->cfg.idle_timeout);
+}
+
+void
 gmq_tcp_on_data(gmq_conn_t *c)
 {
     gmq_tcp_state_t *t = &c->u.tcp;
     gmq_master_t *m = c->m;
+    if (t->next_slot == 0 && t->state == 0 && c->ssl == NULL && gmq_buf_used(&c->in) > 0 &&
+        gmq_buf_rptr(&c->in)[0] == 0x16) {
+        /* a TLS ClientHello on the plain-text port */
+        tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_INVALID_CMD, "TLS handshake on a plain-text port");
+        return;
+    }
     while (!c->dead && !c->closing && gmq_buf_used(&c->in) > 0) {
         if (t->state == 1) {
             /* bodies: u32 BE length + bytes, each */
@@ -170,6 +184,11 @@ gmq_tcp_on_data(gmq_conn_t *c)
             s = sp + 1;
         }
         const tcp_cmd_t *cmd = len > 0 ? tcp_find(t->argv[0]) : NULL;
+        if (!c->authed && (cmd == NULL || cmd->fn != cmd_auth)) {
+            tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_AUTH, "authentication required: send auth <token> first");
+            tcp_reset_cmd(c);
+            return;
+        }
         if (len == 0) {
             tcp_fail(c, tcp_resp_new(c), 0, GMQ_E_INVALID_CMD, "empty command line");
         } else if (cmd == NULL) {
@@ -224,6 +243,10 @@ tcp_dispatch(gmq_conn_t *c, const tcp_cmd_t *cmd)
     gmq_tcp_state_t *t = &c->u.tcp;
     tcp_resp_t *r = tcp_resp_new(c);
     int argc = t->ntokens - 1;
+    if (!c->authed && cmd->fn != cmd_auth) {
+        tcp_fail(c, r, 1, GMQ_E_AUTH, "authentication required: send auth <token> first");
+        return;
+    }
     if (t->ntokens > GMQ_TCP_MAX_TOKENS) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "too many parameters for %s", cmd->name);
         return;
@@ -735,4 +758,16 @@ cmd_ping(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
 {
     (void) argc; (void) argv;
     tcp_finish(c, r, TCP_RESP_RESULT, "pong", 4);
+}
+
+static void
+cmd_auth(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+{
+    if (argc != 1 || !gmq_master_token_ok(c->m, argv[0], strlen(argv[0]))) {
+        gmq_log_info("connection %llu: TCP auth refused", (unsigned long long) c->id);
+        tcp_fail(c, r, 1, GMQ_E_AUTH, "wrong token");
+        return;
+    }
+    c->authed = 1;
+    tcp_finish(c, r, TCP_RESP_RESULT, "ok", 2);
 }

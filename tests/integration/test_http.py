@@ -84,7 +84,7 @@ class HttpTest(unittest.TestCase):
         s = socket.create_connection(("127.0.0.1", self.node.http_port), timeout=5)
         s.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
         data = b""
-        while data.count(b"OK") < 3:
+        while data.count(b"\r\n\r\nOK") < 3:
             chunk = s.recv(65536)
             self.assertTrue(chunk)
             data += chunk
