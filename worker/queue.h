@@ -57,6 +57,7 @@ struct gmq_queue_s {
     unsigned     corrupt;         /* corrupt records skipped at recovery */
     gmq_heap_t  *delay, *ttr;     /* owned by the topic */
     int          gc_pending;
+    void        *owner;          /* the topic's per-bind-key slot */
 };
 
 /* Open (create) the queue in dir, recover its log, rebuild its state: acked
