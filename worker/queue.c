@@ -292,7 +292,8 @@ queue_load(gmq_queue_t *q, gmq_error_t *err)
         nos[n++] = no;
     }
     closedir(d);
-    qsort(nos, n, sizeof(*nos), queue_cmp_u64);
+    if (n > 1)
+        qsort(nos, n, sizeof(*nos), queue_cmp_u64);
 
     queue_recover_t rc = { .q = q };
     gmq_list_init(&rc.inflight);
