@@ -232,6 +232,12 @@ gmq_queue_gc(gmq_queue_t *q)
             break;
         if (queue_relocate(q, first) != GMQ_OK || first->live != 0)
             break;
+        /* the copies must be on disk before the originals go */
+        gmq_error_t err;
+        if (q->sync_create && gmq_queue_sync(q, &err) != GMQ_OK) {
+            gmq_log_warn("queue %s: %s", q->bind_key, err.msg);
+            break;
+        }
     }
 }
 

@@ -745,6 +745,8 @@ topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_t *m, gmq_error_t *er
                              "queue %s", m->id, sl->q->bind_key);
     if (gmq_queue_put(sl->q, m->id, gmq_queue_body(m), m->len, 0, m->pushed_at, 0, err) == NULL)
         return GMQ_ERR;
+    if (t->opts.fsync != GMQ_FSYNC_NO && gmq_queue_sync(sl->q, err) != GMQ_OK)
+        return GMQ_ERR;   /* the copy is durable before the dead letter goes */
     if (gmq_queue_finish(sl->dlq, m, GMQ_REC_MOVED, err) != GMQ_OK)
         return GMQ_ERR;
     t->dirty = 1;
@@ -773,6 +775,8 @@ topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err)
     if (gmq_queue_find(d, m->id) == NULL &&
         gmq_queue_put(d, m->id, gmq_queue_body(m), m->len, retry, m->pushed_at, 0, err) == NULL)
         return GMQ_ERR;
+    if (t->opts.fsync != GMQ_FSYNC_NO && gmq_queue_sync(d, err) != GMQ_OK)
+        return GMQ_ERR;   /* durable in the dead-letter queue before it leaves this one */
     if (gmq_queue_finish(q, m, GMQ_REC_DEAD, err) != GMQ_OK)
         return GMQ_ERR;
     q->dead_lettered++;
