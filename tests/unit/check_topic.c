@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define T0 1700000000000ull   /* simulated wall clock, ms */
@@ -653,6 +654,80 @@ START_TEST(test_million_disk_follows_backlog)
 }
 END_TEST
 
+static int n_msync, fail_msync;
+
+static int
+count_msync(void *addr, size_t len, int flags)
+{
+    n_msync++;
+    if (fail_msync) {
+        errno = EIO;
+        return -1;
+    }
+    return msync(addr, len, flags);
+}
+
+START_TEST(test_sync_policy)
+{
+    gmq_error_t err;
+    gmq_seam.msync = count_msync;
+    gmq_topic_t *t = open_topic();                 /* fsync = always */
+    for (uint64_t i = 1; i <= 10; i++)
+        push_ok(t, i, "", "x", 0, T0);
+    ck_assert_int_eq(n_msync, 0);                  /* push never syncs by itself */
+    ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
+    ck_assert_int_eq(n_msync, 1);                  /* one barrier for the batch */
+    ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
+    ck_assert_int_eq(n_msync, 1);                  /* nothing new */
+    pop_ok(t, "", T0);
+    fail_msync = 1;
+    ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_ERR);
+    fail_msync = 0;
+    ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
+    ck_assert_uint_eq(gmq_topic_next_sync(t), 0);
+    gmq_topic_close(t);
+
+    opts.fsync = GMQ_FSYNC_EVERYSEC;
+    t = open_topic();
+    n_msync = 0;
+    push_ok(t, 100, "", "x", 0, T0);
+    ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
+    int after_first = n_msync;
+    ck_assert_int_ge(after_first, 1);
+    push_ok(t, 101, "", "x", 0, T0 + 10);
+    ck_assert_uint_eq(gmq_topic_next_sync(t), T0 + 1000);
+    ck_assert_int_eq(gmq_topic_sync(t, T0 + 500), GMQ_OK);
+    ck_assert_int_eq(n_msync, after_first);       /* not yet a second */
+    ck_assert_int_eq(gmq_topic_sync(t, T0 + 1000), GMQ_OK);
+    ck_assert_int_gt(n_msync, after_first);
+    ck_assert_uint_eq(gmq_topic_next_sync(t), 0);
+    gmq_topic_close(t);
+
+    opts.fsync = GMQ_FSYNC_NO;
+    t = open_topic();
+    n_msync = 0;
+    push_ok(t, 200, "", "x", 0, T0);
+    ck_assert_int_eq(gmq_topic_sync(t, T0 + 5000), GMQ_OK);
+    ck_assert_int_eq(n_msync, 0);
+    ck_assert_int_eq(gmq_topic_declare(t, "q1", &err), GMQ_OK);
+    gmq_topic_close(t);
+    gmq_seam_reset();
+}
+END_TEST
+
+START_TEST(test_queue_limit)
+{
+    opts.max_queues = 2;
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    ck_assert_int_eq(gmq_topic_declare(t, "a", &err), GMQ_OK);
+    ck_assert_int_eq(gmq_topic_declare(t, "b", &err), GMQ_OK);
+    ck_assert_int_eq(gmq_topic_declare(t, "c", &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_LIMIT);
+    gmq_topic_close(t);
+}
+END_TEST
+
 static Suite *
 topic_suite(void)
 {
@@ -674,6 +749,8 @@ topic_suite(void)
     tcase_add_test(tc, test_recover_corrupt_middle);
     tcase_add_test(tc, test_recover_torn_tail);
     tcase_add_test(tc, test_space_pinned_by_delay);
+    tcase_add_test(tc, test_sync_policy);
+    tcase_add_test(tc, test_queue_limit);
     suite_add_tcase(s, tc);
     TCase *bulk = tcase_create("bulk");
     tcase_add_checked_fixture(bulk, setup, teardown);
