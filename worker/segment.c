@@ -6,6 +6,7 @@
 #include "segment.h"
 #include "common/log.h"
 #include "common/seam.h"
+#include "common/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +18,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* how far past a stop a scan looks for more data: a hole longer than this
+ * can only hold records that were never synced */
+#define SEGMENT_SCAN_WINDOW (1024 * 1024)
+
 static char          *segment_path(const char *dir, uint64_t no);
 static gmq_segment_t *segment_new(char *path, uint64_t no, int fd, size_t size, gmq_error_t *err);
-static size_t         segment_data_end(const gmq_segment_t *s);
+static size_t         segment_window(const gmq_segment_t *s, size_t p);
+static size_t         segment_data_end(const gmq_segment_t *s, size_t from, size_t to);
 static size_t         segment_resync(const gmq_segment_t *s, size_t from, size_t end);
 static void           segment_mark(gmq_segment_t *s, size_t lo, size_t hi);
 static int            segment_storage_err(gmq_error_t *err, int e, const char *what,
@@ -98,10 +104,9 @@ gmq_segment_open(const char *dir, uint64_t no, gmq_error_t *err)
 void
 gmq_segment_scan(gmq_segment_t *s, gmq_segment_scan_fn fn, void *arg, unsigned *corrupt)
 {
-    size_t end = segment_data_end(s);
     size_t p = 0;
 
-    while (p < end) {
+    while (p + GMQ_RECORD_HDR <= s->size) {
         gmq_record_t r;
         size_t sz;
         if (gmq_record_decode(s->map + p, s->size - p, &r, &sz) == GMQ_OK) {
@@ -109,6 +114,12 @@ gmq_segment_scan(gmq_segment_t *s, gmq_segment_scan_fn fn, void *arg, unsigned *
             p += sz;
             continue;
         }
+        /* zero or bad bytes at p: is anything written after them? Only the
+         * span a torn record could cover plus a window is looked at, so
+         * opening a mostly empty preallocated segment reads little. */
+        size_t end = segment_data_end(s, p, segment_window(s, p));
+        if (end == 0)
+            break;                                   /* clean end of data */
         size_t q = segment_resync(s, p + GMQ_RECORD_ALIGN, end);
         if (q == 0) {
             gmq_log_warn("%s: torn tail at offset %zu (%zu bytes) truncated", s->path, p, end - p);
@@ -120,7 +131,7 @@ gmq_segment_scan(gmq_segment_t *s, gmq_segment_scan_fn fn, void *arg, unsigned *
         (*corrupt)++;
         p = q;
     }
-    s->wpos = p < end ? p : end;
+    s->wpos = p;
 }
 
 size_t
@@ -203,15 +214,30 @@ segment_new(char *path, uint64_t no, int fd, size_t size, gmq_error_t *err)
     return s;
 }
 
-/* offset just past the last non-zero 8-byte word: everything after is unused */
+/* end of the bytes a scan stopped at p must inspect: the record its header
+ * claims to be (if the header is plausible) plus SEGMENT_SCAN_WINDOW */
 static size_t
-segment_data_end(const gmq_segment_t *s)
+segment_window(const gmq_segment_t *s, size_t p)
 {
-    size_t n = s->size / sizeof(uint64_t);
+    size_t span = 0;
+    const unsigned char *h = (const unsigned char *) s->map + p;
+    if (gmq_get_u32(h) == GMQ_RECORD_MAGIC)
+        span = gmq_record_size(gmq_get_u32(h + 12));
+    if (span > s->size - p)
+        span = s->size - p;
+    size_t to = p + span + SEGMENT_SCAN_WINDOW;
+    return to < s->size ? to : s->size;
+}
+
+/* offset just past the last non-zero 8-byte word in [from, to), 0 if none */
+static size_t
+segment_data_end(const gmq_segment_t *s, size_t from, size_t to)
+{
     const uint64_t *w = (const uint64_t *) (const void *) s->map;
-    while (n > 0 && w[n - 1] == 0)
+    size_t lo = from / sizeof(uint64_t), n = to / sizeof(uint64_t);
+    while (n > lo && w[n - 1] == 0)
         n--;
-    return n * sizeof(uint64_t);
+    return n > lo ? n * sizeof(uint64_t) : 0;
 }
 
 /* first offset in [from, end) holding a valid record, 0 if none */

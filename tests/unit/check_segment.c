@@ -167,6 +167,26 @@ START_TEST(test_corrupt_middle_via_file)
 }
 END_TEST
 
+START_TEST(test_zeroed_hole_in_middle)
+{
+    gmq_error_t err;
+    gmq_segment_t *s = gmq_segment_create(dir, 1, 1 << 20, 0, &err);
+    append_n(s, 10, 1);
+    size_t rec = gmq_record_size(strlen("message 0"));
+    memset(s->map + 2 * rec, 0, 3 * rec);     /* a page that never reached disk */
+    gmq_segment_close(s, 0);
+    s = gmq_segment_open(dir, 1, &err);
+    seen_t x = { 0 };
+    unsigned corrupt = 0;
+    gmq_segment_scan(s, collect, &x, &corrupt);
+    ck_assert_int_eq(x.n, 7);
+    ck_assert_uint_eq(corrupt, 1);
+    ck_assert_uint_eq(x.ids[2], 6);
+    ck_assert_uint_eq(s->wpos, 10 * rec);
+    gmq_segment_close(s, 0);
+}
+END_TEST
+
 static int
 fail_enospc(int fd, off_t off, off_t len)
 {
@@ -234,6 +254,7 @@ segment_suite(void)
     tcase_add_test(tc, test_create_append_scan);
     tcase_add_test(tc, test_torn_tail);
     tcase_add_test(tc, test_corrupt_middle_via_file);
+    tcase_add_test(tc, test_zeroed_hole_in_middle);
     tcase_add_test(tc, test_full_disk);
     tcase_add_test(tc, test_enospc_env_file);
     tcase_add_test(tc, test_parse_name);
