@@ -419,8 +419,7 @@ queue_room(gmq_queue_t *q, size_t need, size_t headroom, gmq_error_t *err)
         return GMQ_ERR;
     gmq_list_push_tail(&q->segs, &s->link);
     q->nsegs++;
-    if (a != NULL && a->live == 0)
-        q->gc_pending = 1;
+    q->gc_pending = 1;   /* a good moment to look at the oldest segments */
     return GMQ_OK;
 }
 
@@ -452,7 +451,7 @@ queue_detach_body(gmq_queue_t *q, gmq_qmsg_t *m)
     gmq_segment_t *s = m->seg;
     s->live--;
     s->live_bytes -= gmq_record_size(m->len);
-    if (s->live == 0 && &s->link == q->segs.next)
+    if (s->live == 0)
         q->gc_pending = 1;
     m->seg = NULL;
 }
@@ -580,7 +579,7 @@ queue_relocate(gmq_queue_t *q, gmq_segment_t *s)
         gmq_qmsg_t *m = r.type == GMQ_REC_MSG ? gmq_queue_find(q, r.id) : NULL;
         if (m != NULL && m->seg == s && m->off == p) {
             gmq_error_t err;
-            if (queue_room(q, sz, queue_headroom(q), &err) != GMQ_OK) {
+            if (queue_room(q, sz + GMQ_RECORD_HDR, queue_headroom(q), &err) != GMQ_OK) {
                 gmq_log_warn("queue %s: relocation stopped: %s", q->bind_key, err.msg);
                 return GMQ_ERR;
             }
@@ -592,6 +591,12 @@ queue_relocate(gmq_queue_t *q, gmq_segment_t *s)
             size_t off = gmq_segment_append(a, &c);
             queue_detach_body(q, m);
             queue_attach_body(q, m, a, off);
+            if (m->state == GMQ_QMSG_INFLIGHT) {
+                /* keep it in flight for recovery (first in line again) */
+                gmq_record_t d = { .type = GMQ_REC_DELIVER, .id = m->id, .ts = m->delivered_at,
+                                   .due = m->hnode.key, .retry = m->retry };
+                gmq_segment_append(a, &d);
+            }
         }
         p += sz;
     }

@@ -37,8 +37,10 @@ struct gmq_topic_s {
     gmq_store_opts_t   opts;
     gmq_topic_conf_t   conf;
     int                lock_fd;
-    topic_slot_t     **slots;
+    topic_slot_t     **slots;       /* in declaration order */
     size_t             nslots, cap;
+    topic_slot_t     **index;       /* open addressing by bind key, nindex = 2^k */
+    size_t             nindex;
     gmq_queue_t      **targets;     /* push scratch, cap entries */
     gmq_heap_t         delay;
     gmq_heap_t         ttr;
@@ -54,7 +56,9 @@ static char         *topic_path(const gmq_topic_t *t, const char *a, const char 
 static int           topic_conf_load(gmq_topic_t *t, gmq_error_t *err);
 static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra,
                                      gmq_error_t *err);
+static size_t        topic_hash(const char *s);
 static topic_slot_t *topic_slot(const gmq_topic_t *t, const char *bind_key);
+static void          topic_index_add(gmq_topic_t *t, topic_slot_t *sl);
 static topic_slot_t *topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err);
 static gmq_queue_t  *topic_dlq(gmq_topic_t *t, topic_slot_t *sl, gmq_error_t *err);
 static int           topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err);
@@ -128,6 +132,7 @@ gmq_topic_close(gmq_topic_t *t)
         free(t->slots[i]);
     }
     free(t->slots);
+    free(t->index);
     free(t->targets);
     gmq_heap_free(&t->delay);
     gmq_heap_free(&t->ttr);
@@ -597,13 +602,42 @@ topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra, gm
     return rc;
 }
 
+static size_t
+topic_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 1099511628211ull;
+    return (size_t) h;
+}
+
 static topic_slot_t *
 topic_slot(const gmq_topic_t *t, const char *bind_key)
 {
-    for (size_t i = 0; i < t->nslots; i++)
-        if (strcmp(t->slots[i]->q->bind_key, bind_key) == 0)
-            return t->slots[i];
-    return NULL;
+    if (t->nindex == 0)
+        return NULL;
+    for (size_t i = topic_hash(bind_key) & (t->nindex - 1);; i = (i + 1) & (t->nindex - 1)) {
+        topic_slot_t *sl = t->index[i];
+        if (sl == NULL || strcmp(sl->q->bind_key, bind_key) == 0)
+            return sl;
+    }
+}
+
+/* add sl to the index, growing it to keep the load under one half */
+static void
+topic_index_add(gmq_topic_t *t, topic_slot_t *sl)
+{
+    if (2 * (t->nslots + 1) > t->nindex) {
+        free(t->index);
+        t->nindex = t->nindex ? t->nindex * 2 : 16;
+        t->index = gmq_xcalloc(t->nindex, sizeof(*t->index));
+        for (size_t i = 0; i < t->nslots; i++)
+            topic_index_add(t, t->slots[i]);
+    }
+    size_t i = topic_hash(sl->q->bind_key) & (t->nindex - 1);
+    while (t->index[i] != NULL)
+        i = (i + 1) & (t->nindex - 1);
+    t->index[i] = sl;
 }
 
 /* open the queue (and its dead-letter queue if it has a directory) */
@@ -642,6 +676,7 @@ topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
         t->slots = gmq_xrealloc(t->slots, t->cap * sizeof(*t->slots));
         t->targets = gmq_xrealloc(t->targets, t->cap * sizeof(*t->targets));
     }
+    topic_index_add(t, sl);
     t->slots[t->nslots++] = sl;
     return sl;
 }

@@ -654,6 +654,61 @@ START_TEST(test_million_disk_follows_backlog)
 }
 END_TEST
 
+/* the same with a consumer that lags behind: old segments still get freed */
+START_TEST(test_space_lagging_consumer)
+{
+    opts.segment_size = 64 * 1024;
+    opts.fsync = GMQ_FSYNC_NO;
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    char body[1024];
+    memset(body, 'q', sizeof(body));
+    push_ok(t, 1, "", "pinned in flight", 0, T0);
+    pop_ok(t, "", T0);                               /* in flight, never acked */
+    uint64_t next = 2;
+    for (uint64_t i = 2; i < 3000; i++) {
+        ck_assert_int_eq(gmq_topic_push(t, i, "", body, sizeof(body), 0, T0, &err), GMQ_OK);
+        if (i > 300) {
+            gmq_msg_t m = pop_ok(t, "", T0);
+            ck_assert_uint_eq(m.id, next);
+            ck_assert_int_eq(gmq_topic_ack(t, "", next++, &err), GMQ_OK);
+        }
+    }
+    /* backlog of ~300 KiB in 64 KiB segments: about 5 segments, plus slack */
+    ck_assert_int_le(count_segments("q/default"), 8);
+    gmq_topic_close(t);
+    t = open_topic();
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), (long) (3000 - next + 1));
+    gmq_msg_t m = pop_ok(t, "", T0);
+    ck_assert_uint_eq(m.id, 1);                      /* in flight before: first again */
+    ck_assert(memcmp(m.body, "pinned in flight", 16) == 0);
+    gmq_topic_close(t);
+}
+END_TEST
+
+START_TEST(test_many_queues)
+{
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    char bk[32];
+    for (int i = 0; i < 90; i++) {
+        snprintf(bk, sizeof(bk), "q%d", i);
+        ck_assert_int_eq(gmq_topic_declare(t, bk, &err), GMQ_OK);
+        push_ok(t, (uint64_t) i + 1, bk, bk, 0, T0);
+    }
+    gmq_topic_close(t);
+    t = open_topic();
+    for (int i = 89; i >= 0; i--) {
+        snprintf(bk, sizeof(bk), "q%d", i);
+        gmq_msg_t m = pop_ok(t, bk, T0);
+        ck_assert_uint_eq(m.id, (uint64_t) i + 1);
+        ck_assert(memcmp(m.body, bk, strlen(bk)) == 0);
+    }
+    ck_assert_int_eq(stat_field(t, "queue_num"), 90);
+    gmq_topic_close(t);
+}
+END_TEST
+
 static int n_msync, fail_msync;
 
 static int
@@ -749,6 +804,8 @@ topic_suite(void)
     tcase_add_test(tc, test_recover_corrupt_middle);
     tcase_add_test(tc, test_recover_torn_tail);
     tcase_add_test(tc, test_space_pinned_by_delay);
+    tcase_add_test(tc, test_space_lagging_consumer);
+    tcase_add_test(tc, test_many_queues);
     tcase_add_test(tc, test_sync_policy);
     tcase_add_test(tc, test_queue_limit);
     suite_add_tcase(s, tc);
