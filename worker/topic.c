@@ -212,6 +212,8 @@ gmq_topic_push(gmq_topic_t *t, uint64_t id, const char *route_key, const char *b
     if (delay_ms > t->opts.max_delay_ms)
         return gmq_error_set(err, GMQ_E_INVALID_DELAY, "delay %" PRIu64 " ms is over the limit of %"
                              PRIu64 " ms", delay_ms, t->opts.max_delay_ms);
+    if (len > GMQ_RECORD_MAX_BODY)
+        return gmq_error_set(err, GMQ_E_TOO_LARGE, "message body of %zu bytes is too large", len);
     size_t n = 0;
     if (topic_route(t, route_key, &n, err) != GMQ_OK)
         return GMQ_ERR;
