@@ -498,10 +498,23 @@ gmq_topic_lookup_json(gmq_topic_t *t, uint64_t id, gmq_buf_t *out, gmq_error_t *
 
 /* ---- static helpers ---- */
 
+/* mkdir -p */
 static int
 topic_mkdir(const char *path)
 {
-    return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+    char *p = gmq_xstrdup(path);
+    int rc = 0;
+    for (char *s = p + 1; *s && rc == 0; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
+        *s = '/';
+    }
+    if (rc == 0)
+        rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
 }
 
 static char *

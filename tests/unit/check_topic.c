@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define T0 1700000000000ull   /* simulated wall clock, ms */
@@ -484,6 +486,11 @@ START_TEST(test_lock_and_names)
     gmq_topic_close(t);
     t = open_topic();                 /* lock released on close */
     gmq_topic_close(t);
+    char nested[128];
+    snprintf(nested, sizeof(nested), "%s/deeper/data", dir);
+    opts.data_dir = nested;
+    t = open_topic();                 /* data_dir created with its parents */
+    gmq_topic_close(t);
 }
 END_TEST
 
@@ -709,6 +716,56 @@ START_TEST(test_many_queues)
 }
 END_TEST
 
+/* a process that dies without closing (kill -9): nothing acknowledged is lost */
+START_TEST(test_crash_without_close)
+{
+    opts.segment_size = 64 * 1024;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        gmq_error_t err;
+        gmq_topic_t *t = gmq_topic_open("orders", &opts, &err);
+        if (t == NULL)
+            _exit(2);
+        char body[700];
+        memset(body, 'c', sizeof(body));
+        for (uint64_t i = 1; i <= 500; i++)
+            if (gmq_topic_push(t, i, "", body, sizeof(body), i % 10 == 0 ? 5000 : 0, T0, &err))
+                _exit(3);
+        gmq_msg_t m;
+        for (int i = 0; i < 200; i++) {
+            if (gmq_topic_pop(t, "", T0, &m, &err) != GMQ_OK)
+                _exit(4);
+            if (m.id % 2 == 0 && gmq_topic_ack(t, "", m.id, &err) != GMQ_OK)
+                _exit(5);
+        }
+        gmq_topic_sync(t, T0);
+        kill(getpid(), SIGKILL);
+        _exit(6);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    gmq_topic_t *t = open_topic();             /* the lock died with the process */
+    /* 450 immediate + 50 delayed; 200 popped, the even ones acked */
+    long acked = 0;
+    for (uint64_t i = 1, popped = 0; popped < 200; i++) {
+        if (i % 10 == 0)
+            continue;
+        popped++;
+        acked += i % 2 == 0;
+    }
+    ck_assert_int_eq(stat_field(t, "delay_num"), 50);
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 450 - acked);
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 0);
+    gmq_msg_t m = pop_ok(t, "", T0);
+    ck_assert_uint_eq(m.id, 1);                 /* delivered, unacked: first again */
+    ck_assert_uint_eq(m.len, 700);
+    gmq_topic_close(t);
+}
+END_TEST
+
 static int n_msync, fail_msync;
 
 static int
@@ -806,6 +863,7 @@ topic_suite(void)
     tcase_add_test(tc, test_space_pinned_by_delay);
     tcase_add_test(tc, test_space_lagging_consumer);
     tcase_add_test(tc, test_many_queues);
+    tcase_add_test(tc, test_crash_without_close);
     tcase_add_test(tc, test_sync_policy);
     tcase_add_test(tc, test_queue_limit);
     suite_add_tcase(s, tc);
