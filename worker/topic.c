@@ -860,7 +860,8 @@ topic_msg_json(gmq_buf_t *out, const gmq_qmsg_t *m)
     gmq_buf_append_str(out, "\"queue\":");
     gmq_buf_json_str(out, m->q->bind_key, strlen(m->q->bind_key));
     gmq_buf_printf(out, ",\"dead\":%s,\"state\":\"%s\",\"retry_count\":%u,\"pushed_at\":%" PRIu64
-                   ",\"due_at\":%" PRIu64 ",\"delivered_at\":%" PRIu64,
+                   ",\"due_at\":%" PRIu64 ",\"delivered_at\":%" PRIu64 ",\"segment\":%" PRIu64
+                   ",\"offset\":%u,\"len\":%u",
                    m->q->dead ? "true" : "false", states[m->state], m->retry, m->pushed_at,
-                   m->due_at, m->delivered_at);
+                   m->due_at, m->delivered_at, m->seg->no, m->off, m->len);
 }
