@@ -16,14 +16,18 @@ LDLIBS  += -fsanitize=address,undefined
 endif
 
 # --- sources (explicit lists; main.c files stay out so tests link the rest) ---
-COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c
+COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
+               common/seam.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c
-WORKER_SRCS := worker/worker.c worker/memq.c
-MASTER_SRCS := master/master.c master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c
+STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
+               worker/topic.c
+WORKER_SRCS := worker/worker.c $(STORE_SRCS)
+MASTER_SRCS := master/master.c master/sup.c master/http.c master/tcp.c master/api.c master/chan.c \
+               master/tls.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc config buf
+UNIT_TESTS  := ipc config buf record segment heap route topic
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master
@@ -36,11 +40,17 @@ $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
+STORE_OBJS  := $(STORE_SRCS:%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
 $(BUILD)/tests/check_buf:    $(COMMON_OBJS)
 $(BUILD)/tests/check_config: $(COMMON_OBJS)
 $(BUILD)/tests/check_ipc:    $(COMMON_OBJS) $(PROTO_OBJS)
+$(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o
+$(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
+$(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.o
+$(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o
+$(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o
 	@mkdir -p $(dir $@)
