@@ -236,7 +236,7 @@ api_pop_common(gmq_http_req_t *r, gmq_op_t op)
     const char *bk = api_name(r, "bindKey", "bindKey", 1);
     if (bk == NULL)
         return;
-    long long timeout = api_uint(r, "timeout", 3600);
+    long long timeout = api_uint(r, "timeout", 86400);
     if (timeout == -2)
         return;
     gmq_req_t *req = api_req(r, topic, op);
@@ -267,7 +267,9 @@ api_id_op(gmq_http_req_t *r, gmq_op_t op, int id_required)
     size_t n = 0;
     const char *v = gmq_http_param(r, "msgId", &n);
     char *end = NULL;
-    unsigned long long id = v ? strtoull(v, &end, 10) : 0;
+    unsigned long long id = v && v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+    if (v != NULL && end == NULL)
+        end = (char *) v;     /* not a number */
     if (id_required && (v == NULL || n == 0 || *end != '\0' || id == 0)) {
         api_fail(r, "msgId is empty");
         return;

@@ -96,6 +96,7 @@ typedef struct {
     gmq_link_t resps;          /* tcp responses, oldest first */
     ev_timer   heartbeat;      /* 105 ping while a pop waits */
     int        waiting;        /* pops waiting at workers */
+    int        broken;         /* a fatal error is queued: input is ignored */
     gmq_link_t subs;           /* channel subscriptions (master/chan.c) */
 } gmq_tcp_state_t;
 

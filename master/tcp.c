@@ -31,7 +31,7 @@ typedef struct tcp_resp_s {
     int        waiting;       /* a pop waiting at a worker */
     gmq_buf_t  frame;
     /* mpub */
-    uint32_t   pending, nids;
+    uint32_t   pending, nids, total;
     uint64_t  *ids;
     char       err[GMQ_ERRMSG_MAX + 64];
 } tcp_resp_t;
@@ -131,7 +131,7 @@ gmq_tcp_on_data(gmq_conn_t *c)
         tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_INVALID_CMD, "TLS handshake on a plain-text port");
         return;
     }
-    while (!c->dead && !c->closing && gmq_buf_used(&c->in) > 0) {
+    while (!c->dead && !c->closing && !t->broken && gmq_buf_used(&c->in) > 0) {
         if (t->state == 1) {
             /* bodies: u32 BE length + bytes, each */
             if (gmq_buf_used(&c->in) < 4)
@@ -197,7 +197,8 @@ gmq_tcp_on_data(gmq_conn_t *c)
             t->bodies_need = 1;
         } else if (cmd->bodies == 2) {
             char *end = NULL;
-            long n = t->argc >= 3 ? strtol(t->argv[2], &end, 10) : 0;
+            long n = t->argc >= 3 && t->argv[2][0] >= '0' && t->argv[2][0] <= '9'
+                     ? strtol(t->argv[2], &end, 10) : 0;
             if (t->ntokens != 3 || end == NULL || *end != '\0' || n < 1 || n > m->cfg.max_mpub) {
                 /* the number of bodies that follow is unknown: the stream cannot be resynced */
                 tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_INVALID_PUSHNUM,
@@ -294,6 +295,8 @@ tcp_fail(gmq_conn_t *c, tcp_resp_t *r, int fatal, int code, const char *fmt, ...
     vsnprintf(msg + n, sizeof(msg) - (size_t) n, fmt, ap);
     va_end(ap);
     r->fatal = fatal;
+    if (fatal)
+        c->u.tcp.broken = 1;     /* read nothing more; close once the error is out */
     tcp_finish(c, r, TCP_RESP_ERROR, msg, strlen(msg));
 }
 
@@ -508,6 +511,7 @@ cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
     }
     r->ids = gmq_xcalloc(n, sizeof(uint64_t));
     r->pending = n;
+    r->total = n;
     for (uint32_t i = 0; i < n; i++) {
         static const char *kb[] = { "body", NULL }, *kd[] = { "delay", NULL },
                           *kr[] = { "route_key", NULL }, *kr2[] = { "routeKey", NULL };
@@ -550,8 +554,7 @@ tcp_on_mpub_reply(gmq_req_t *req, const gmq_ipc_reply_t *rep, const gmq_error_t 
         return;
     if (r->err[0] != '\0') {
         char msg[sizeof(r->err) + 64];
-        snprintf(msg, sizeof(msg), "%s (%u of %u stored)", r->err, r->nids,
-                 c->u.tcp.nbodies ? c->u.tcp.nbodies : r->nids);
+        snprintf(msg, sizeof(msg), "%s (%u of %u stored)", r->err, r->nids, r->total);
         r->fatal = 0;
         tcp_finish(c, r, TCP_RESP_ERROR, msg, strlen(msg));
         return;
