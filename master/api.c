@@ -34,6 +34,7 @@ static void api_set_auto_ack(gmq_http_req_t *r);
 static void api_requeue(gmq_http_req_t *r);
 static void api_msg(gmq_http_req_t *r);
 static void api_workers(gmq_http_req_t *r);
+static void api_exit_topic(gmq_http_req_t *r);
 static void api_crash(gmq_http_req_t *r);
 static void api_on_reply(gmq_req_t *req, const gmq_ipc_reply_t *r, const gmq_error_t *err);
 
@@ -51,6 +52,7 @@ static const api_route_t api_routes[] = {
     { "/setIsAutoAck",     api_set_auto_ack },
     { "/requeue",          api_requeue },
     { "/msg",              api_msg },
+    { "/exitTopic",        api_exit_topic },
     { "/debug/workers",    api_workers },
     { "/debug/crash",      api_crash },
 };
@@ -464,6 +466,22 @@ api_workers(gmq_http_req_t *r)
     gmq_sup_json(r->conn->m->sup, &b);
     gmq_http_respond_json(r->conn, 0, b.data, b.len, "success");
     gmq_buf_free(&b);
+}
+
+static void
+api_exit_topic(gmq_http_req_t *r)
+{
+    const char *topic = api_name(r, "topic", "topic", 1);
+    if (topic == NULL)
+        return;
+    gmq_error_t err;
+    if (gmq_sup_exit_topic(r->conn->m->sup, topic, &err) != GMQ_OK) {
+        api_fail(r, err.msg);
+        return;
+    }
+    char msg[GMQ_NAME_MAX + 32];
+    snprintf(msg, sizeof(msg), "topic.%s has exit.", topic);
+    gmq_http_respond_json(r->conn, 0, NULL, 0, msg);
 }
 
 /* test hook (GMQ_TEST_HOOKS=1 only): make a topic's worker exit with `code` */

@@ -392,6 +392,14 @@ gmq_sup_reap(gmq_sup_t *s)
         if (w->state == GMQ_WP_STOPPING || s->m->stopping) {
             w->state = GMQ_WP_STOPPED;
             gmq_log_info("topic %s: worker %d stopped (%s)", w->topic, (int) pid, why);
+            if (!s->m->stopping) {
+                /* /exitTopic: forget it; the next request names it anew */
+                gmq_list_del(&w->link);
+                s->nprocs--;
+                gmq_buf_free(&w->in);
+                gmq_buf_free(&w->out);
+                free(w);
+            }
             continue;
         }
         if (was_fatal) {
@@ -457,6 +465,33 @@ gmq_sup_shutdown(gmq_sup_t *s)
         }
     }
     return running;
+}
+
+int
+gmq_sup_exit_topic(gmq_sup_t *s, const char *topic, gmq_error_t *err)
+{
+    gmq_wproc_t *w = NULL;
+    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next)
+        if (strcmp(container_of(l, gmq_wproc_t, link)->topic, topic) == 0)
+            w = container_of(l, gmq_wproc_t, link);
+    if (w == NULL)
+        return gmq_error_set(err, GMQ_E_NOT_FOUND, "topic is not exist");
+    ev_timer_stop(s->m->loop, &w->backoff);
+    if (w->pid > 0) {
+        if (w->fd >= 0)
+            gmq_ipc_put_control(&w->out, GMQ_IPC_SHUTDOWN, 0);
+        else
+            kill(w->pid, SIGTERM);
+        w->state = GMQ_WP_STOPPING;
+    } else {
+        /* fatal, crash loop or backoff: forget it now, a new request restarts it */
+        gmq_list_del(&w->link);
+        s->nprocs--;
+        gmq_buf_free(&w->in);
+        gmq_buf_free(&w->out);
+        free(w);
+    }
+    return GMQ_OK;
 }
 
 int

@@ -56,6 +56,10 @@ void         gmq_sup_flush(gmq_sup_t *s);         /* end of loop iteration: one 
 /* ask every worker to finish; returns the number still running */
 int          gmq_sup_shutdown(gmq_sup_t *s);
 int          gmq_sup_running(const gmq_sup_t *s);
+/* /exitTopic: stop the topic's worker (its data stays) and forget it, so the
+ * next request naming the topic starts a fresh worker; also the way out of
+ * the fatal and crashloop states. GMQ_ERR (E_NOT_FOUND) if unknown. */
+int          gmq_sup_exit_topic(gmq_sup_t *s, const char *topic, gmq_error_t *err);
 void         gmq_sup_kill_all(gmq_sup_t *s);
 void         gmq_sup_json(const gmq_sup_t *s, gmq_buf_t *out);   /* /debug/workers */
 /* the topics with a live or restarting worker, for fan-out requests */

@@ -149,6 +149,23 @@ class WorkersTest(unittest.TestCase):
         r = self.node.json("/pop?topic=loop&bindKey=q")
         self.assertIn("crashloop", r["msg"])
 
+    def test_exit_topic_restarts_fresh_and_clears_fatal(self):
+        self.use_topic("ex")
+        self.node.push("ex", "kept", "q")
+        pid = self.node.worker_pids()["ex"]
+        self.assertEqual(self.node.json("/exitTopic?topic=ex")["msg"], "topic.ex has exit.")
+        wait_for(lambda: not pid_alive(pid), 5, what="worker stopped")
+        wait_for(lambda: "ex" not in self.node.worker_pids(), 5, what="topic forgotten")
+        r = self.node.json("/pop?topic=ex&bindKey=q")          # starts a new worker
+        self.assertEqual(r["data"]["body"], "kept")
+        self.assertEqual(self.node.json("/exitTopic?topic=never")["msg"], "topic is not exist")
+        # fatal topics come back after /exitTopic
+        self.node.json("/debug/crash?topic=ex&code=3")
+        wait_for(lambda: [w for w in self.node.json("/debug/workers")["data"]
+                          if w["topic"] == "ex" and w["state"] == "fatal"], 5, what="fatal")
+        self.assertEqual(self.node.json("/exitTopic?topic=ex")["code"], 0)
+        self.assertEqual(self.node.json("/declareQueue?topic=ex&bindKey=q2")["code"], 0)
+
     def test_existing_topics_get_workers_at_start(self):
         self.use_topic("ondisk")
         self.assertEqual(self.node.stop(), 0)
