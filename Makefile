@@ -16,17 +16,21 @@ LDLIBS  += -fsanitize=address,undefined
 endif
 
 # --- sources (explicit lists; main.c files stay out so tests link the rest) ---
-COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c
+COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
+               common/etcdapi.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c
 WORKER_SRCS := worker/worker.c worker/memq.c
-MASTER_SRCS := master/master.c master/sup.c master/http.c master/tcp.c master/api.c
+MASTER_SRCS := master/master.c master/sup.c master/http.c master/tcp.c master/api.c \
+               master/etcd.c
+# client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
+CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc config buf
+UNIT_TESTS  := ipc config buf etcdapi discovery
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
-BINS := $(BUILD)/gmq-master
+BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl
 
 .PHONY: all run test check itest asan bench clean deps install
 all: $(BINS)
@@ -36,15 +40,26 @@ $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
+CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CLIENT_OBJS) $(COMMON_OBJS)
+	$(CC) -pthread -o $@ $^ $(LDLIBS)
+
+# test driver for master/etcd.c on its own loop (integration tests; not a unit test)
+$(BUILD)/tests/etcd_driver: $(BUILD)/tests/etcd_driver.o $(BUILD)/master/etcd.o $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDLIBS)
 
 # each unit test links only the modules it tests
 $(BUILD)/tests/check_buf:    $(COMMON_OBJS)
 $(BUILD)/tests/check_config: $(COMMON_OBJS)
 $(BUILD)/tests/check_ipc:    $(COMMON_OBJS) $(PROTO_OBJS)
+$(BUILD)/tests/check_etcdapi: $(COMMON_OBJS)
+$(BUILD)/tests/check_discovery: $(CLIENT_OBJS) $(COMMON_OBJS)
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	$(CC) -pthread -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
