@@ -46,6 +46,8 @@ typedef struct ctl_target_s {
 
 static int  ctl_nodes(ctl_t *c);
 static int  ctl_ping(ctl_t *c);
+static int  ctl_watch(ctl_t *c);
+static void ctl_nodes_print(ctl_t *c, const gmq_discovery_node_t *nodes, size_t n);
 static void ctl_usage(FILE *f, int full);
 static void ctl_table(char ***rows, size_t nrows, size_t ncols, const int *right, int headers);
 static int  ctl_targets(ctl_t *c, ctl_target_t **out, size_t *n);
@@ -54,6 +56,7 @@ static void ctl_json_str(gmq_buf_t *b, const char *s);
 static const ctl_cmd_t ctl_cmds[] = {
     { "nodes", ctl_nodes, "", "list the nodes registered in etcd (id, tcp_addr, http_addr, weight, up since)" },
     { "ping",  ctl_ping,  "", "GET /ping on every node (or on --server) and show the round trip" },
+    { "watch", ctl_watch, "", "print the node list again on every change (NDJSON with --json)" },
 };
 
 int
@@ -208,7 +211,15 @@ ctl_nodes(ctl_t *c)
         return rc;
     gmq_discovery_node_t *nodes;
     size_t n = gmq_discovery_nodes(d, &nodes);
+    ctl_nodes_print(c, nodes, n);
+    free(nodes);
+    gmq_discovery_free(d);
+    return CTL_OK;
+}
 
+static void
+ctl_nodes_print(ctl_t *c, const gmq_discovery_node_t *nodes, size_t n)
+{
     if (c->json) {
         gmq_buf_t b;
         gmq_buf_init(&b);
@@ -244,11 +255,11 @@ ctl_nodes(ctl_t *c)
         for (size_t i = 0; i < n; i++) {
             snprintf(w[i], 16, "%d", nodes[i].weight);
             rows[i + 1] = gmq_xcalloc(5, sizeof(char *));
-            rows[i + 1][0] = nodes[i].node_id;
-            rows[i + 1][1] = nodes[i].tcp_addr;
-            rows[i + 1][2] = nodes[i].http_addr;
+            rows[i + 1][0] = (char *) nodes[i].node_id;
+            rows[i + 1][1] = (char *) nodes[i].tcp_addr;
+            rows[i + 1][2] = (char *) nodes[i].http_addr;
             rows[i + 1][3] = w[i];
-            rows[i + 1][4] = nodes[i].join_time;
+            rows[i + 1][4] = (char *) nodes[i].join_time;
         }
         ctl_table(c->no_headers ? rows + 1 : rows, c->no_headers ? n : n + 1, 5, right,
                   !c->no_headers);
@@ -257,9 +268,40 @@ ctl_nodes(ctl_t *c)
         free(rows);
         free(w);
     }
+    fflush(stdout);
+}
+
+static int
+ctl_watch(ctl_t *c)
+{
+    int rc = CTL_OK;
+    if (c->argc > 0 || (c->server && !c->etcd)) {
+        fprintf(stderr, "gmqctl: watch takes no arguments and needs --etcd\n");
+        ctl_usage(stderr, 0);
+        return CTL_USAGE;
+    }
+    gmq_discovery_t *d = ctl_discovery(c, &rc);
+    if (d == NULL)
+        return rc;
+    uint64_t seen = gmq_discovery_version(d);
+    gmq_discovery_node_t *nodes;
+    size_t n = gmq_discovery_nodes(d, &nodes);
+    ctl_nodes_print(c, nodes, n);
     free(nodes);
-    gmq_discovery_free(d);
-    return CTL_OK;
+    gmq_discovery_watch_start(d);
+    for (;;) {   /* until a signal ends the process */
+        struct timespec ts = { 0, 50 * 1000000L };
+        nanosleep(&ts, NULL);
+        uint64_t v = gmq_discovery_version(d);
+        if (v == seen)
+            continue;
+        seen = v;
+        n = gmq_discovery_nodes(d, &nodes);
+        if (!c->json)
+            printf("\n");
+        ctl_nodes_print(c, nodes, n);
+        free(nodes);
+    }
 }
 
 static size_t

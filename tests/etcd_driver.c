@@ -1,7 +1,7 @@
 /*
  * etcd_driver.c - runs master/etcd.c alone on a libev loop for integration
- * tests: checks the node id (exit 2 when taken), registers, prints every state
- * change as a status JSON line on stdout, and revokes on SIGTERM/SIGINT.
+ * tests: checks the node id (exit 2 when taken), registers, prints the status
+ * JSON as a line on stdout whenever it changes, and revokes on SIGTERM/SIGINT.
  */
 #include "common/buf.h"
 #include "common/config.h"
@@ -21,7 +21,7 @@ typedef struct driver_s {
     ev_timer        poll;
     ev_signal       sigterm;
     ev_signal       sigint;
-    const char     *last;
+    char           *last;           /* the status line printed last */
     int             stopping;
 } driver_t;
 
@@ -114,6 +114,7 @@ main(int argc, char **argv)
 
     driver_print(&d);
     gmq_etcd_free(d.etcd);
+    free(d.last);
     ev_loop_destroy(d.loop);
     return 0;
 }
@@ -121,15 +122,16 @@ main(int argc, char **argv)
 static void
 driver_print(driver_t *d)
 {
-    const char *st = gmq_etcd_state(d->etcd);
-    if (st == d->last)
-        return;
-    d->last = st;
     gmq_buf_t b;
     gmq_buf_init(&b);
     gmq_etcd_status_json(d->etcd, &b);
-    printf("%.*s\n", (int) gmq_buf_used(&b), gmq_buf_rptr(&b));
-    fflush(stdout);
+    gmq_buf_append(&b, "", 1);
+    if (d->last == NULL || strcmp(d->last, b.data) != 0) {
+        printf("%s\n", b.data);
+        fflush(stdout);
+        free(d->last);
+        d->last = gmq_xstrdup(b.data);
+    }
     gmq_buf_free(&b);
 }
 
