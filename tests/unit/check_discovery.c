@@ -18,7 +18,7 @@ nodes_with_weights(gmq_discovery_node_t *nodes, const int *w, size_t n)
 {
     memset(nodes, 0, n * sizeof(*nodes));
     for (size_t i = 0; i < n; i++) {
-        snprintf(nodes[i].node_id, sizeof(nodes[i].node_id), "%zu", i + 1);
+        snprintf(nodes[i].node_id, sizeof(nodes[i].node_id), "%d", (int) (i + 1) % 1000);
         nodes[i].weight = w[i];
     }
 }
