@@ -27,7 +27,7 @@ CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc config buf etcdapi discovery
+UNIT_TESTS  := ipc config etcdapi discovery
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl
@@ -70,7 +70,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/gmq-master -config_file=etc/gmq.conf
+	$(BUILD)/gmq-master -config_file=etc/gmq.conf $(RUN_ARGS)
 
 # everything CI runs
 test: deps

@@ -71,11 +71,15 @@ struct gmq_config_s {
 
 /*
  * Fill *cfg from defaults, then the file named by -config_file (if any), then
- * the flags in argv. On GMQ_ERR, err holds one line naming the key, the value
- * and what is allowed (e.g. "node_id: 2000 is out of range 1..1023"), and the
- * caller exits with GMQ_EXIT_CONFIG. -h/--help and --version write to `out`
- * and return GMQ_CONFIG_HELP / GMQ_CONFIG_VERSION. argv is not modified.
- * On any return, gmq_config_free(cfg) releases what was allocated.
+ * the flags in argv (argv[0] is the program name), so a flag wins over the
+ * file wherever it stands. On GMQ_ERR, err holds one line naming the key, the
+ * value and what is allowed (e.g. `node_id: "2000" is out of range 1..1023`),
+ * and the caller exits with GMQ_EXIT_CONFIG. -h/--help and --version write to
+ * `out` (NULL = stdout) and return GMQ_CONFIG_HELP / GMQ_CONFIG_VERSION.
+ * argv is not modified and nothing is printed to stderr, so a SIGHUP reload
+ * may call it again with the saved argv. *cfg is zeroed first, not freed:
+ * pass a new or gmq_config_free()d struct. On any return,
+ * gmq_config_free(cfg) releases what was allocated.
  */
 int  gmq_config_load(gmq_config_t *cfg, int argc, char **argv, void *out /* FILE* */,
                      char *err, size_t errlen);

@@ -1,0 +1,164 @@
+/*
+ * master.h - the master process context, client connections and the
+ * requests in flight to workers. One gmq_master_t per process, passed
+ * explicitly; connections and requests are owned by it.
+ */
+#ifndef GMQ_MASTER_H
+#define GMQ_MASTER_H
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/gmq.h"
+#include "proto/errors.h"
+#include "proto/ipc.h"
+
+#include <ev.h>
+#include <http_parser.h>
+
+typedef struct gmq_conn_s  gmq_conn_t;
+typedef struct gmq_req_s   gmq_req_t;
+typedef struct gmq_wproc_s gmq_wproc_t;
+typedef struct gmq_sup_s   gmq_sup_t;
+
+/* intrusive doubly linked list */
+typedef struct gmq_link_s {
+    struct gmq_link_s *prev, *next;
+} gmq_link_t;
+
+static inline void gmq_list_init(gmq_link_t *h) { h->prev = h->next = h; }
+static inline int  gmq_list_empty(const gmq_link_t *h) { return h->next == h; }
+static inline void gmq_list_add_tail(gmq_link_t *h, gmq_link_t *n)
+{
+    n->prev = h->prev; n->next = h; h->prev->next = n; h->prev = n;
+}
+static inline void gmq_list_del(gmq_link_t *n)
+{
+    n->prev->next = n->next; n->next->prev = n->prev; n->prev = n->next = n;
+}
+
+typedef enum { GMQ_PROTO_HTTP = 1, GMQ_PROTO_TCP = 2 } gmq_proto_t;
+
+/* what a request's reply is for: called with the parsed reply, or with
+ * r == NULL and err set when the worker died or could not be reached */
+typedef void (*gmq_req_done_fn)(gmq_req_t *req, const gmq_ipc_reply_t *r, const gmq_error_t *err);
+
+struct gmq_req_s {
+    uint64_t        id;
+    gmq_link_t      conn_link;    /* in conn->reqs */
+    gmq_link_t      wproc_link;   /* in wproc->reqs */
+    gmq_conn_t     *conn;         /* NULL once the client is gone */
+    gmq_wproc_t    *wproc;
+    gmq_req_done_fn done;
+    int             op;
+    uint64_t        slot;         /* the conn's response slot (TCP ordering) */
+    char            bind_key[GMQ_NAME_MAX + 1];
+    uint64_t        started_ms;
+};
+
+/* per-connection HTTP state (master/http.c) */
+typedef struct {
+    http_parser parser;
+    gmq_buf_t   url;
+    gmq_buf_t   body;
+    gmq_buf_t   hfield, hvalue;
+    char        content_type[128];
+    int         in_value;
+    int         complete;      /* a whole request parsed, waiting for its reply */
+    int         keep_alive;
+    int         too_large;
+    uint64_t    head_bytes;
+} gmq_http_state_t;
+
+/* per-connection TCP state (master/tcp.c) */
+typedef struct {
+    int      state;            /* parser state */
+    gmq_buf_t line;
+    uint64_t next_slot, done_slot;   /* replies go out in command order */
+    gmq_link_t slots;          /* finished replies waiting for earlier ones */
+    size_t   body_need;
+    char    *cmd_line;         /* command waiting for its body */
+} gmq_tcp_state_t;
+
+struct gmq_conn_s {
+    gmq_master_t *m;
+    gmq_link_t    link;        /* in m->conns or m->closing */
+    gmq_proto_t   proto;
+    int           fd;
+    ev_io         rio, wio;
+    gmq_buf_t     in, out;
+    gmq_link_t    reqs;        /* gmq_req_t waiting for workers */
+    int           closing;     /* close when out is flushed */
+    int           dead;        /* closed at the end of this loop iteration */
+    uint64_t      id;
+    union {
+        gmq_http_state_t http;
+        gmq_tcp_state_t  tcp;
+    } u;
+};
+
+struct gmq_master_s {
+    struct ev_loop *loop;
+    gmq_config_t    cfg;
+    int             argc;
+    char          **argv;
+    int             tcp_fd, http_fd, sig_fd;
+    ev_io           tcp_io, http_io, sig_io;
+    ev_prepare      flush;       /* end of iteration: write worker batches, close dead conns */
+    ev_timer        stop_timer;
+    gmq_sup_t      *sup;
+    gmq_link_t      conns;
+    gmq_link_t      dead_conns;
+    int             nconns;
+    uint64_t        next_conn_id;
+    uint64_t        next_req_id;
+    /* requests by id: open addressing, power-of-two size */
+    gmq_req_t     **reqs;
+    size_t          reqs_cap, reqs_len;
+    /* snowflake */
+    uint64_t        sf_last_ms;
+    uint32_t        sf_seq;
+    uint64_t        started_ms;
+    int             stopping;
+    int             test_hooks;  /* GMQ_TEST_HOOKS=1 in the environment */
+    uint64_t        stat_requests, stat_conns_total;
+};
+
+/* master.c */
+int         gmq_master_init(gmq_master_t *m, int argc, char **argv);
+int         gmq_master_run(gmq_master_t *m);
+void        gmq_master_free(gmq_master_t *m);
+uint64_t    gmq_master_next_id(gmq_master_t *m);      /* snowflake message id */
+void        gmq_master_stop(gmq_master_t *m);
+
+/* connections */
+void        gmq_conn_send(gmq_conn_t *c, const void *p, size_t n);
+void        gmq_conn_flush(gmq_conn_t *c);            /* enable write interest if needed */
+void        gmq_conn_close(gmq_conn_t *c);            /* at the end of the iteration */
+
+/* requests to workers: builds the frame in the topic worker's queue.
+ * Returns the request (owned by the master) or NULL with err set. */
+gmq_req_t  *gmq_req_new(gmq_master_t *m, gmq_conn_t *c, const char *topic, gmq_op_t op,
+                        gmq_req_done_fn done, gmq_error_t *err);
+/* the worker's output buffer: add args with gmq_ipc_request_arg*(), then end */
+gmq_buf_t  *gmq_req_buf(gmq_req_t *req);
+void        gmq_req_end(gmq_req_t *req);
+void        gmq_req_finish(gmq_master_t *m, gmq_req_t *req);   /* unlink and free */
+gmq_req_t  *gmq_req_find(gmq_master_t *m, uint64_t id);
+/* the client of req left before a delivered message reached it: send the
+ * message back to its queue at once (GMQ_OP_RELEASE); no-op otherwise */
+void        gmq_req_release(gmq_master_t *m, gmq_req_t *req, const gmq_ipc_reply_t *r);
+void        gmq_req_fail_all(gmq_master_t *m, gmq_link_t *list, const gmq_error_t *err);
+
+/* http.c / tcp.c */
+void        gmq_http_conn_init(gmq_conn_t *c);
+void        gmq_http_conn_free(gmq_conn_t *c);
+void        gmq_http_on_data(gmq_conn_t *c);
+void        gmq_http_respond(gmq_conn_t *c, int status, const char *ctype, const char *body,
+                             size_t len);
+void        gmq_http_respond_json(gmq_conn_t *c, int code, const char *data, size_t dlen,
+                                  const char *msg);
+void        gmq_tcp_conn_init(gmq_conn_t *c);
+void        gmq_tcp_conn_free(gmq_conn_t *c);
+void        gmq_tcp_on_data(gmq_conn_t *c);
+
+#endif

@@ -1,0 +1,522 @@
+/*
+ * sup.c - owns the worker processes: fork, IPC sockets, READY handshake,
+ * reaping, respawn with backoff, crash-loop and fatal detection. Replies
+ * from a worker are handed to the request that asked; a worker that dies
+ * fails its requests at once with E_UNAVAILABLE.
+ */
+#include "sup.h"
+#include "common/log.h"
+#include "common/proctitle.h"
+#include "worker/worker.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SUP_READ_CHUNK (256 * 1024)
+
+struct gmq_sup_s {
+    gmq_master_t *m;
+    gmq_link_t    procs;
+    int           nprocs;
+};
+
+static int  sup_spawn(gmq_wproc_t *w);
+static void sup_child(gmq_wproc_t *w, int fd) GMQ_NORETURN;
+static void sup_lost(gmq_wproc_t *w, const char *why);
+static void sup_on_read(struct ev_loop *loop, ev_io *io, int revents);
+static void sup_on_write(struct ev_loop *loop, ev_io *io, int revents);
+static void sup_on_backoff(struct ev_loop *loop, ev_timer *t, int revents);
+static void sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f);
+static void sup_close_fds_except(const int *keep, int n);
+static gmq_wproc_t *sup_find_pid(gmq_sup_t *s, pid_t pid);
+
+static const char *const sup_state_names[] = {
+    "starting", "ready", "backoff", "fatal", "crashloop", "stopping", "stopped",
+};
+
+gmq_sup_t *
+gmq_sup_new(gmq_master_t *m)
+{
+    gmq_sup_t *s = gmq_xcalloc(1, sizeof(*s));
+    s->m = m;
+    gmq_list_init(&s->procs);
+    return s;
+}
+
+void
+gmq_sup_free(gmq_sup_t *s)
+{
+    if (s == NULL)
+        return;
+    while (!gmq_list_empty(&s->procs)) {
+        gmq_wproc_t *w = container_of(s->procs.next, gmq_wproc_t, link);
+        gmq_list_del(&w->link);
+        ev_io_stop(s->m->loop, &w->rio);
+        ev_io_stop(s->m->loop, &w->wio);
+        ev_timer_stop(s->m->loop, &w->backoff);
+        if (w->fd >= 0)
+            close(w->fd);
+        gmq_buf_free(&w->in);
+        gmq_buf_free(&w->out);
+        free(w);
+    }
+    free(s);
+}
+
+const char *
+gmq_sup_state_name(gmq_wp_state_t st)
+{
+    return (unsigned) st < GMQ_ARRAY_LEN(sup_state_names) ? sup_state_names[st] : "unknown";
+}
+
+gmq_wproc_t *
+gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
+{
+    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
+        if (strcmp(w->topic, topic) != 0)
+            continue;
+        if (w->state == GMQ_WP_FATAL || w->state == GMQ_WP_CRASHLOOP) {
+            gmq_error_set(err, GMQ_E_UNAVAILABLE, "topic %s is unavailable (%s: %s)", topic,
+                          gmq_sup_state_name(w->state), w->last_exit);
+            return NULL;
+        }
+        if (w->state == GMQ_WP_STOPPING || w->state == GMQ_WP_STOPPED) {
+            gmq_error_set(err, GMQ_E_UNAVAILABLE, "topic %s is shutting down", topic);
+            return NULL;
+        }
+        return w;
+    }
+    if (!create) {
+        gmq_error_set(err, GMQ_E_NOT_FOUND, "topic is not exist");
+        return NULL;
+    }
+    if (s->m->stopping) {
+        gmq_error_set(err, GMQ_E_UNAVAILABLE, "node is shutting down");
+        return NULL;
+    }
+    if (s->nprocs >= s->m->cfg.max_topics) {
+        gmq_error_set(err, GMQ_E_LIMIT, "too many topics: max_topics is %d", s->m->cfg.max_topics);
+        return NULL;
+    }
+    gmq_wproc_t *w = gmq_xcalloc(1, sizeof(*w));
+    w->sup = s;
+    w->sup_master = s->m;
+    snprintf(w->topic, sizeof(w->topic), "%s", topic);
+    w->fd = -1;
+    gmq_buf_init(&w->in);
+    gmq_buf_init(&w->out);
+    gmq_list_init(&w->reqs);
+    ev_timer_init(&w->backoff, sup_on_backoff, 0., 0.);
+    w->backoff.data = w;
+    gmq_list_add_tail(&s->procs, &w->link);
+    s->nprocs++;
+    if (sup_spawn(w) != GMQ_OK) {
+        gmq_error_set(err, GMQ_E_UNAVAILABLE, "cannot start a worker for topic %s: %s", topic,
+                      w->last_exit);
+        return NULL;
+    }
+    return w;
+}
+
+void
+gmq_sup_start_existing(gmq_sup_t *s)
+{
+    DIR *d = opendir(s->m->cfg.data_save_path);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!gmq_name_valid(e->d_name, strlen(e->d_name)))
+            continue;
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", s->m->cfg.data_save_path, e->d_name);
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        gmq_error_t err;
+        if (gmq_sup_get(s, e->d_name, 1, &err) == NULL)
+            gmq_log_warn("topic %s found on disk not started: %s", e->d_name, err.msg);
+        else
+            gmq_log_info("topic %s found on disk: worker started", e->d_name);
+    }
+    closedir(d);
+}
+
+static int
+sup_spawn(gmq_wproc_t *w)
+{
+    gmq_master_t *m = w->sup->m;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+        snprintf(w->last_exit, sizeof(w->last_exit), "socketpair: %s", strerror(errno));
+        w->state = GMQ_WP_FATAL;
+        return GMQ_ERR;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(w->last_exit, sizeof(w->last_exit), "fork: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        w->state = GMQ_WP_BACKOFF;
+        ev_timer_set(&w->backoff, GMQ_SUP_BACKOFF_MAX_MS / 1000.0, 0.);
+        ev_timer_start(m->loop, &w->backoff);
+        return GMQ_OK;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        sup_child(w, sv[1]);
+    }
+    close(sv[1]);
+    w->pid = pid;
+    w->fd = sv[0];
+    w->state = GMQ_WP_STARTING;
+    w->started_ms = gmq_now_ms();
+    gmq_buf_reset(&w->in);
+    ev_io_init(&w->rio, sup_on_read, w->fd, EV_READ);
+    ev_io_init(&w->wio, sup_on_write, w->fd, EV_WRITE);
+    w->rio.data = w->wio.data = w;
+    ev_io_start(m->loop, &w->rio);
+    gmq_log_info("topic %s: worker pid %d started", w->topic, (int) pid);
+    return GMQ_OK;
+}
+
+/* the child: keep only what a worker owns, then run the worker loop */
+static void
+sup_child(gmq_wproc_t *w, int fd)
+{
+    gmq_master_t *m = w->sup->m;
+    pid_t master = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master)          /* the master died before prctl took effect */
+        _exit(GMQ_EXIT_OK);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int keep[] = { 0, 1, 2, fd, gmq_log_fd() };
+    sup_close_fds_except(keep, (int) GMQ_ARRAY_LEN(keep));
+    gmq_proctitle_set("gmq-worker: %s", w->topic);
+    char ident[GMQ_NAME_MAX + 16];
+    snprintf(ident, sizeof(ident), "worker %s", w->topic);
+    gmq_log_set_ident(ident);
+    int rc = gmq_worker_main(&m->cfg, w->topic, fd);
+    _exit(rc);
+}
+
+static void
+sup_close_fds_except(const int *keep, int n)
+{
+    int sorted[8];
+    int k = 0;
+    for (int i = 0; i < n && k < 8; i++)
+        if (keep[i] >= 0)
+            sorted[k++] = keep[i];
+    for (int i = 1; i < k; i++)           /* insertion sort */
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            int t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t;
+        }
+    unsigned lo = 0;
+    for (int i = 0; i < k; i++) {
+        if ((unsigned) sorted[i] > lo)
+            close_range(lo, (unsigned) sorted[i] - 1, 0);
+        lo = (unsigned) sorted[i] + 1;
+    }
+    close_range(lo, ~0U, 0);
+}
+
+static void
+sup_on_read(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) loop; (void) revents;
+    gmq_wproc_t *w = io->data;
+    for (;;) {
+        ssize_t n = gmq_buf_read_fd(&w->in, w->fd, SUP_READ_CHUNK);
+        if (n == 0) {
+            sup_lost(w, "worker closed its socket");
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            sup_lost(w, strerror(errno));
+            return;
+        }
+        if ((size_t) n < SUP_READ_CHUNK)
+            break;
+    }
+    for (;;) {
+        gmq_ipc_frame_t f;
+        size_t used;
+        int rc = gmq_ipc_decode(gmq_buf_rptr(&w->in), gmq_buf_used(&w->in), &f, &used);
+        if (rc == GMQ_AGAIN)
+            break;
+        if (rc == GMQ_ERR) {
+            gmq_log_error("topic %s: malformed frame from worker; killing it", w->topic);
+            kill(w->pid, SIGKILL);
+            sup_lost(w, "malformed frame");
+            return;
+        }
+        sup_handle_frame(w, &f);
+        gmq_buf_consume(&w->in, used);
+        if (w->fd < 0)
+            return;
+    }
+}
+
+static void
+sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f)
+{
+    gmq_master_t *m = w->sup->m;
+    uint32_t version, pid;
+    gmq_ipc_reply_t r;
+
+    switch (f->type) {
+    case GMQ_IPC_READY:
+        if (gmq_ipc_ready_parse(f, &version, &pid) != GMQ_OK || version != GMQ_IPC_VERSION) {
+            gmq_log_error("topic %s: worker speaks IPC version %u, master %u; stopping it",
+                          w->topic, version, GMQ_IPC_VERSION);
+            snprintf(w->last_exit, sizeof(w->last_exit), "IPC version mismatch");
+            kill(w->pid, SIGKILL);
+            return;
+        }
+        w->state = GMQ_WP_READY;
+        gmq_log_info("topic %s: worker pid %u ready", w->topic, pid);
+        return;
+    case GMQ_IPC_FATAL:
+        snprintf(w->last_exit, sizeof(w->last_exit), "%.*s", (int) f->len, f->payload);
+        return;
+    case GMQ_IPC_REPLY: {
+        gmq_req_t *req = gmq_req_find(m, f->req_id);
+        if (req == NULL)
+            return;     /* cancelled and already forgotten */
+        if (gmq_ipc_reply_parse(f, &r) != GMQ_OK) {
+            gmq_error_t e;
+            gmq_error_set(&e, GMQ_E_INTERNAL, "malformed reply from worker");
+            req->done(req, NULL, &e);
+        } else {
+            req->done(req, &r, NULL);
+        }
+        gmq_req_finish(m, req);
+        return;
+    }
+    default:
+        gmq_log_warn("topic %s: unexpected frame type %u", w->topic, f->type);
+    }
+}
+
+static void
+sup_on_write(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) revents;
+    gmq_wproc_t *w = io->data;
+    if (gmq_buf_write_fd(&w->out, w->fd) < 0) {
+        sup_lost(w, strerror(errno));
+        return;
+    }
+    if (gmq_buf_used(&w->out) == 0)
+        ev_io_stop(loop, io);
+}
+
+void
+gmq_sup_flush(gmq_sup_t *s)
+{
+    for (gmq_link_t *l = s->procs.next; l != &s->procs;) {
+        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
+        l = l->next;
+        if (w->fd < 0 || gmq_buf_used(&w->out) == 0 || ev_is_active(&w->wio))
+            continue;
+        if (w->state != GMQ_WP_READY && w->state != GMQ_WP_STOPPING)
+            continue;     /* requests wait in `out` until READY */
+        if (gmq_buf_write_fd(&w->out, w->fd) < 0) {
+            sup_lost(w, strerror(errno));
+            continue;
+        }
+        if (gmq_buf_used(&w->out) > 0)
+            ev_io_start(s->m->loop, &w->wio);
+    }
+}
+
+/* the IPC socket is gone: answer everything in flight now */
+static void
+sup_lost(gmq_wproc_t *w, const char *why)
+{
+    gmq_master_t *m = w->sup->m;
+    ev_io_stop(m->loop, &w->rio);
+    ev_io_stop(m->loop, &w->wio);
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+    gmq_buf_reset(&w->in);
+    gmq_buf_reset(&w->out);
+    if (w->last_exit[0] == '\0')
+        snprintf(w->last_exit, sizeof(w->last_exit), "%s", why);
+    gmq_error_t e;
+    gmq_error_set(&e, GMQ_E_UNAVAILABLE, "topic %s: worker went away (%s); retry", w->topic, why);
+    gmq_req_fail_all(m, &w->reqs, &e);
+}
+
+void
+gmq_sup_reap(gmq_sup_t *s)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        gmq_wproc_t *w = sup_find_pid(s, pid);
+        if (w == NULL)
+            continue;
+        char why[128];
+        if (WIFEXITED(status))
+            snprintf(why, sizeof(why), "exited with status %d", WEXITSTATUS(status));
+        else
+            snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
+        int was_fatal = WIFEXITED(status) && WEXITSTATUS(status) == GMQ_EXIT_FATAL;
+        char detail[256];
+        snprintf(detail, sizeof(detail), "%s", w->last_exit);
+        w->last_exit[0] = '\0';
+        sup_lost(w, why);
+        if (was_fatal && detail[0])
+            snprintf(w->last_exit, sizeof(w->last_exit), "%s: %.120s", why, detail);
+        else
+            snprintf(w->last_exit, sizeof(w->last_exit), "%s", why);
+        w->pid = 0;
+
+        if (w->state == GMQ_WP_STOPPING || s->m->stopping) {
+            w->state = GMQ_WP_STOPPED;
+            gmq_log_info("topic %s: worker %d stopped (%s)", w->topic, (int) pid, why);
+            continue;
+        }
+        if (was_fatal) {
+            w->state = GMQ_WP_FATAL;
+            gmq_log_error("topic %s: worker %d %s; not respawning", w->topic, (int) pid,
+                          w->last_exit);
+            continue;
+        }
+        uint64_t now = gmq_mono_ms();
+        w->crashes[w->ncrashes++ % GMQ_SUP_CRASH_MAX] = now;
+        unsigned recent = 0;
+        for (unsigned i = 0; i < GMQ_SUP_CRASH_MAX && i < w->ncrashes; i++)
+            if (now - w->crashes[i] < GMQ_SUP_CRASH_WINDOW_MS)
+                recent++;
+        if (recent >= GMQ_SUP_CRASH_MAX) {
+            w->state = GMQ_WP_CRASHLOOP;
+            gmq_log_error("topic %s: worker crashed %u times in %d s (last: %s); not respawning",
+                          w->topic, recent, GMQ_SUP_CRASH_WINDOW_MS / 1000, why);
+            continue;
+        }
+        uint64_t delay = GMQ_SUP_BACKOFF_MIN_MS;
+        for (unsigned i = 1; i < recent && delay < GMQ_SUP_BACKOFF_MAX_MS; i++)
+            delay *= 2;
+        if (delay > GMQ_SUP_BACKOFF_MAX_MS)
+            delay = GMQ_SUP_BACKOFF_MAX_MS;
+        w->state = GMQ_WP_BACKOFF;
+        gmq_log_warn("topic %s: worker %d %s; respawning in %llu ms", w->topic, (int) pid, why,
+                     (unsigned long long) delay);
+        ev_timer_set(&w->backoff, (double) delay / 1000.0, 0.);
+        ev_timer_start(s->m->loop, &w->backoff);
+    }
+}
+
+static void
+sup_on_backoff(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void) loop; (void) revents;
+    gmq_wproc_t *w = t->data;
+    if (w->state != GMQ_WP_BACKOFF || w->sup->m->stopping)
+        return;
+    w->restarts++;
+    w->last_exit[0] = w->last_exit[0];
+    sup_spawn(w);
+}
+
+int
+gmq_sup_shutdown(gmq_sup_t *s)
+{
+    int running = 0;
+    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
+        ev_timer_stop(s->m->loop, &w->backoff);
+        if (w->pid > 0) {
+            if (w->fd >= 0) {
+                gmq_ipc_put_control(&w->out, GMQ_IPC_SHUTDOWN, 0);
+            } else {
+                kill(w->pid, SIGTERM);
+            }
+            w->state = GMQ_WP_STOPPING;
+            running++;
+        } else {
+            w->state = GMQ_WP_STOPPED;
+        }
+    }
+    return running;
+}
+
+int
+gmq_sup_running(const gmq_sup_t *s)
+{
+    int n = 0;
+    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next)
+        if (container_of(l, gmq_wproc_t, link)->pid > 0)
+            n++;
+    return n;
+}
+
+void
+gmq_sup_kill_all(gmq_sup_t *s)
+{
+    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
+        if (w->pid > 0) {
+            gmq_log_warn("topic %s: worker %d did not stop in time; killing it", w->topic,
+                         (int) w->pid);
+            kill(w->pid, SIGKILL);
+        }
+    }
+}
+
+int
+gmq_sup_topics(const gmq_sup_t *s, const char **out, int max)
+{
+    int n = 0;
+    for (gmq_link_t *l = s->procs.next; l != &s->procs && n < max; l = l->next)
+        out[n++] = container_of(l, gmq_wproc_t, link)->topic;
+    return n;
+}
+
+void
+gmq_sup_json(const gmq_sup_t *s, gmq_buf_t *out)
+{
+    gmq_buf_append_str(out, "[");
+    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+        const gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
+        gmq_buf_append_str(out, "{\"topic\":");
+        gmq_buf_json_str(out, w->topic, strlen(w->topic));
+        gmq_buf_printf(out, ",\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"started_ms\":%llu,"
+                       "\"pending\":%s,\"last_exit\":",
+                       (int) w->pid, gmq_sup_state_name(w->state), w->restarts,
+                       (unsigned long long) w->started_ms,
+                       gmq_list_empty(&w->reqs) ? "false" : "true");
+        gmq_buf_json_str(out, w->last_exit, strlen(w->last_exit));
+        gmq_buf_append_str(out, l->next != &s->procs ? "}," : "}");
+    }
+    gmq_buf_append_str(out, "]");
+}
+
+static gmq_wproc_t *
+sup_find_pid(gmq_sup_t *s, pid_t pid)
+{
+    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
+        if (w->pid == pid)
+            return w;
+    }
+    return NULL;
+}

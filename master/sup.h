@@ -1,0 +1,65 @@
+/*
+ * sup.h - the worker process table (nginx-style supervision): one worker
+ * per topic, spawned on first use or at start for topics found on disk,
+ * respawned with exponential backoff, stopped on crash loops and fatal exits.
+ */
+#ifndef GMQ_SUP_H
+#define GMQ_SUP_H
+
+#include "master.h"
+
+#include <sys/types.h>
+
+typedef enum {
+    GMQ_WP_STARTING = 0,   /* forked, READY not yet received */
+    GMQ_WP_READY,
+    GMQ_WP_BACKOFF,        /* crashed; respawn timer armed */
+    GMQ_WP_FATAL,          /* exited with GMQ_EXIT_FATAL: never respawned */
+    GMQ_WP_CRASHLOOP,      /* too many crashes in the window: not respawned */
+    GMQ_WP_STOPPING,       /* SHUTDOWN sent */
+    GMQ_WP_STOPPED,
+} gmq_wp_state_t;
+
+#define GMQ_SUP_CRASH_MAX       5       /* crashes ... */
+#define GMQ_SUP_CRASH_WINDOW_MS 30000   /* ... within this window = crash loop */
+#define GMQ_SUP_BACKOFF_MIN_MS  100
+#define GMQ_SUP_BACKOFF_MAX_MS  5000
+
+struct gmq_wproc_s {
+    gmq_sup_t     *sup;
+    gmq_master_t  *sup_master;    /* the master that owns sup */
+    gmq_link_t     link;          /* in sup->procs */
+    char           topic[GMQ_NAME_MAX + 1];
+    pid_t          pid;
+    int            fd;
+    gmq_wp_state_t state;
+    ev_io          rio, wio;
+    ev_timer       backoff;
+    gmq_buf_t      in, out;
+    gmq_link_t     reqs;          /* requests sent or queued, waiting for replies */
+    unsigned       restarts;
+    uint64_t       crashes[GMQ_SUP_CRASH_MAX];   /* ring of crash times (mono ms) */
+    unsigned       ncrashes;
+    uint64_t       started_ms;    /* wall clock */
+    char           last_exit[256];
+};
+
+gmq_sup_t   *gmq_sup_new(gmq_master_t *m);
+void         gmq_sup_free(gmq_sup_t *s);
+/* Find the topic's worker, spawning it if create is set and it is new.
+ * NULL with err set: max_topics reached, or the worker is fatal/crash-looping. */
+gmq_wproc_t *gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err);
+/* spawn a worker for every topic directory already in the data dir */
+void         gmq_sup_start_existing(gmq_sup_t *s);
+void         gmq_sup_reap(gmq_sup_t *s);          /* on SIGCHLD */
+void         gmq_sup_flush(gmq_sup_t *s);         /* end of loop iteration: one write per worker */
+/* ask every worker to finish; returns the number still running */
+int          gmq_sup_shutdown(gmq_sup_t *s);
+int          gmq_sup_running(const gmq_sup_t *s);
+void         gmq_sup_kill_all(gmq_sup_t *s);
+void         gmq_sup_json(const gmq_sup_t *s, gmq_buf_t *out);   /* /debug/workers */
+/* the topics with a live or restarting worker, for fan-out requests */
+int          gmq_sup_topics(const gmq_sup_t *s, const char **out, int max);
+const char  *gmq_sup_state_name(gmq_wp_state_t st);
+
+#endif

@@ -1,0 +1,249 @@
+"""Helpers for gmq integration tests: free ports, a real gmq-master process
+(started on 127.0.0.1 with its own data dir, stopped by PID even on failure),
+HTTP and TCP clients."""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, os.environ.get("GMQ_BUILD", "build"))
+MASTER = os.path.join(BUILD, "gmq-master")
+GMQCTL = os.path.join(BUILD, "gmqctl")
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def gmq_processes():
+    """pids of every gmq-master / gmq-worker process on the machine."""
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    res = {}
+    for line in out.splitlines():
+        pid, _, args = line.strip().partition(" ")
+        if args.startswith("gmq-master") or args.startswith("gmq-worker"):
+            res[int(pid)] = args
+    return res
+
+
+class Node:
+    """One gmq-master on free loopback ports with a temporary data dir."""
+
+    def __init__(self, test=None, args=None, env=None, data_dir=None, config_file=None,
+                 tcp_port=None, http_port=None):
+        self.tmp = tempfile.mkdtemp(prefix="gmqtest-")
+        self.data_dir = data_dir or os.path.join(self.tmp, "data")
+        self.tcp_port = tcp_port or free_port()
+        self.http_port = http_port or free_port()
+        self.args = list(args or [])
+        self.config_file = config_file
+        self.env = dict(os.environ)
+        self.env["GMQ_TEST_HOOKS"] = "1"
+        self.env.update(env or {})
+        self.proc = None
+        self.log_path = os.path.join(self.tmp, "gmq.log")
+        self.log = None
+        if test is not None:
+            test.addCleanup(self.cleanup)
+
+    @property
+    def base(self):
+        return "http://127.0.0.1:%d" % self.http_port
+
+    def command(self):
+        cmd = [MASTER]
+        if self.config_file:
+            cmd.append("-config_file=" + self.config_file)
+        cmd += ["-tcp_addr=127.0.0.1:%d" % self.tcp_port,
+                "-http_addr=127.0.0.1:%d" % self.http_port,
+                "-data_save_path=" + self.data_dir, "-log_level=3"]
+        return cmd + self.args
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, start_new_session=True)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError("gmq-master exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
+            try:
+                return self.get("/ping", timeout=1)[1] == "OK"
+            except OSError:
+                return False
+        wait_for(up, timeout, what="gmq-master /ping")
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout=10.0):
+        """SIGTERM; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._close_log()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._close_log()
+
+    def _close_log(self):
+        if self.log:
+            self.log.close()
+            self.log = None
+
+    def worker_pids(self):
+        return {w["topic"]: w["pid"] for w in self.json("/debug/workers")["data"] if w["pid"] > 0}
+
+    def cleanup(self):
+        pids = []
+        if self.proc is not None:
+            try:
+                pids = list(self.worker_pids().values()) if self.proc.poll() is None else []
+            except Exception:
+                pids = []
+        self.kill()
+        log = self.read_log()
+        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if bad in log:
+                subprocess.run(["rm", "-rf", self.tmp])
+                raise AssertionError("sanitizer report in the node's log:\n" + log[-4000:])
+        # workers die with their master; make sure, by PID
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        subprocess.run(["rm", "-rf", self.tmp])
+
+    # --- HTTP ---
+    def get(self, path, timeout=10, data=None, headers=None, method=None):
+        req = urllib.request.Request(self.base + path, data=data, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8", "replace")
+
+    def json(self, path, **kw):
+        status, body = self.get(path, **kw)
+        return json.loads(body)
+
+    def post_form(self, path, fields, timeout=10):
+        data = urllib.parse.urlencode(fields).encode()
+        status, body = self.get(path, data=data, timeout=timeout,
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+        return json.loads(body)
+
+    def push(self, topic, body, route_key="", delay=0):
+        return self.post_form("/push", {"data": json.dumps(
+            {"body": body, "topic": topic, "delay": delay, "route_key": route_key})})
+
+    def tcp(self, timeout=10):
+        return TcpClient(self.tcp_port, timeout)
+
+
+class TcpClient:
+    """The gmq v2 TCP protocol: command lines, u32 bodies, typed frames."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def cmd(self, line, body=None):
+        data = line.encode() + b"\n"
+        if body is not None:
+            data += struct.pack(">I", len(body)) + body
+        self.send(data)
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by the server")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def frame(self):
+        typ, n = struct.unpack(">HI", self._read(6))
+        return typ, self._read(n)
+
+    def closed(self, timeout=5):
+        """True if the server closes the connection (after any pending frames)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+
+class NodeTest(unittest.TestCase):
+    """A test case with a started node in self.node."""
+    node_args = []
+
+    def setUp(self):
+        self.node = Node(self, args=self.node_args).start()

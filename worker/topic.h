@@ -1,0 +1,117 @@
+/*
+ * topic.h - the storage engine's API: one topic's queues, dead letters,
+ * delay heap, in-flight table with TTR, message index and stats, persisted
+ * under <data_dir>/<topic>/. Used only inside that topic's worker process.
+ * Time is always passed in (now_ms, wall clock ms) so tests need no sleeps.
+ * Pointers returned in gmq_msg_t stay valid until the next call on the topic.
+ */
+#ifndef GMQ_TOPIC_H
+#define GMQ_TOPIC_H
+
+#include "common/gmq.h"
+#include "common/buf.h"
+#include "proto/errors.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gmq_topic_s gmq_topic_t;
+
+#define GMQ_MODE_EXACT 1   /* route key == bind key */
+#define GMQ_MODE_REGEX 2   /* route key is a PCRE2 pattern searched in each bind key */
+#define GMQ_MODE_TOPIC 3   /* AMQP topic wildcards: '*' one word, '#' zero or more, '.' separated */
+
+typedef struct {
+    const char *data_dir;      /* topic files live in <data_dir>/<name>/ */
+    int         fsync;         /* GMQ_FSYNC_ALWAYS / EVERYSEC / NO (common/config.h) */
+    size_t      segment_size;  /* bytes per preallocated segment file */
+    uint64_t    max_delay_ms;  /* larger delays are refused (E_INVALID_DELAY) */
+    int         default_ttr;   /* seconds, for a new topic */
+    int         default_retry; /* for a new topic */
+    int         max_queues;    /* declared queues per topic (E_LIMIT past it) */
+} gmq_store_opts_t;
+
+/* topic settings; in a patch, -1 means "leave unchanged" */
+typedef struct {
+    int auto_ack;   /* 0/1, default 0 */
+    int mode;       /* GMQ_MODE_*, default 1 */
+    int ttr;        /* seconds > 0, default from opts */
+    int retry;      /* >= 0, default from opts */
+} gmq_topic_conf_t;
+
+typedef struct {
+    uint64_t    id;
+    uint32_t    retry;     /* retry_count: 0 on first delivery */
+    const char *body;
+    size_t      len;
+} gmq_msg_t;
+
+/* Open (create if missing) the topic: mkdir, flock() the directory (a held
+ * lock is an error), load config and bindings, recover every queue (CRC
+ * check, torn tail truncated, corrupt records skipped and counted, in-flight
+ * messages become ready again). NULL on failure with err set. */
+gmq_topic_t *gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err);
+void         gmq_topic_close(gmq_topic_t *t);          /* syncs, unmaps, unlocks; NULL ok */
+
+int  gmq_topic_set_config(gmq_topic_t *t, const gmq_topic_conf_t *patch, gmq_error_t *err);
+void gmq_topic_get_config(const gmq_topic_t *t, gmq_topic_conf_t *out);
+
+/* declare a queue; E_INVALID_DECLARE "bindKey <bk> has exist." if it exists */
+int  gmq_topic_declare(gmq_topic_t *t, const char *bind_key, gmq_error_t *err);
+
+/* Route and store one message under the given id (ids come from the caller).
+ * Empty route key -> the "default" queue (auto-created). delay_ms > 0 -> held
+ * in the delay heap until now_ms + delay_ms. No matching queue -> GMQ_ERR with
+ * E_INVALID_ROUTE "routeKey:<rk> is not match with queue, the mode is <m>".
+ * A full disk -> GMQ_ERR with E_STORAGE and nothing stored. */
+int  gmq_topic_push(gmq_topic_t *t, uint64_t id, const char *route_key, const char *body,
+                    size_t len, uint64_t delay_ms, uint64_t now_ms, gmq_error_t *err);
+
+/* Deliver the oldest ready message of the bind key's queue ("" = default):
+ * GMQ_OK with *out filled (TTR clock started unless auto-ack, which finishes
+ * it at once), GMQ_AGAIN if the queue is empty, GMQ_ERR if there is no such
+ * queue (E_INVALID_POP "bindKey:<bk> can't match queue"). */
+int  gmq_topic_pop(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
+                   gmq_error_t *err);
+/* Ack an in-flight message of the queue (or of its dead-letter queue).
+ * Unknown or already acked id: GMQ_ERR, E_INVALID_ACK "msgId:<id> is not exist." */
+int  gmq_topic_ack(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err);
+/* A delivered message whose consumer vanished before receiving it: back to
+ * the head of ready at once, retry count unchanged. GMQ_ERR if not in flight. */
+int  gmq_topic_release(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err);
+
+/* Deliver the next dead letter of the bind key's queue, same rules as pop
+ * (it is then in flight in the dead-letter queue and can be acked there). */
+int  gmq_topic_dead(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
+                    gmq_error_t *err);
+/* Move a dead letter (ready or in flight in the DLQ) back to its queue's
+ * ready list with retry 0. id 0 = all dead letters of that queue. */
+int  gmq_topic_requeue(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t now_ms,
+                       int *moved, gmq_error_t *err);
+
+/* Fire what is due at now_ms: delayed messages become ready, expired TTRs
+ * are requeued with retry+1 or dead-lettered past the topic's retry limit.
+ * Returns the number of messages moved. */
+int      gmq_topic_tick(gmq_topic_t *t, uint64_t now_ms);
+/* earliest wall-clock ms at which tick has work (delay or TTR), 0 = none */
+uint64_t gmq_topic_next_deadline(const gmq_topic_t *t);
+
+/* Durability barrier for everything applied so far, per the fsync policy:
+ * always = msync/fdatasync now; everysec = only if >= 1 s since the last
+ * sync (now_ms); no = nothing. GMQ_ERR on an I/O error. */
+int  gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms);
+
+/* JSON writers (append to out) */
+/* the original /getTopicStat object: name, pop_num, push_num, dead_num,
+ * queue_msg_num, queue_num, delay_num, wait_ack_num, start_time, is_auto_ack,
+ * plus ours: mode, msg_ttr, msg_retry, bytes_on_disk, corrupt_records,
+ * acked_num, timeout_num, and "queues":[{bind_key, ready, in_flight,
+ * delayed, dead, pushed, popped, acked, timed_out, dead_lettered}] */
+void gmq_topic_stats_json(gmq_topic_t *t, gmq_buf_t *out);
+/* {"<bindKey>":"<topic>_<bindKey>",...} (normal queues only) */
+void gmq_topic_queues_json(gmq_topic_t *t, gmq_buf_t *out);
+/* trace of a message by id: {"id","queue"|"queues", "state", "retry_count",
+ * "pushed_at","due_at","delivered_at",...}; GMQ_ERR with E_NOT_FOUND if unknown */
+int  gmq_topic_lookup_json(gmq_topic_t *t, uint64_t id, gmq_buf_t *out, gmq_error_t *err);
+
+#endif

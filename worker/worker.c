@@ -1,0 +1,626 @@
+/*
+ * worker.c - the worker process loop: reads request frames from the master,
+ * applies them to the topic, runs one durability barrier per batch, then
+ * sends the batch's replies. Holds waiting pops, fires the topic's
+ * deadlines (delay, TTR) from a single re-armed timer.
+ */
+#include "worker.h"
+#include "topic.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "proto/errors.h"
+#include "proto/ipc.h"
+
+#include <ev.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define WORKER_READ_CHUNK (256 * 1024)
+
+typedef struct worker_wait_s {
+    struct worker_wait_s *next;
+    uint64_t req_id;
+    int      op;              /* GMQ_OP_POP or GMQ_OP_DEAD */
+    uint64_t deadline_ms;     /* wall clock; 0 = forever */
+    char     bind_key[GMQ_NAME_MAX + 1];
+} worker_wait_t;
+
+struct gmq_worker_s {
+    struct ev_loop    *loop;
+    const gmq_config_t *cfg;
+    const char        *name;
+    gmq_topic_t       *topic;
+    int                fd;
+    int                sig_fd;
+    ev_io              rio, wio, sigio;
+    ev_timer           timer;
+    ev_prepare         batch;      /* end of iteration: sync, then reply */
+    gmq_buf_t          in;
+    gmq_buf_t          pending;    /* replies waiting for the batch's sync */
+    gmq_buf_t          out;        /* replies ready to be written */
+    worker_wait_t     *waits;      /* FIFO of waiting pop/dead requests */
+    int                stopping;
+    int                exit_code;
+};
+
+typedef void (*worker_op_fn)(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r);
+
+static void worker_on_read(struct ev_loop *loop, ev_io *io, int revents);
+static void worker_on_write(struct ev_loop *loop, ev_io *io, int revents);
+static void worker_on_signal(struct ev_loop *loop, ev_io *io, int revents);
+static void worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents);
+static void worker_on_batch(struct ev_loop *loop, ev_prepare *p, int revents);
+static void worker_handle_frame(gmq_worker_t *w, const gmq_ipc_frame_t *f);
+static void worker_reply_err(gmq_worker_t *w, uint64_t req_id, const gmq_error_t *e);
+static void worker_reply_ok(gmq_worker_t *w, uint64_t req_id, int kind, const char *msg,
+                            const void *data, size_t len);
+static void worker_reply_msg(gmq_worker_t *w, uint64_t req_id, const gmq_msg_t *m);
+static int  worker_arg_str(const gmq_ipc_request_t *r, const char *key, char *out, size_t cap);
+static void worker_serve_waits(gmq_worker_t *w);
+static void worker_rearm(gmq_worker_t *w);
+static void worker_stop(gmq_worker_t *w, int code);
+
+static void op_push(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_pop(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_ack(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_config(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_declare(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_stat(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_queues(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_requeue(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_msg(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_toggle_ack(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_release(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_crash(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+
+static const worker_op_fn worker_ops[GMQ_OP__COUNT] = {
+    [GMQ_OP_PUSH] = op_push,       [GMQ_OP_POP] = op_pop,         [GMQ_OP_ACK] = op_ack,
+    [GMQ_OP_DEAD] = op_pop,        [GMQ_OP_CONFIG] = op_config,   [GMQ_OP_DECLARE] = op_declare,
+    [GMQ_OP_STAT] = op_stat,       [GMQ_OP_QUEUES] = op_queues,   [GMQ_OP_REQUEUE] = op_requeue,
+    [GMQ_OP_MSG] = op_msg,         [GMQ_OP_TOGGLE_ACK] = op_toggle_ack,
+    [GMQ_OP_RELEASE] = op_release, [GMQ_OP_CRASH] = op_crash,
+};
+
+int
+gmq_worker_main(const gmq_config_t *cfg, const char *topic, int fd)
+{
+    gmq_worker_t w;
+    gmq_error_t err = { 0, "" };
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    w.name = topic;
+    w.fd = fd;
+    gmq_buf_init(&w.in);
+    gmq_buf_init(&w.pending);
+    gmq_buf_init(&w.out);
+
+    gmq_store_opts_t opts = {
+        .data_dir = cfg->data_save_path,
+        .fsync = cfg->fsync,
+        .segment_size = (size_t) cfg->segment_size,
+        .max_delay_ms = (uint64_t) cfg->max_delay * 1000,
+        .default_ttr = cfg->msg_ttr,
+        .default_retry = cfg->msg_max_retry,
+        .max_queues = cfg->max_queues_per_topic,
+    };
+    w.topic = gmq_topic_open(topic, &opts, &err);
+    if (w.topic == NULL) {
+        /* tell the master why, so /debug/workers can show it; do not respawn */
+        gmq_log_error("topic %s cannot be opened: %s", topic, err.msg);
+        gmq_buf_t b;
+        gmq_buf_init(&b);
+        gmq_ipc_put_header(&b, GMQ_IPC_FATAL, (uint32_t) strlen(err.msg), 0);
+        gmq_buf_append_str(&b, err.msg);
+        ssize_t n = write(fd, b.data, b.len);
+        (void) n;
+        gmq_buf_free(&b);
+        return GMQ_EXIT_FATAL;
+    }
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    w.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    w.loop = ev_loop_new(EVFLAG_AUTO);
+    ev_io_init(&w.rio, worker_on_read, fd, EV_READ);
+    ev_io_init(&w.wio, worker_on_write, fd, EV_WRITE);
+    ev_io_init(&w.sigio, worker_on_signal, w.sig_fd, EV_READ);
+    ev_timer_init(&w.timer, worker_on_timer, 0., 0.);
+    ev_prepare_init(&w.batch, worker_on_batch);
+    w.rio.data = w.wio.data = w.sigio.data = w.timer.data = w.batch.data = &w;
+    ev_io_start(w.loop, &w.rio);
+    ev_io_start(w.loop, &w.sigio);
+    ev_prepare_start(w.loop, &w.batch);
+
+    gmq_ipc_put_ready(&w.out, (uint32_t) getpid());
+    ev_io_start(w.loop, &w.wio);
+    worker_rearm(&w);
+    gmq_log_info("worker for topic %s ready", topic);
+
+    ev_run(w.loop, 0);
+
+    gmq_topic_close(w.topic);
+    while (w.waits) {
+        worker_wait_t *n = w.waits->next;
+        free(w.waits);
+        w.waits = n;
+    }
+    gmq_buf_free(&w.in);
+    gmq_buf_free(&w.pending);
+    gmq_buf_free(&w.out);
+    ev_loop_destroy(w.loop);
+    close(w.sig_fd);
+    gmq_log_info("worker for topic %s exits", topic);
+    return w.exit_code;
+}
+
+static void
+worker_on_read(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) loop; (void) revents;
+    gmq_worker_t *w = io->data;
+    for (;;) {
+        ssize_t n = gmq_buf_read_fd(&w->in, w->fd, WORKER_READ_CHUNK);
+        if (n == 0) {
+            gmq_log_info("master closed the socket");
+            worker_stop(w, GMQ_EXIT_OK);
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            gmq_log_error("ipc read: %s", strerror(errno));
+            worker_stop(w, GMQ_EXIT_ERR);
+            return;
+        }
+        if ((size_t) n < WORKER_READ_CHUNK)
+            break;
+    }
+    for (;;) {
+        gmq_ipc_frame_t f;
+        size_t used;
+        int rc = gmq_ipc_decode(gmq_buf_rptr(&w->in), gmq_buf_used(&w->in), &f, &used);
+        if (rc == GMQ_AGAIN)
+            break;
+        if (rc == GMQ_ERR) {
+            gmq_log_error("ipc: malformed frame from the master");
+            worker_stop(w, GMQ_EXIT_ERR);
+            return;
+        }
+        worker_handle_frame(w, &f);
+        gmq_buf_consume(&w->in, used);
+        if (w->stopping)
+            return;
+    }
+    /* messages pushed in this batch may satisfy waiting pops */
+    worker_serve_waits(w);
+}
+
+static void
+worker_handle_frame(gmq_worker_t *w, const gmq_ipc_frame_t *f)
+{
+    gmq_ipc_request_t r;
+    gmq_error_t err = { 0, "" };
+    switch (f->type) {
+    case GMQ_IPC_SHUTDOWN:
+        worker_stop(w, GMQ_EXIT_OK);
+        return;
+    case GMQ_IPC_CANCEL:
+        for (worker_wait_t **pp = &w->waits; *pp; pp = &(*pp)->next) {
+            if ((*pp)->req_id == f->req_id) {
+                worker_wait_t *x = *pp;
+                *pp = x->next;
+                free(x);
+                break;
+            }
+        }
+        return;
+    case GMQ_IPC_REQUEST:
+        if (gmq_ipc_request_parse(f, &r) != GMQ_OK || r.op == 0 || r.op >= GMQ_OP__COUNT ||
+            worker_ops[r.op] == NULL) {
+            gmq_error_set(&err, GMQ_E_INTERNAL, "malformed request");
+            worker_reply_err(w, f->req_id, &err);
+            return;
+        }
+        worker_ops[r.op](w, f->req_id, &r);
+        return;
+    default:
+        gmq_log_warn("ipc: unexpected frame type %u", f->type);
+    }
+}
+
+static void
+worker_on_batch(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+    (void) loop; (void) revents;
+    gmq_worker_t *w = p->data;
+    if (gmq_buf_used(&w->pending) == 0)
+        return;
+    /* durability: everything of this batch is applied; sync once, then reply */
+    if (gmq_topic_sync(w->topic, gmq_now_ms()) != GMQ_OK) {
+        /* a failed sync may have dropped dirty pages: never acknowledge them.
+         * Exit; the master answers the batch with errors and respawns us, and
+         * recovery rebuilds the state from what is really on disk. */
+        gmq_log_error("sync failed: %s; exiting without replying", strerror(errno));
+        gmq_buf_reset(&w->pending);
+        worker_stop(w, GMQ_EXIT_ERR);
+        return;
+    }
+    gmq_buf_append(&w->out, gmq_buf_rptr(&w->pending), gmq_buf_used(&w->pending));
+    gmq_buf_reset(&w->pending);
+    if (gmq_buf_write_fd(&w->out, w->fd) < 0) {
+        gmq_log_error("ipc write: %s", strerror(errno));
+        worker_stop(w, GMQ_EXIT_ERR);
+        return;
+    }
+    if (gmq_buf_used(&w->out) > 0)
+        ev_io_start(w->loop, &w->wio);
+    worker_rearm(w);
+}
+
+static void
+worker_on_write(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) revents;
+    gmq_worker_t *w = io->data;
+    if (gmq_buf_write_fd(&w->out, w->fd) < 0) {
+        worker_stop(w, GMQ_EXIT_ERR);
+        return;
+    }
+    if (gmq_buf_used(&w->out) == 0) {
+        ev_io_stop(loop, io);
+        if (w->stopping)
+            ev_break(loop, EVBREAK_ALL);
+    }
+}
+
+static void
+worker_on_signal(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) loop; (void) revents;
+    gmq_worker_t *w = io->data;
+    struct signalfd_siginfo si;
+    while (read(w->sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        if (si.ssi_signo == SIGTERM) {
+            gmq_log_info("SIGTERM: finishing");
+            worker_stop(w, GMQ_EXIT_OK);
+        }
+        /* SIGINT (a terminal's Ctrl-C reaches the whole group): the master decides */
+    }
+}
+
+static void
+worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void) loop; (void) revents;
+    gmq_worker_t *w = t->data;
+    uint64_t now = gmq_now_ms();
+    gmq_topic_tick(w->topic, now);
+    /* expired waits answer "no message" */
+    for (worker_wait_t **pp = &w->waits; *pp;) {
+        worker_wait_t *x = *pp;
+        if (x->deadline_ms != 0 && x->deadline_ms <= now) {
+            *pp = x->next;
+            worker_reply_ok(w, x->req_id, GMQ_RK_EMPTY, "no message", NULL, 0);
+            free(x);
+        } else {
+            pp = &x->next;
+        }
+    }
+    worker_serve_waits(w);
+    worker_rearm(w);
+}
+
+/* one timer, armed to the earliest of: topic deadline (delay/TTR), wait deadline */
+static void
+worker_rearm(gmq_worker_t *w)
+{
+    uint64_t next = gmq_topic_next_deadline(w->topic);
+    for (worker_wait_t *x = w->waits; x; x = x->next)
+        if (x->deadline_ms != 0 && (next == 0 || x->deadline_ms < next))
+            next = x->deadline_ms;
+    ev_timer_stop(w->loop, &w->timer);
+    if (next == 0)
+        return;
+    uint64_t now = gmq_now_ms();
+    double after = next > now ? (double) (next - now) / 1000.0 : 0.0;
+    ev_timer_set(&w->timer, after, 0.);
+    ev_timer_start(w->loop, &w->timer);
+}
+
+static void
+worker_serve_waits(gmq_worker_t *w)
+{
+    for (worker_wait_t **pp = &w->waits; *pp;) {
+        worker_wait_t *x = *pp;
+        gmq_msg_t m;
+        gmq_error_t err = { 0, "" };
+        uint64_t now = gmq_now_ms();
+        int rc = x->op == GMQ_OP_DEAD ? gmq_topic_dead(w->topic, x->bind_key, now, &m, &err)
+                                      : gmq_topic_pop(w->topic, x->bind_key, now, &m, &err);
+        if (rc == GMQ_AGAIN) {
+            pp = &x->next;
+            continue;
+        }
+        if (rc == GMQ_OK)
+            worker_reply_msg(w, x->req_id, &m);
+        else
+            worker_reply_err(w, x->req_id, &err);
+        *pp = x->next;
+        free(x);
+    }
+}
+
+static void
+worker_stop(gmq_worker_t *w, int code)
+{
+    if (!w->stopping) {
+        w->stopping = 1;
+        w->exit_code = code;
+    }
+    ev_io_stop(w->loop, &w->rio);
+    if (gmq_buf_used(&w->out) == 0 || code != GMQ_EXIT_OK)
+        ev_break(w->loop, EVBREAK_ALL);
+}
+
+/* ---- replies ---- */
+
+static void
+worker_reply_err(gmq_worker_t *w, uint64_t req_id, const gmq_error_t *e)
+{
+    gmq_ipc_put_reply(&w->pending, req_id, 0, e->code, GMQ_RK_NONE, e->msg, NULL, 0);
+}
+
+static void
+worker_reply_ok(gmq_worker_t *w, uint64_t req_id, int kind, const char *msg, const void *data,
+                size_t len)
+{
+    gmq_ipc_put_reply(&w->pending, req_id, 1, 0, kind, msg, data, len);
+}
+
+static void
+worker_reply_msg(gmq_worker_t *w, uint64_t req_id, const gmq_msg_t *m)
+{
+    gmq_buf_t b;
+    gmq_buf_init(&b);
+    gmq_buf_printf(&b, "{\"id\":\"%llu\",\"body\":", (unsigned long long) m->id);
+    gmq_buf_json_str(&b, m->body, m->len);
+    gmq_buf_printf(&b, ",\"retry_count\":%u}", m->retry);
+    worker_reply_ok(w, req_id, GMQ_RK_MESSAGE, "success", b.data, b.len);
+    gmq_buf_free(&b);
+}
+
+static int
+worker_arg_str(const gmq_ipc_request_t *r, const char *key, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *v = gmq_ipc_request_get(r, key, &n);
+    if (v == NULL)
+        n = 0;
+    if (n >= cap)
+        return GMQ_ERR;
+    memcpy(out, v ? v : "", n);
+    out[n] = '\0';
+    return GMQ_OK;
+}
+
+/* ---- operations ---- */
+
+static void
+op_push(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    char rk[GMQ_NAME_MAX * 4 + 1];
+    size_t blen = 0;
+    uint64_t id = 0, delay = 0;
+    gmq_error_t err = { 0, "" };
+    const char *body = gmq_ipc_request_get(r, "body", &blen);
+    if (worker_arg_str(r, "route_key", rk, sizeof(rk)) != GMQ_OK || body == NULL ||
+        gmq_ipc_request_get_u64(r, "id", &id) != GMQ_OK) {
+        gmq_error_set(&err, GMQ_E_INVALID_PARAMS, "malformed push");
+        worker_reply_err(w, req_id, &err);
+        return;
+    }
+    gmq_ipc_request_get_u64(r, "delay", &delay);
+    if (gmq_topic_push(w->topic, id, rk, body, blen, delay, gmq_now_ms(), &err) != GMQ_OK) {
+        worker_reply_err(w, req_id, &err);
+        return;
+    }
+    char ids[24];
+    int n = snprintf(ids, sizeof(ids), "%llu", (unsigned long long) id);
+    worker_reply_ok(w, req_id, GMQ_RK_ID, "success", ids, (size_t) n);
+}
+
+static void
+op_pop(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    char bk[GMQ_NAME_MAX + 1];
+    gmq_msg_t m;
+    gmq_error_t err = { 0, "" };
+    uint64_t wait_ms = 0;
+    int forever = gmq_ipc_request_get(r, "forever", NULL) != NULL;
+    worker_arg_str(r, "bind_key", bk, sizeof(bk));
+    gmq_ipc_request_get_u64(r, "wait", &wait_ms);
+    uint64_t now = gmq_now_ms();
+    int rc = r->op == GMQ_OP_DEAD ? gmq_topic_dead(w->topic, bk, now, &m, &err)
+                                  : gmq_topic_pop(w->topic, bk, now, &m, &err);
+    if (rc == GMQ_OK) {
+        worker_reply_msg(w, req_id, &m);
+    } else if (rc == GMQ_AGAIN && (forever || wait_ms > 0)) {
+        worker_wait_t *x = gmq_xcalloc(1, sizeof(*x));
+        x->req_id = req_id;
+        x->op = r->op;
+        x->deadline_ms = forever ? 0 : now + wait_ms;
+        memcpy(x->bind_key, bk, sizeof(bk));
+        worker_wait_t **pp = &w->waits;
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = x;
+        worker_rearm(w);
+    } else if (rc == GMQ_AGAIN) {
+        worker_reply_ok(w, req_id, GMQ_RK_EMPTY, "no message", NULL, 0);
+    } else {
+        worker_reply_err(w, req_id, &err);
+    }
+}
+
+static void
+op_ack(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    char bk[GMQ_NAME_MAX + 1];
+    uint64_t id = 0;
+    gmq_error_t err = { 0, "" };
+    worker_arg_str(r, "bind_key", bk, sizeof(bk));
+    gmq_ipc_request_get_u64(r, "id", &id);
+    gmq_topic_conf_t conf;
+    gmq_topic_get_config(w->topic, &conf);
+    if (gmq_topic_ack(w->topic, bk, id, &err) == GMQ_OK)
+        worker_reply_ok(w, req_id, GMQ_RK_NONE, "success", NULL, 0);
+    else if (conf.auto_ack && err.code == GMQ_E_INVALID_ACK)
+        /* the seed flow acks on an auto-ack topic: delivery already finished it */
+        worker_reply_ok(w, req_id, GMQ_RK_NONE,
+                        "success (topic is auto-ack: the message was acknowledged on delivery)",
+                        NULL, 0);
+    else
+        worker_reply_err(w, req_id, &err);
+}
+
+static void
+op_release(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    char bk[GMQ_NAME_MAX + 1];
+    uint64_t id = 0;
+    gmq_error_t err = { 0, "" };
+    worker_arg_str(r, "bind_key", bk, sizeof(bk));
+    gmq_ipc_request_get_u64(r, "id", &id);
+    if (gmq_topic_release(w->topic, bk, id, &err) != GMQ_OK)
+        gmq_log_warn("release of %llu failed: %s", (unsigned long long) id, err.msg);
+    worker_reply_ok(w, req_id, GMQ_RK_NONE, "ok", NULL, 0);
+    worker_serve_waits(w);
+}
+
+static int
+op_int_arg(const gmq_ipc_request_t *r, const char *key)
+{
+    uint64_t v;
+    if (gmq_ipc_request_get_u64(r, key, &v) != GMQ_OK || v > 0x7fffffff)
+        return -1;
+    return (int) v;
+}
+
+static void
+op_config(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    gmq_topic_conf_t p = {
+        .auto_ack = op_int_arg(r, "auto_ack"),
+        .mode = op_int_arg(r, "mode"),
+        .ttr = op_int_arg(r, "ttr"),
+        .retry = op_int_arg(r, "retry"),
+    };
+    gmq_error_t err = { 0, "" };
+    if (gmq_topic_set_config(w->topic, &p, &err) != GMQ_OK)
+        worker_reply_err(w, req_id, &err);
+    else
+        worker_reply_ok(w, req_id, GMQ_RK_NONE, "success", NULL, 0);
+}
+
+static void
+op_toggle_ack(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    (void) r;
+    gmq_topic_conf_t c;
+    gmq_error_t err = { 0, "" };
+    gmq_topic_get_config(w->topic, &c);
+    gmq_topic_conf_t p = { .auto_ack = !c.auto_ack, .mode = -1, .ttr = -1, .retry = -1 };
+    if (gmq_topic_set_config(w->topic, &p, &err) != GMQ_OK)
+        worker_reply_err(w, req_id, &err);
+    else
+        worker_reply_ok(w, req_id, GMQ_RK_NONE, "success", NULL, 0);
+}
+
+static void
+op_declare(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    char bk[GMQ_NAME_MAX + 1];
+    gmq_error_t err = { 0, "" };
+    worker_arg_str(r, "bind_key", bk, sizeof(bk));
+    if (gmq_topic_declare(w->topic, bk, &err) != GMQ_OK)
+        worker_reply_err(w, req_id, &err);
+    else
+        worker_reply_ok(w, req_id, GMQ_RK_NONE, "ok", NULL, 0);
+}
+
+static void
+op_stat(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    (void) r;
+    gmq_buf_t b;
+    gmq_buf_init(&b);
+    gmq_topic_stats_json(w->topic, &b);
+    worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", b.data, b.len);
+    gmq_buf_free(&b);
+}
+
+static void
+op_queues(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    (void) r;
+    gmq_buf_t b;
+    gmq_buf_init(&b);
+    gmq_topic_queues_json(w->topic, &b);
+    worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", b.data, b.len);
+    gmq_buf_free(&b);
+}
+
+static void
+op_requeue(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    char bk[GMQ_NAME_MAX + 1];
+    uint64_t id = 0;
+    int moved = 0;
+    gmq_error_t err = { 0, "" };
+    worker_arg_str(r, "bind_key", bk, sizeof(bk));
+    gmq_ipc_request_get_u64(r, "id", &id);
+    if (gmq_topic_requeue(w->topic, bk, id, gmq_now_ms(), &moved, &err) != GMQ_OK) {
+        worker_reply_err(w, req_id, &err);
+        return;
+    }
+    char js[48];
+    int n = snprintf(js, sizeof(js), "{\"requeued\":%d}", moved);
+    worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", js, (size_t) n);
+    worker_serve_waits(w);
+}
+
+static void
+op_msg(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    uint64_t id = 0;
+    gmq_error_t err = { 0, "" };
+    gmq_buf_t b;
+    gmq_buf_init(&b);
+    gmq_ipc_request_get_u64(r, "id", &id);
+    if (gmq_topic_lookup_json(w->topic, id, &b, &err) != GMQ_OK)
+        worker_reply_err(w, req_id, &err);
+    else
+        worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", b.data, b.len);
+    gmq_buf_free(&b);
+}
+
+static void
+op_crash(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+{
+    (void) req_id;
+    uint64_t code = 1;
+    gmq_ipc_request_get_u64(r, "code", &code);
+    gmq_log_warn("exiting with status %llu on request (test hook)", (unsigned long long) code);
+    gmq_topic_close(w->topic);
+    _exit((int) code);
+}

@@ -1,0 +1,19 @@
+/*
+ * worker.h - the per-topic worker process: it owns data/<topic>/ through
+ * the storage engine (topic.h) and serves IPC requests from the master.
+ */
+#ifndef GMQ_WORKER_H
+#define GMQ_WORKER_H
+
+#include "common/gmq.h"
+
+/*
+ * Run the worker for `topic` on the already-connected IPC socket `fd`
+ * (the child side of the socketpair). Builds its own loop, sends READY and
+ * serves until the master sends SHUTDOWN or closes the socket. Returns the
+ * process exit status (GMQ_EXIT_OK, or GMQ_EXIT_FATAL when the topic
+ * directory cannot be opened or locked); the caller leaves with _exit().
+ */
+int gmq_worker_main(const gmq_config_t *cfg, const char *topic, int fd);
+
+#endif
