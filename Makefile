@@ -80,7 +80,7 @@ test: deps
 check: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
-itest: $(BINS)
+itest: $(BINS) $(BUILD)/tests/etcd_driver
 	@GMQ_BUILD=$(BUILD) python3 tests/integration/run.py
 
 asan: deps
