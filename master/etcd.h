@@ -27,8 +27,9 @@ int         gmq_etcd_check_id(const gmq_config_t *cfg, char *err, size_t errlen)
 gmq_etcd_t *gmq_etcd_new(struct ev_loop *loop, const gmq_config_t *cfg);
 /* grant + put, then keepalive; retries with backoff (200 ms doubling to 1 s) */
 void        gmq_etcd_start(gmq_etcd_t *e);
-/* Revoke the lease (1 s timeout), then done(arg) from the loop - also on timeout,
- * failure or when there is nothing to revoke; never from inside this call. */
+/* Revoke the lease (1 s timeout, one attempt), then done(arg) from the loop - also
+ * on timeout, failure or when there is nothing to revoke; never from inside this
+ * call, except for e NULL (standalone), where done(arg) is called at once. */
 void        gmq_etcd_stop(gmq_etcd_t *e, void (*done)(void *arg), void *arg);
 /* NULL ok; stops every watcher and frees the curl handles (no revoke) */
 void        gmq_etcd_free(gmq_etcd_t *e);

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -61,12 +62,37 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=5):
         return proc.wait(timeout=5)
 
 
-class Etcd:
-    """One etcd member on 127.0.0.1 free ports; restartable with the same data dir."""
+def make_tls(directory):
+    """A throwaway CA and a server certificate for IP 127.0.0.1 (openssl CLI).
+    Returns (ca_file, cert_file, key_file)."""
+    ca_key, ca_crt = os.path.join(directory, "ca.key"), os.path.join(directory, "ca.crt")
+    key, csr = os.path.join(directory, "server.key"), os.path.join(directory, "server.csr")
+    crt, ext = os.path.join(directory, "server.crt"), os.path.join(directory, "server.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+    run = lambda *a: subprocess.run(["openssl"] + list(a), check=True, capture_output=True,
+                                    timeout=60)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt,
+        "-days", "1", "-subj", "/CN=gmq-test-ca")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=127.0.0.1")
+    run("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", crt, "-days", "1", "-extfile", ext)
+    return ca_crt, crt, key
 
-    def __init__(self, name="gmqtest"):
+
+class Etcd:
+    """One etcd member on 127.0.0.1 free ports; restartable with the same data dir.
+    tls=True serves the client URL over https with a throwaway CA (self.ca_file)."""
+
+    def __init__(self, name="gmqtest", tls=False):
         self.name = name
+        self.tls = tls
         self.tmp = tempfile.mkdtemp(prefix="gmq-etcd-")
+        self.ca_file = None
+        if tls:
+            self.ca_file, self.cert_file, self.key_file = make_tls(self.tmp)
         self.data_dir = os.path.join(self.tmp, "etcd")
         self.client_port = free_port()
         self.peer_port = free_port()
@@ -75,7 +101,11 @@ class Etcd:
 
     @property
     def endpoint(self):
-        return "http://127.0.0.1:%d" % self.client_port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.client_port)
+
+    def _open(self, req, timeout):
+        ctx = ssl.create_default_context(cafile=self.ca_file) if self.tls else None
+        return urllib.request.urlopen(req, timeout=timeout, context=ctx)
 
     def start(self, timeout=15):
         peer = "http://127.0.0.1:%d" % self.peer_port
@@ -84,7 +114,8 @@ class Etcd:
             [ETCD, "--name", self.name, "--data-dir", self.data_dir,
              "--listen-client-urls", self.endpoint, "--advertise-client-urls", self.endpoint,
              "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-             "--initial-cluster", "%s=%s" % (self.name, peer)],
+             "--initial-cluster", "%s=%s" % (self.name, peer)]
+            + (["--cert-file", self.cert_file, "--key-file", self.key_file] if self.tls else []),
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_until(self.healthy, timeout, what="etcd /health")
@@ -94,7 +125,7 @@ class Etcd:
         if self.proc is None or self.proc.poll() is not None:
             raise AssertionError("etcd exited, see %s" % self.log_path)
         try:
-            with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as r:
+            with self._open(self.endpoint + "/health", 1) as r:
                 return json.loads(r.read().decode()).get("health") == "true"
         except (urllib.error.URLError, OSError, ValueError):
             return False
@@ -114,7 +145,7 @@ class Etcd:
     def post(self, path, body):
         req = urllib.request.Request(self.endpoint + path, data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=3) as r:
+        with self._open(req, 3) as r:
             return json.loads(r.read().decode())
 
 
@@ -124,9 +155,10 @@ def gmqctl(*args, timeout=10):
     return p.returncode, p.stdout, p.stderr
 
 
-def nodes(etcd_url):
+def nodes(etcd_url, cacert=None):
     """The node list as gmqctl nodes --json shows it, or None when gmqctl fails."""
-    rc, out, _ = gmqctl("--etcd", etcd_url, "--timeout", "1", "nodes", "--json")
+    extra = ["--cacert", cacert] if cacert else []
+    rc, out, _ = gmqctl("--etcd", etcd_url, "--timeout", "1", *extra, "nodes", "--json")
     if rc != 0:
         return None
     return json.loads(out)

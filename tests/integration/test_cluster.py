@@ -219,6 +219,25 @@ class ClusterTest(unittest.TestCase):
         wait_until(lambda: d.states()[-1]["registrations"] >= 2 and d.state() == "registered",
                    TTL + 1, what="re-put")
 
+    def test_https_endpoint_with_ca_file(self):
+        etcd = Etcd(name="tls", tls=True)
+        self.addCleanup(etcd.cleanup)
+        etcd.start()
+        self.assertTrue(etcd.endpoint.startswith("https://"))
+        d = self.driver(14, endpoints=etcd.endpoint, extra=("--ca-file", etcd.ca_file))
+        d.wait_state("registered", 5)
+        self.assertEqual([n["node_id"] for n in nodes(etcd.endpoint, etcd.ca_file)], ["14"])
+        # without the CA, certificate verification fails: gmqctl exits 1
+        rc, out, err = gmqctl("--etcd", etcd.endpoint, "nodes")
+        self.assertEqual(rc, 1)
+        self.assertIn("certificate", err.lower())
+        # and a node without the CA cannot register, but runs
+        d2 = self.driver(15, endpoints=etcd.endpoint)
+        d2.wait_state("retrying", 5)
+        self.assertIn("certificate", d2.states()[-1]["last_error"].lower())
+        d.stop(signal.SIGTERM)
+        wait_until(lambda: nodes(etcd.endpoint, etcd.ca_file) == [], 2, what="revoked over TLS")
+
     # ---- gmqctl ----
 
     def test_gmqctl_ping_and_exit_codes(self):
