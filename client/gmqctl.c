@@ -80,7 +80,7 @@ main(int argc, char **argv)
     c.timeout_ms = 3000;
     int o;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "+e:s:jt:c:hV", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "e:s:jt:c:hV", opts, NULL)) != -1) {
         switch (o) {
         case 'e': c.etcd = optarg; break;
         case 's': c.server = optarg; break;
@@ -101,7 +101,7 @@ main(int argc, char **argv)
         case 'h': ctl_usage(stdout, 1); return CTL_OK;
         case 'V': printf("gmqctl %s\n", GMQ_VERSION); return CTL_OK;
         default:
-            fprintf(stderr, "gmqctl: unknown or incomplete flag '%s'\n", argv[optind - 1]);
+            fprintf(stderr, "gmqctl: unknown flag or missing value: '%s'\n", argv[optind - 1]);
             ctl_usage(stderr, 0);
             return CTL_USAGE;
         }
@@ -111,33 +111,11 @@ main(int argc, char **argv)
         ctl_usage(stderr, 0);
         return CTL_USAGE;
     }
+    /* getopt_long permuted argv: the command and its arguments are left at the end,
+     * so flags may come before or after the command (gmqctl nodes --json) */
     const char *name = argv[optind];
-    /* flags may also follow the command (gmqctl nodes --json) */
     c.argv = argv + optind + 1;
     c.argc = argc - optind - 1;
-    int rest = 0;
-    for (int i = 0; i < c.argc; i++) {
-        const char *a = c.argv[i];
-        if (strcmp(a, "--json") == 0)
-            c.json = 1;
-        else if (strcmp(a, "--no-headers") == 0)
-            c.no_headers = 1;
-        else if ((strcmp(a, "--etcd") == 0 || strcmp(a, "--server") == 0 ||
-                  strcmp(a, "--cacert") == 0) && i + 1 < c.argc) {
-            const char **dst = a[2] == 'e' ? &c.etcd : a[2] == 's' ? &c.server : &c.cacert;
-            *dst = c.argv[++i];
-        } else if (strncmp(a, "--etcd=", 7) == 0)
-            c.etcd = a + 7;
-        else if (strncmp(a, "--server=", 9) == 0)
-            c.server = a + 9;
-        else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "gmqctl: unknown flag '%s'\n", a);
-            ctl_usage(stderr, 0);
-            return CTL_USAGE;
-        } else
-            c.argv[rest++] = c.argv[i];
-    }
-    c.argc = rest;
 
     for (size_t i = 0; i < GMQ_ARRAY_LEN(ctl_cmds); i++)
         if (strcmp(ctl_cmds[i].name, name) == 0) {
