@@ -100,13 +100,49 @@ gmq_buf_put_u64(gmq_buf_t *b, uint64_t v)
     gmq_buf_put_u32(b, (uint32_t) v);
 }
 
+/* length of the valid UTF-8 sequence at s (1..4), or 0 if invalid */
+static size_t
+buf_utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0) { len = 2; cp = s[0] & 0x1f; }
+    else if ((s[0] & 0xf0) == 0xe0) { len = 3; cp = s[0] & 0x0f; }
+    else if ((s[0] & 0xf8) == 0xf0) { len = 4; cp = s[0] & 0x07; }
+    else return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
 void
 gmq_buf_json_str(gmq_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     gmq_buf_append(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char) s[i];
+        if (c >= 0x80) {
+            size_t l = buf_utf8_len((const unsigned char *) s + i, n - i);
+            if (l == 0) {
+                gmq_buf_append(b, "\\ufffd", 6);   /* invalid UTF-8: replacement char */
+                i++;
+            } else {
+                gmq_buf_append(b, s + i, l);
+                i += l;
+            }
+            continue;
+        }
         switch (c) {
         case '"':  gmq_buf_append(b, "\\\"", 2); break;
         case '\\': gmq_buf_append(b, "\\\\", 2); break;
@@ -121,6 +157,7 @@ gmq_buf_json_str(gmq_buf_t *b, const char *s, size_t n)
                 gmq_buf_append(b, &s[i], 1);
             }
         }
+        i++;
     }
     gmq_buf_append(b, "\"", 1);
 }

@@ -408,7 +408,7 @@ typedef struct {
 static void
 api_gather_done(gmq_req_t *req, const gmq_ipc_reply_t *r, const gmq_error_t *err)
 {
-    api_gather_t *g = (api_gather_t *) (uintptr_t) req->slot;
+    api_gather_t *g = req->ctx;
     (void) err;
     if (r != NULL && r->ok && r->kind == GMQ_RK_JSON) {
         gmq_buf_append_str(&g->out, g->count++ ? "," : "[");
@@ -444,13 +444,13 @@ api_all_topic_stat(gmq_http_req_t *r)
             continue;
         gmq_ipc_request_arg_str(gmq_req_buf(req), "topic", topics[i]);
         gmq_req_end(req);
-        req->slot = (uint64_t) (uintptr_t) g;
+        req->ctx = g;
         g->pending++;
     }
     gmq_req_t fake;
     memset(&fake, 0, sizeof(fake));
     fake.conn = r->conn;
-    fake.slot = (uint64_t) (uintptr_t) g;
+    fake.ctx = g;
     api_gather_done(&fake, NULL, NULL);
 }
 

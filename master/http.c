@@ -96,6 +96,8 @@ http_on_message_begin(http_parser *p)
     gmq_buf_reset(&h->hfield);
     gmq_buf_reset(&h->hvalue);
     h->content_type[0] = '\0';
+    h->authorization[0] = '\0';
+    h->head_started_ms = gmq_mono_ms();
     h->in_value = 0;
     h->head_bytes = 0;
     h->too_large = 0;
@@ -160,6 +162,12 @@ http_header_done(gmq_http_state_t *h)
         memcpy(h->content_type, h->hvalue.data, n);
         h->content_type[n] = '\0';
     }
+    if (h->hfield.len == 13 && strncasecmp(h->hfield.data, "authorization", 13) == 0) {
+        size_t n = h->hvalue.len < sizeof(h->authorization) - 1 ? h->hvalue.len
+                                                                : sizeof(h->authorization) - 1;
+        memcpy(h->authorization, h->hvalue.data, n);
+        h->authorization[n] = '\0';
+    }
     gmq_buf_reset(&h->hfield);
     gmq_buf_reset(&h->hvalue);
 }
@@ -172,6 +180,7 @@ http_on_headers_complete(http_parser *p)
     if (h->in_value)
         http_header_done(h);
     h->in_value = 0;
+    h->head_started_ms = 0;
     /* url-encoding can triple a body; leave room for the JSON envelope */
     uint64_t limit = (uint64_t) c->m->cfg.max_body * 3 + 65536;
     if (p->content_length != ULLONG_MAX && p->content_length > limit) {
@@ -236,7 +245,21 @@ http_dispatch(gmq_conn_t *c)
         gmq_http_params_parse(&r.form, r.body, r.body_len);
     else if (strncasecmp(h->content_type, "multipart/form-data", 19) == 0)
         http_multipart(&r.form, h->content_type, r.body, r.body_len);
+    if (!c->authed && strcmp(r.path, "/ping") != 0) {
+        const char *a = h->authorization;
+        if (strncasecmp(a, "Bearer ", 7) != 0 ||
+            !gmq_master_token_ok(c->m, a + 7, strlen(a + 7))) {
+            h->keep_alive = 0;
+            gmq_log_info("connection %llu: HTTP request without a valid token refused",
+                         (unsigned long long) c->id);
+            gmq_http_respond(c, 401, "application/json",
+                             "{\"code\":1,\"data\":null,\"msg\":\"E_AUTH - missing or wrong token: "
+                             "send Authorization: Bearer <auth_token>\"}\n", 103);
+            goto done;
+        }
+    }
     gmq_api_dispatch(&r);
+done:
     free(r.path);
     gmq_http_params_free(&r.query);
     gmq_http_params_free(&r.form);
@@ -249,7 +272,8 @@ gmq_http_respond(gmq_conn_t *c, int status, const char *ctype, const char *body,
     const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
                        : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
                        : status == 413 ? "Payload Too Large" : status == 431 ? "Request Header Fields Too Large"
-                       : status == 503 ? "Service Unavailable" : "Error";
+                       : status == 503 ? "Service Unavailable" : status == 401 ? "Unauthorized"
+                       : status == 408 ? "Request Timeout" : "Error";
     if (c->dead)
         return;
     gmq_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -424,4 +448,11 @@ http_multipart(gmq_http_params_t *form, const char *ctype, const char *body, siz
         }
         p = next;
     }
+}
+
+void
+gmq_http_timeout(gmq_conn_t *c)
+{
+    c->u.http.head_started_ms = 0;
+    http_error(c, 408, "request head not complete within header_timeout");
 }

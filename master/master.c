@@ -7,6 +7,9 @@
 #include "sup.h"
 #include "common/log.h"
 #include "common/proctitle.h"
+#include "tls.h"
+
+#include <openssl/crypto.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +37,8 @@ static void master_on_flush(struct ev_loop *loop, ev_prepare *p, int revents);
 static void master_on_stop_timeout(struct ev_loop *loop, ev_timer *t, int revents);
 static void master_on_conn_read(struct ev_loop *loop, ev_io *io, int revents);
 static void master_on_conn_write(struct ev_loop *loop, ev_io *io, int revents);
+static void master_on_sweep(struct ev_loop *loop, ev_timer *t, int revents);
+static void master_warn_exposed(const gmq_master_t *m);
 static void master_conn_free(gmq_conn_t *c);
 static void master_reload(gmq_master_t *m);
 static void master_check_stopped(gmq_master_t *m);
@@ -50,6 +55,7 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
     m->argv = argv;
     gmq_list_init(&m->conns);
     gmq_list_init(&m->dead_conns);
+    gmq_list_init(&m->chans);
     m->test_hooks = getenv("GMQ_TEST_HOOKS") != NULL && strcmp(getenv("GMQ_TEST_HOOKS"), "1") == 0;
 
     int rc = gmq_config_load(&m->cfg, argc, argv, stdout, err, sizeof(err));
@@ -94,6 +100,15 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
         return GMQ_ERR;
     }
 
+    if (m->cfg.tcp_tls || m->cfg.http_tls) {
+        m->tls_ctx = gmq_tls_ctx_new(&m->cfg, err, sizeof(err));
+        if (m->tls_ctx == NULL) {
+            fprintf(stderr, "gmq-master: %s\n", err);
+            return GMQ_ERR;
+        }
+    }
+    master_warn_exposed(m);
+
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
@@ -110,7 +125,10 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
     ev_io_init(&m->sig_io, master_on_signal, m->sig_fd, EV_READ);
     ev_prepare_init(&m->flush, master_on_flush);
     ev_timer_init(&m->stop_timer, master_on_stop_timeout, MASTER_STOP_TIMEOUT, 0.);
+    ev_timer_init(&m->sweep, master_on_sweep, 1., 1.);
     m->tcp_io.data = m->http_io.data = m->sig_io.data = m->flush.data = m->stop_timer.data = m;
+    m->sweep.data = m;
+    ev_timer_start(m->loop, &m->sweep);
     ev_io_start(m->loop, &m->tcp_io);
     ev_io_start(m->loop, &m->http_io);
     ev_io_start(m->loop, &m->sig_io);
@@ -149,6 +167,8 @@ gmq_master_free(gmq_master_t *m)
     if (m->tcp_fd >= 0) close(m->tcp_fd);
     if (m->http_fd >= 0) close(m->http_fd);
     if (m->sig_fd >= 0) close(m->sig_fd);
+    if (m->tls_ctx)
+        SSL_CTX_free(m->tls_ctx);
     gmq_config_free(&m->cfg);
 }
 
@@ -234,6 +254,9 @@ master_on_accept(struct ev_loop *loop, ev_io *io, int revents)
         c->fd = fd;
         c->proto = proto;
         c->id = ++m->next_conn_id;
+        c->io = &gmq_conn_io_plain;
+        c->accepted_ms = c->last_active_ms = gmq_mono_ms();
+        c->authed = m->cfg.auth_token[0] == '\0';
         gmq_buf_init(&c->in);
         gmq_buf_init(&c->out);
         gmq_list_init(&c->reqs);
@@ -247,6 +270,12 @@ master_on_accept(struct ev_loop *loop, ev_io *io, int revents)
             gmq_http_conn_init(c);
         else
             gmq_tcp_conn_init(c);
+        int tls = proto == GMQ_PROTO_HTTP ? m->cfg.http_tls : m->cfg.tcp_tls;
+        if (tls && gmq_tls_conn_start(c, m->tls_ctx) != GMQ_OK) {
+            gmq_log_warn("connection %llu: cannot start TLS", (unsigned long long) c->id);
+            gmq_conn_close(c);
+            continue;
+        }
         if (m->nconns > m->cfg.max_connections) {
             /* accepted (not left in the backlog) and told why */
             static const char http_full[] =
@@ -276,24 +305,49 @@ master_on_conn_read(struct ev_loop *loop, ev_io *io, int revents)
 {
     (void) loop; (void) revents;
     gmq_conn_t *c = io->data;
-    ssize_t n = gmq_buf_read_fd(&c->in, c->fd, MASTER_READ_CHUNK);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-        gmq_conn_close(c);
-        return;
+    int got = 0;
+    /* TLS may hold decrypted bytes the socket no longer signals: read until EAGAIN */
+    for (int i = 0; i < 16 && !c->dead; i++) {
+        char *p = gmq_buf_reserve(&c->in, MASTER_READ_CHUNK);
+        ssize_t n = c->io->read(c, p, MASTER_READ_CHUNK);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            gmq_conn_close(c);
+            return;
+        }
+        if (n < 0)
+            break;
+        c->in.len += (size_t) n;
+        got = 1;
+        if ((size_t) n < MASTER_READ_CHUNK && c->ssl == NULL)
+            break;
     }
-    if (n < 0)
+    if (c->tls_want == 2)
+        ev_io_start(c->m->loop, &c->wio);
+    if (!got)
         return;
+    c->last_active_ms = gmq_mono_ms();
     if (c->proto == GMQ_PROTO_HTTP)
         gmq_http_on_data(c);
     else
         gmq_tcp_on_data(c);
+    if (!c->dead && c->tls_want == 1 && gmq_buf_used(&c->out) > 0)
+        gmq_conn_flush(c);
 }
 
 static void
 master_on_conn_write(struct ev_loop *loop, ev_io *io, int revents)
 {
-    (void) loop; (void) revents;
-    gmq_conn_flush(io->data);
+    (void) revents;
+    gmq_conn_t *c = io->data;
+    if (c->tls_want == 2) {
+        /* a TLS read was waiting for the socket to become writable */
+        c->tls_want = 0;
+        ev_io_stop(loop, io);
+        master_on_conn_read(loop, &c->rio, EV_READ);
+        if (c->dead)
+            return;
+    }
+    gmq_conn_flush(c);
 }
 
 void
@@ -310,9 +364,15 @@ gmq_conn_flush(gmq_conn_t *c)
 {
     if (c->dead)
         return;
-    if (gmq_buf_write_fd(&c->out, c->fd) < 0) {
-        gmq_conn_close(c);
-        return;
+    while (gmq_buf_used(&c->out) > 0) {
+        ssize_t n = c->io->write(c, gmq_buf_rptr(&c->out), gmq_buf_used(&c->out));
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            gmq_conn_close(c);
+            return;
+        }
+        gmq_buf_consume(&c->out, (size_t) n);
     }
     if (gmq_buf_used(&c->out) > 0) {
         if (gmq_buf_used(&c->out) > (size_t) c->m->cfg.max_output) {
@@ -355,8 +415,6 @@ static void
 master_conn_free(gmq_conn_t *c)
 {
     gmq_list_del(&c->link);
-    if (!c->dead)
-        c->m->nconns--;
     ev_io_stop(c->m->loop, &c->rio);
     ev_io_stop(c->m->loop, &c->wio);
     while (!gmq_list_empty(&c->reqs)) {
@@ -368,6 +426,7 @@ master_conn_free(gmq_conn_t *c)
         gmq_http_conn_free(c);
     else
         gmq_tcp_conn_free(c);
+    c->io->close(c);
     close(c->fd);
     gmq_buf_free(&c->in);
     gmq_buf_free(&c->out);
@@ -381,10 +440,7 @@ master_on_flush(struct ev_loop *loop, ev_prepare *p, int revents)
     gmq_master_t *m = p->data;
     gmq_sup_flush(m->sup);
     while (!gmq_list_empty(&m->dead_conns)) {
-        gmq_conn_t *c = container_of(m->dead_conns.next, gmq_conn_t, link);
-        c->dead = 0;       /* already counted out of nconns */
-        c->m->nconns++;
-        master_conn_free(c);
+        master_conn_free(container_of(m->dead_conns.next, gmq_conn_t, link));
     }
 }
 
@@ -409,7 +465,7 @@ gmq_req_new(gmq_master_t *m, gmq_conn_t *c, const char *topic, gmq_op_t op,
         gmq_list_add_tail(&c->reqs, &req->conn_link);
     gmq_list_add_tail(&w->reqs, &req->wproc_link);
     master_reqs_put(m, req);
-    req->slot = gmq_ipc_request_begin(&w->out, req->id, op);
+    req->frame_start = gmq_ipc_request_begin(&w->out, req->id, op);
     m->stat_requests++;
     return req;
 }
@@ -423,8 +479,7 @@ gmq_req_buf(gmq_req_t *req)
 void
 gmq_req_end(gmq_req_t *req)
 {
-    gmq_ipc_request_end(&req->wproc->out, (size_t) req->slot);
-    req->slot = 0;
+    gmq_ipc_request_end(&req->wproc->out, req->frame_start);
 }
 
 gmq_req_t *
@@ -611,10 +666,94 @@ master_reload(gmq_master_t *m)
     m->cfg.tcp_addr = keep[0];
     m->cfg.http_addr = keep[1];
     m->cfg.data_save_path = keep[2];
+    if (next.tcp_tls != m->cfg.tcp_tls || next.http_tls != m->cfg.http_tls)
+        gmq_log_warn("SIGHUP: tcp_tls/http_tls change only on restart");
+    next.tcp_tls = m->cfg.tcp_tls;
+    next.http_tls = m->cfg.http_tls;
+    if (m->tls_ctx != NULL) {
+        /* new connections get the new certificates; open ones keep theirs */
+        char err[512];
+        struct ssl_ctx_st *ctx = gmq_tls_ctx_new(&next, err, sizeof(err));
+        if (ctx == NULL) {
+            gmq_log_error("SIGHUP: TLS not reloaded, keeping the old certificates: %s", err);
+        } else {
+            SSL_CTX_free(m->tls_ctx);
+            m->tls_ctx = ctx;
+            gmq_log_info("SIGHUP: TLS certificates reloaded");
+        }
+    }
     gmq_config_free(&m->cfg);
     m->cfg = next;
     if (gmq_log_open(m->cfg.log_level, m->cfg.log_file) != GMQ_OK)
         gmq_log_error("SIGHUP: cannot open log_file %s", m->cfg.log_file);
     gmq_log_info("SIGHUP: configuration reloaded from %s",
                  m->cfg.config_file ? m->cfg.config_file : "(flags only)");
+}
+
+int
+gmq_master_token_ok(const gmq_master_t *m, const char *tok, size_t len)
+{
+    const char *want = m->cfg.auth_token;
+    size_t wl = strlen(want);
+    if (wl == 0)
+        return 1;
+    /* compare in constant time over the configured length */
+    unsigned char pad[512];
+    size_t n = len < sizeof(pad) ? len : sizeof(pad);
+    memset(pad, 0, sizeof(pad));
+    memcpy(pad, tok, n);
+    if (wl > sizeof(pad))
+        return 0;
+    return (CRYPTO_memcmp(pad, want, wl) == 0) & (len == wl);
+}
+
+/* once a second: TLS handshakes and HTTP heads that take too long, idle clients */
+static void
+master_on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void) loop; (void) revents;
+    gmq_master_t *m = t->data;
+    uint64_t now = gmq_mono_ms();
+    uint64_t head_ms = (uint64_t) m->cfg.header_timeout * 1000;
+    uint64_t idle_ms = (uint64_t) m->cfg.idle_timeout * 1000;
+    for (gmq_link_t *l = m->conns.next; l != &m->conns;) {
+        gmq_conn_t *c = container_of(l, gmq_conn_t, link);
+        l = l->next;
+        if (c->ssl != NULL && !SSL_is_init_finished(c->ssl) && now - c->accepted_ms > head_ms) {
+            gmq_log_debug("connection %llu: TLS handshake timed out", (unsigned long long) c->id);
+            gmq_conn_close(c);
+            continue;
+        }
+        if (c->proto == GMQ_PROTO_HTTP && c->u.http.head_started_ms != 0 &&
+            now - c->u.http.head_started_ms > head_ms) {
+            gmq_http_timeout(c);
+            continue;
+        }
+        if (idle_ms > 0 && now - c->last_active_ms > idle_ms && gmq_list_empty(&c->reqs) &&
+            gmq_buf_used(&c->out) == 0) {
+            gmq_log_debug("connection %llu: idle for %d s (idle_timeout); closing",
+                          (unsigned long long) c->id, m->cfg.idle_timeout);
+            if (c->proto == GMQ_PROTO_TCP)
+                gmq_tcp_idle_close(c);
+            else
+                gmq_conn_close(c);
+        }
+    }
+}
+
+/* a node reachable from other hosts should say who may use it */
+static void
+master_warn_exposed(const gmq_master_t *m)
+{
+    const char *addrs[2] = { m->cfg.tcp_addr, m->cfg.http_addr };
+    int tls[2] = { m->cfg.tcp_tls, m->cfg.http_tls };
+    for (int i = 0; i < 2; i++) {
+        const char *a = addrs[i];
+        int loopback = strncmp(a, "127.", 4) == 0 || strncmp(a, "localhost:", 10) == 0 ||
+                       strncmp(a, "[::1]:", 6) == 0;
+        if (!loopback && m->cfg.auth_token[0] == '\0' && !tls[i])
+            gmq_log_warn("%s listens on %s, reachable from other hosts, with neither auth_token "
+                         "nor TLS: anyone who can connect can read and write every topic",
+                         i == 0 ? "tcp_addr" : "http_addr", a);
+    }
 }

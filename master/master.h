@@ -38,6 +38,14 @@ static inline void gmq_list_del(gmq_link_t *n)
 
 typedef enum { GMQ_PROTO_HTTP = 1, GMQ_PROTO_TCP = 2 } gmq_proto_t;
 
+/* the connection io table: plain sockets and TLS sessions look the same.
+ * read/write return bytes (> 0), 0 on EOF (read), -1 with errno (EAGAIN). */
+typedef struct {
+    ssize_t (*read)(gmq_conn_t *c, void *buf, size_t n);
+    ssize_t (*write)(gmq_conn_t *c, const void *buf, size_t n);
+    void    (*close)(gmq_conn_t *c);
+} gmq_conn_io_t;
+
 /* what a request's reply is for: called with the parsed reply, or with
  * r == NULL and err set when the worker died or could not be reached */
 typedef void (*gmq_req_done_fn)(gmq_req_t *req, const gmq_ipc_reply_t *r, const gmq_error_t *err);
@@ -50,6 +58,8 @@ struct gmq_req_s {
     gmq_wproc_t    *wproc;
     gmq_req_done_fn done;
     int             op;
+    size_t          frame_start;  /* offset of the request frame in the worker's buffer */
+    void           *ctx;          /* the protocol's per-request context */
     uint64_t        slot;         /* the conn's response slot (TCP ordering) */
     char            bind_key[GMQ_NAME_MAX + 1];
     uint64_t        started_ms;
@@ -62,21 +72,31 @@ typedef struct {
     gmq_buf_t   body;
     gmq_buf_t   hfield, hvalue;
     char        content_type[128];
+    char        authorization[300];
     int         in_value;
     int         complete;      /* a whole request parsed, waiting for its reply */
     int         keep_alive;
     int         too_large;
     uint64_t    head_bytes;
+    uint64_t    head_started_ms; /* first byte of a request whose head is incomplete */
 } gmq_http_state_t;
 
 /* per-connection TCP state (master/tcp.c) */
+#define GMQ_TCP_MAX_TOKENS 8
 typedef struct {
-    int      state;            /* parser state */
-    gmq_buf_t line;
-    uint64_t next_slot, done_slot;   /* replies go out in command order */
-    gmq_link_t slots;          /* finished replies waiting for earlier ones */
-    size_t   body_need;
-    char    *cmd_line;         /* command waiting for its body */
+    int        state;          /* 0 = reading a line, 1 = reading bodies */
+    char      *line;           /* the command whose bodies are being read */
+    char      *argv[GMQ_TCP_MAX_TOKENS];
+    int        argc;
+    int        ntokens;        /* tokens on the line, even past GMQ_TCP_MAX_TOKENS */
+    uint32_t   bodies_need;    /* bodies still to read */
+    gmq_buf_t  bodies;         /* collected bodies: u32 len + bytes each */
+    uint32_t   nbodies;
+    uint64_t   next_slot;      /* replies go out in command order */
+    gmq_link_t resps;          /* tcp responses, oldest first */
+    ev_timer   heartbeat;      /* 105 ping while a pop waits */
+    int        waiting;        /* pops waiting at workers */
+    gmq_link_t subs;           /* channel subscriptions (master/chan.c) */
 } gmq_tcp_state_t;
 
 struct gmq_conn_s {
@@ -84,6 +104,11 @@ struct gmq_conn_s {
     gmq_link_t    link;        /* in m->conns or m->closing */
     gmq_proto_t   proto;
     int           fd;
+    const gmq_conn_io_t *io;
+    struct ssl_st *ssl;        /* TLS session, NULL on plain connections */
+    int           tls_want;    /* 1: a write waits for readability, 2: a read for writability */
+    int           authed;      /* auth_token presented (or none configured) */
+    uint64_t      accepted_ms, last_active_ms;   /* monotonic */
     ev_io         rio, wio;
     gmq_buf_t     in, out;
     gmq_link_t    reqs;        /* gmq_req_t waiting for workers */
@@ -103,11 +128,15 @@ struct gmq_master_s {
     char          **argv;
     int             tcp_fd, http_fd, sig_fd;
     ev_io           tcp_io, http_io, sig_io;
+    ev_timer        sweep;       /* once a second: handshake, head and idle deadlines */
+    struct ssl_ctx_st *tls_ctx;  /* server context when tcp_tls or http_tls is on */
     ev_prepare      flush;       /* end of iteration: write worker batches, close dead conns */
     ev_timer        stop_timer;
     gmq_sup_t      *sup;
     gmq_link_t      conns;
     gmq_link_t      dead_conns;
+    gmq_link_t      chans;       /* pub/sub channels (master/chan.c) */
+    int             nchans;
     int             nconns;
     uint64_t        next_conn_id;
     uint64_t        next_req_id;
@@ -149,6 +178,9 @@ gmq_req_t  *gmq_req_find(gmq_master_t *m, uint64_t id);
 void        gmq_req_release(gmq_master_t *m, gmq_req_t *req, const gmq_ipc_reply_t *r);
 void        gmq_req_fail_all(gmq_master_t *m, gmq_link_t *list, const gmq_error_t *err);
 
+/* 1 if the presented token equals auth_token (constant time) */
+int         gmq_master_token_ok(const gmq_master_t *m, const char *tok, size_t len);
+
 /* http.c / tcp.c */
 void        gmq_http_conn_init(gmq_conn_t *c);
 void        gmq_http_conn_free(gmq_conn_t *c);
@@ -160,5 +192,7 @@ void        gmq_http_respond_json(gmq_conn_t *c, int code, const char *data, siz
 void        gmq_tcp_conn_init(gmq_conn_t *c);
 void        gmq_tcp_conn_free(gmq_conn_t *c);
 void        gmq_tcp_on_data(gmq_conn_t *c);
+void        gmq_tcp_idle_close(gmq_conn_t *c);     /* tells the client, then closes */
+void        gmq_http_timeout(gmq_conn_t *c);       /* 408 for a head not sent in time */
 
 #endif

@@ -95,6 +95,9 @@ int  gmq_topic_requeue(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64
 int      gmq_topic_tick(gmq_topic_t *t, uint64_t now_ms);
 /* earliest wall-clock ms at which tick has work (delay or TTR), 0 = none */
 uint64_t gmq_topic_next_deadline(const gmq_topic_t *t);
+/* (addition) with fsync=everysec: wall-clock ms at which gmq_topic_sync has
+ * unsynced records to write, 0 = nothing pending or another policy */
+uint64_t gmq_topic_next_sync(const gmq_topic_t *t);
 
 /* Durability barrier for everything applied so far, per the fsync policy:
  * always = msync/fdatasync now; everysec = only if >= 1 s since the last

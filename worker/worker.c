@@ -305,6 +305,11 @@ worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
     gmq_worker_t *w = t->data;
     uint64_t now = gmq_now_ms();
     gmq_topic_tick(w->topic, now);
+    if (gmq_topic_sync(w->topic, now) != GMQ_OK) {
+        gmq_log_error("sync failed: %s; exiting", strerror(errno));
+        worker_stop(w, GMQ_EXIT_ERR);
+        return;
+    }
     /* expired waits answer "no message" */
     for (worker_wait_t **pp = &w->waits; *pp;) {
         worker_wait_t *x = *pp;
@@ -325,6 +330,9 @@ static void
 worker_rearm(gmq_worker_t *w)
 {
     uint64_t next = gmq_topic_next_deadline(w->topic);
+    uint64_t sync = gmq_topic_next_sync(w->topic);    /* fsync=everysec */
+    if (sync != 0 && (next == 0 || sync < next))
+        next = sync;
     for (worker_wait_t *x = w->waits; x; x = x->next)
         if (x->deadline_ms != 0 && (next == 0 || x->deadline_ms < next))
             next = x->deadline_ms;

@@ -1,0 +1,69 @@
+/*
+ * segment.h - one segment file of a queue log: created with its full size
+ * preallocated (a full disk is an error here, never a SIGBUS later), mapped
+ * shared, appended to record by record, scanned at recovery, synced by dirty
+ * range, unlinked when nothing in it is live. Files are <dir>/seg-%016x.log.
+ */
+#ifndef GMQ_SEGMENT_H
+#define GMQ_SEGMENT_H
+
+#include "common/gmq.h"
+#include "proto/errors.h"
+#include "worker/list.h"
+#include "worker/record.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gmq_segment_s gmq_segment_t;
+struct gmq_segment_s {
+    gmq_list_t link;        /* in the owning queue's segment list, oldest first */
+    uint64_t   no;          /* sequence number, also the file name */
+    int        fd;
+    char      *map;
+    size_t     size;        /* file and mapping size */
+    size_t     wpos;        /* end of valid records */
+    size_t     dirty_lo;    /* [dirty_lo, dirty_hi) written since the last sync */
+    size_t     dirty_hi;
+    uint64_t   live;        /* live messages whose body record is here (owner: queue) */
+    size_t     live_bytes;
+    char      *path;
+};
+
+typedef void (*gmq_segment_scan_fn)(void *arg, gmq_segment_t *s, const gmq_record_t *r,
+                                    size_t off);
+
+/* Create a new segment file of `size` bytes (rounded up to the page size),
+ * preallocated and mapped. sync != 0: fsync the file and the directory.
+ * NULL with err = E_STORAGE on failure; nothing is left behind. */
+gmq_segment_t *gmq_segment_create(const char *dir, uint64_t no, size_t size, int sync,
+                                  gmq_error_t *err);
+/* Map an existing segment file; wpos is 0 until gmq_segment_scan runs. */
+gmq_segment_t *gmq_segment_open(const char *dir, uint64_t no, gmq_error_t *err);
+
+/* Call fn for each valid record in file order and set wpos after the last
+ * one. A bad record followed by valid ones is skipped, counted in *corrupt
+ * and logged; bad bytes at the end (a torn tail) are zeroed and logged. */
+void  gmq_segment_scan(gmq_segment_t *s, gmq_segment_scan_fn fn, void *arg, unsigned *corrupt);
+
+static inline size_t gmq_segment_room(const gmq_segment_t *s) { return s->size - s->wpos; }
+/* Append r at wpos; the caller checked gmq_segment_room() >= record size.
+ * Returns the record's offset. No syscall. */
+size_t gmq_segment_append(gmq_segment_t *s, const gmq_record_t *r);
+/* Body of the record at off (a MSG record appended or scanned earlier). */
+static inline const char *gmq_segment_body(const gmq_segment_t *s, size_t off)
+{
+    return s->map + off + GMQ_RECORD_HDR;
+}
+
+/* msync(MS_SYNC) the dirty range. GMQ_ERR with err set on failure. */
+int   gmq_segment_sync(gmq_segment_t *s, gmq_error_t *err);
+static inline int gmq_segment_dirty(const gmq_segment_t *s) { return s->dirty_hi > s->dirty_lo; }
+
+/* Unmap, close and free; unlink != 0 also removes the file. NULL ok. */
+void  gmq_segment_close(gmq_segment_t *s, int unlink_file);
+
+/* parse "seg-%016x.log"; 1 and *no set if name is a segment file name */
+int   gmq_segment_parse_name(const char *name, uint64_t *no);
+
+#endif

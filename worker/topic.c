@@ -1,0 +1,866 @@
+/*
+ * topic.c - owns one topic: its directory and lock, its config file, its
+ * queues and their dead-letter queues, the delay and TTR heaps shared by
+ * them, routing of pushes, the durability policy and the stats. Layout:
+ * <data_dir>/<topic>/{lock,topic.conf,q/<bindkey>/,dlq/<bindkey>/}.
+ */
+#include "topic.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/seam.h"
+#include "worker/queue.h"
+#include "worker/route.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TOPIC_CONF      "topic.conf"
+#define TOPIC_CONF_TMP  "topic.conf.tmp"
+#define TOPIC_DEFAULT   "default"
+
+typedef struct {
+    gmq_queue_t *q;      /* the queue of this bind key */
+    gmq_queue_t *dlq;    /* its dead letters, NULL until the first one */
+} topic_slot_t;
+
+struct gmq_topic_s {
+    char              *name;
+    char              *dir;
+    char              *data_dir;
+    gmq_store_opts_t   opts;
+    gmq_topic_conf_t   conf;
+    int                lock_fd;
+    topic_slot_t     **slots;       /* in declaration order */
+    size_t             nslots, cap;
+    topic_slot_t     **index;       /* open addressing by bind key, nindex = 2^k */
+    size_t             nindex;
+    gmq_queue_t      **targets;     /* push scratch, cap entries */
+    gmq_heap_t         delay;
+    gmq_heap_t         ttr;
+    gmq_route_cache_t *routes;
+    uint64_t           start_time;
+    uint64_t           last_sync;
+    int                dirty;       /* records appended since the last sync */
+    uint64_t           push_num, pop_num, acked_num, timeout_num, dead_num;
+};
+
+static int           topic_mkdir(const char *path);
+static char         *topic_path(const gmq_topic_t *t, const char *a, const char *b);
+static int           topic_conf_load(gmq_topic_t *t, gmq_error_t *err);
+static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra,
+                                     gmq_error_t *err);
+static size_t        topic_hash(const char *s);
+static topic_slot_t *topic_slot(const gmq_topic_t *t, const char *bind_key);
+static void          topic_index_add(gmq_topic_t *t, topic_slot_t *sl);
+static topic_slot_t *topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err);
+static gmq_queue_t  *topic_dlq(gmq_topic_t *t, topic_slot_t *sl, gmq_error_t *err);
+static int           topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err);
+static int           topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out,
+                                   gmq_error_t *err);
+static gmq_qmsg_t   *topic_inflight(topic_slot_t *sl, uint64_t id);
+static int           topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_t *m,
+                                     gmq_error_t *err);
+static int           topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err);
+static void          topic_gc(gmq_queue_t *q);
+static void          topic_queue_json(gmq_buf_t *out, const gmq_queue_t *q, const gmq_queue_t *dlq);
+static void          topic_msg_json(gmq_buf_t *out, const gmq_qmsg_t *m);
+
+gmq_topic_t *
+gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
+{
+    if (name == NULL || !gmq_name_valid(name, strlen(name))) {
+        gmq_error_set(err, GMQ_E_INVALID_TOPIC, "invalid topic name");
+        return NULL;
+    }
+    gmq_topic_t *t = gmq_xcalloc(1, sizeof(*t));
+    t->lock_fd = -1;
+    t->name = gmq_xstrdup(name);
+    t->data_dir = gmq_xstrdup(opts->data_dir);
+    t->opts = *opts;
+    t->opts.data_dir = t->data_dir;
+    if (t->opts.segment_size < 64 * 1024)
+        t->opts.segment_size = 64 * 1024;
+    size_t n = strlen(t->data_dir) + strlen(name) + 2;
+    t->dir = gmq_xmalloc(n);
+    snprintf(t->dir, n, "%s/%s", t->data_dir, name);
+    t->conf = (gmq_topic_conf_t) { .auto_ack = 0, .mode = GMQ_MODE_EXACT,
+                                   .ttr = opts->default_ttr > 0 ? opts->default_ttr : 30,
+                                   .retry = opts->default_retry >= 0 ? opts->default_retry : 5 };
+    gmq_heap_init(&t->delay);
+    gmq_heap_init(&t->ttr);
+    t->routes = gmq_route_cache_new(0);
+    t->start_time = gmq_now_ms();
+    t->last_sync = 0;
+
+    if (topic_mkdir(t->data_dir) != 0 || topic_mkdir(t->dir) != 0) {
+        gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot create %s: %s", t->dir,
+                      strerror(errno));
+        goto fail;
+    }
+    /* the directory itself is the lock: one worker per data/<topic>/ */
+    t->lock_fd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (t->lock_fd < 0 || flock(t->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        gmq_error_set(err, GMQ_E_STORAGE, "topic %s is locked by another process (%s)", name,
+                      strerror(errno));
+        goto fail;
+    }
+    if (topic_conf_load(t, err) != GMQ_OK)
+        goto fail;
+    return t;
+
+fail:
+    gmq_topic_close(t);
+    return NULL;
+}
+
+void
+gmq_topic_close(gmq_topic_t *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nslots; i++) {
+        gmq_queue_close(t->slots[i]->q);     /* each close syncs its segments */
+        gmq_queue_close(t->slots[i]->dlq);
+        free(t->slots[i]);
+    }
+    free(t->slots);
+    free(t->index);
+    free(t->targets);
+    gmq_heap_free(&t->delay);
+    gmq_heap_free(&t->ttr);
+    gmq_route_cache_free(t->routes);
+    if (t->lock_fd >= 0)
+        close(t->lock_fd);   /* releases the flock */
+    free(t->name);
+    free(t->dir);
+    free(t->data_dir);
+    free(t);
+}
+
+int
+gmq_topic_set_config(gmq_topic_t *t, const gmq_topic_conf_t *patch, gmq_error_t *err)
+{
+    gmq_topic_conf_t c = t->conf;
+    if (patch->auto_ack != -1) {
+        if (patch->auto_ack != 0 && patch->auto_ack != 1)
+            return gmq_error_set(err, GMQ_E_INVALID_SET, "isAutoAck must be 0 or 1");
+        c.auto_ack = patch->auto_ack;
+    }
+    if (patch->mode != -1) {
+        if (patch->mode < GMQ_MODE_EXACT || patch->mode > GMQ_MODE_TOPIC)
+            return gmq_error_set(err, GMQ_E_INVALID_SET, "mode must be 1, 2 or 3");
+        c.mode = patch->mode;
+    }
+    if (patch->ttr != -1) {
+        if (patch->ttr <= 0)
+            return gmq_error_set(err, GMQ_E_INVALID_SET, "msgTTR must be > 0");
+        c.ttr = patch->ttr;
+    }
+    if (patch->retry != -1) {
+        if (patch->retry < 0)
+            return gmq_error_set(err, GMQ_E_INVALID_SET, "msgRetry must be >= 0");
+        c.retry = patch->retry;
+    }
+    if (topic_conf_save(t, &c, NULL, err) != GMQ_OK)
+        return GMQ_ERR;
+    t->conf = c;
+    return GMQ_OK;
+}
+
+void
+gmq_topic_get_config(const gmq_topic_t *t, gmq_topic_conf_t *out)
+{
+    *out = t->conf;
+}
+
+int
+gmq_topic_declare(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
+{
+    if (bind_key == NULL || !gmq_name_valid(bind_key, strlen(bind_key)))
+        return gmq_error_set(err, GMQ_E_INVALID_BINDKEY, "invalid bindKey");
+    if (topic_slot(t, bind_key) != NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_DECLARE, "bindKey %s has exist.", bind_key);
+    if (t->opts.max_queues > 0 && t->nslots >= (size_t) t->opts.max_queues &&
+        strcmp(bind_key, TOPIC_DEFAULT) != 0)
+        return gmq_error_set(err, GMQ_E_LIMIT, "topic %s has %zu queues, the limit", t->name,
+                             t->nslots);
+    /* the binding is durable before the queue exists */
+    if (topic_conf_save(t, &t->conf, bind_key, err) != GMQ_OK)
+        return GMQ_ERR;
+    if (topic_slot_open(t, bind_key, err) == NULL) {
+        gmq_error_t e2;
+        topic_conf_save(t, &t->conf, NULL, &e2);
+        return GMQ_ERR;
+    }
+    return GMQ_OK;
+}
+
+int
+gmq_topic_push(gmq_topic_t *t, uint64_t id, const char *route_key, const char *body, size_t len,
+               uint64_t delay_ms, uint64_t now_ms, gmq_error_t *err)
+{
+    if (route_key == NULL)
+        route_key = "";
+    if (delay_ms > t->opts.max_delay_ms)
+        return gmq_error_set(err, GMQ_E_INVALID_DELAY, "delay %" PRIu64 " ms is over the limit of %"
+                             PRIu64 " ms", delay_ms, t->opts.max_delay_ms);
+    if (len > GMQ_RECORD_MAX_BODY)
+        return gmq_error_set(err, GMQ_E_TOO_LARGE, "message body of %zu bytes is too large", len);
+    size_t n = 0;
+    if (topic_route(t, route_key, &n, err) != GMQ_OK)
+        return GMQ_ERR;
+    for (size_t i = 0; i < n; i++)
+        if (gmq_queue_find(t->targets[i], id) != NULL)
+            return gmq_error_set(err, GMQ_E_INVALID_PUSH, "msgId:%" PRIu64 " already exists in "
+                                 "queue %s", id, t->targets[i]->bind_key);
+    /* all or nothing: room for the record in every target first */
+    for (size_t i = 0; i < n; i++)
+        if (gmq_queue_reserve(t->targets[i], len, err) != GMQ_OK)
+            return GMQ_ERR;
+    uint64_t due = delay_ms > 0 ? now_ms + delay_ms : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (gmq_queue_put(t->targets[i], id, body, len, 0, now_ms, due, err) == NULL)
+            return GMQ_ERR;
+        t->push_num++;
+        topic_gc(t->targets[i]);
+    }
+    t->dirty = 1;
+    return GMQ_OK;
+}
+
+int
+gmq_topic_pop(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
+              gmq_error_t *err)
+{
+    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    topic_slot_t *sl = topic_slot(t, bk);
+    if (sl == NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_POP, "bindKey:%s can't match queue", bk);
+    return topic_deliver(t, sl->q, now_ms, out, err);
+}
+
+int
+gmq_topic_ack(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err)
+{
+    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    topic_slot_t *sl = topic_slot(t, bk);
+    gmq_qmsg_t *m = sl ? topic_inflight(sl, id) : NULL;
+    if (m == NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_ACK, "msgId:%" PRIu64 " is not exist.", id);
+    gmq_queue_t *q = m->q;
+    if (gmq_queue_finish(q, m, GMQ_REC_ACK, err) != GMQ_OK)
+        return GMQ_ERR;
+    q->acked++;
+    t->acked_num++;
+    t->dirty = 1;
+    topic_gc(q);
+    return GMQ_OK;
+}
+
+int
+gmq_topic_release(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err)
+{
+    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    topic_slot_t *sl = topic_slot(t, bk);
+    gmq_qmsg_t *m = sl ? topic_inflight(sl, id) : NULL;
+    if (m == NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_ACK, "msgId:%" PRIu64 " is not exist.", id);
+    if (gmq_queue_requeue(m->q, m, m->retry, 1, err) != GMQ_OK)
+        return GMQ_ERR;
+    t->dirty = 1;
+    return GMQ_OK;
+}
+
+int
+gmq_topic_dead(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
+               gmq_error_t *err)
+{
+    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    topic_slot_t *sl = topic_slot(t, bk);
+    if (sl == NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_DEAD, "bindKey:%s can't match queue", bk);
+    if (sl->dlq == NULL)
+        return GMQ_AGAIN;
+    return topic_deliver(t, sl->dlq, now_ms, out, err);
+}
+
+int
+gmq_topic_requeue(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t now_ms, int *moved,
+                  gmq_error_t *err)
+{
+    (void) now_ms;
+    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    topic_slot_t *sl = topic_slot(t, bk);
+    *moved = 0;
+    if (sl == NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_DEAD, "bindKey:%s can't match queue", bk);
+    gmq_queue_t *d = sl->dlq;
+    if (id != 0) {
+        gmq_qmsg_t *m = d ? gmq_queue_find(d, id) : NULL;
+        if (m == NULL)
+            return gmq_error_set(err, GMQ_E_NOT_FOUND, "msgId:%" PRIu64 " is not a dead letter of "
+                                 "bindKey %s", id, bk);
+        if (topic_move_back(t, sl, m, err) != GMQ_OK)
+            return GMQ_ERR;
+        *moved = 1;
+        return GMQ_OK;
+    }
+    if (d == NULL)
+        return GMQ_OK;
+    /* all of them: collect first, moving changes the hash */
+    size_t n = d->count, k = 0;
+    gmq_qmsg_t **all = gmq_xmalloc((n ? n : 1) * sizeof(*all));
+    for (size_t i = 0; i < d->nbuckets; i++)
+        for (gmq_qmsg_t *m = d->buckets[i]; m != NULL; m = m->hnext)
+            all[k++] = m;
+    int rc = GMQ_OK;
+    for (size_t i = 0; i < k; i++) {
+        if (topic_move_back(t, sl, all[i], err) != GMQ_OK) {
+            rc = GMQ_ERR;
+            break;
+        }
+        (*moved)++;
+    }
+    free(all);
+    return rc;
+}
+
+int
+gmq_topic_tick(gmq_topic_t *t, uint64_t now_ms)
+{
+    int moved = 0;
+    gmq_heap_node_t *h;
+    gmq_error_t err;
+
+    while ((h = gmq_heap_top(&t->delay)) != NULL && h->key <= now_ms) {
+        gmq_qmsg_t *m = container_of(h, gmq_qmsg_t, hnode);
+        gmq_queue_t *q = m->q;
+        if (gmq_queue_due(q, m, &err) != GMQ_OK) {
+            gmq_log_error("topic %s: delayed message %" PRIu64 ": %s; retry in 1 s", t->name,
+                          m->id, err.msg);
+            gmq_heap_remove(&t->delay, h);
+            h->key = now_ms + 1000;
+            gmq_heap_push(&t->delay, h);
+            break;
+        }
+        topic_gc(q);
+        moved++;
+    }
+    while ((h = gmq_heap_top(&t->ttr)) != NULL && h->key <= now_ms) {
+        gmq_qmsg_t *m = container_of(h, gmq_qmsg_t, hnode);
+        gmq_queue_t *q = m->q;
+        uint64_t id = m->id;
+        if (topic_expire(t, m, &err) != GMQ_OK) {
+            gmq_log_error("topic %s: TTR of message %" PRIu64 ": %s; retry in 1 s", t->name,
+                          id, err.msg);
+            if (gmq_heap_contains(h)) {
+                gmq_heap_remove(&t->ttr, h);
+                h->key = now_ms + 1000;
+                gmq_heap_push(&t->ttr, h);
+            }
+            break;
+        }
+        topic_gc(q);
+        moved++;
+    }
+    if (moved)
+        t->dirty = 1;
+    return moved;
+}
+
+uint64_t
+gmq_topic_next_deadline(const gmq_topic_t *t)
+{
+    gmq_heap_node_t *d = gmq_heap_top(&t->delay), *r = gmq_heap_top(&t->ttr);
+    if (d == NULL)
+        return r ? r->key : 0;
+    if (r == NULL)
+        return d->key;
+    return d->key < r->key ? d->key : r->key;
+}
+
+uint64_t
+gmq_topic_next_sync(const gmq_topic_t *t)
+{
+    if (!t->dirty || t->opts.fsync != GMQ_FSYNC_EVERYSEC)
+        return 0;
+    return t->last_sync + 1000;
+}
+
+int
+gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms)
+{
+    if (t->opts.fsync == GMQ_FSYNC_NO || !t->dirty)
+        return GMQ_OK;
+    if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && now_ms < t->last_sync + 1000)
+        return GMQ_OK;
+    gmq_error_t err;
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (gmq_queue_sync(t->slots[i]->q, &err) != GMQ_OK ||
+            (t->slots[i]->dlq && gmq_queue_sync(t->slots[i]->dlq, &err) != GMQ_OK)) {
+            gmq_log_error("topic %s: %s", t->name, err.msg);
+            return GMQ_ERR;
+        }
+    }
+    t->dirty = 0;
+    t->last_sync = now_ms;
+    return GMQ_OK;
+}
+
+void
+gmq_topic_stats_json(gmq_topic_t *t, gmq_buf_t *out)
+{
+    uint64_t dead = 0, ready = 0, delayed = 0, inflight = 0, bytes = 0, corrupt = 0;
+    for (size_t i = 0; i < t->nslots; i++) {
+        const gmq_queue_t *q = t->slots[i]->q, *d = t->slots[i]->dlq;
+        ready += q->n_ready;
+        delayed += q->n_delayed;
+        inflight += q->n_inflight;
+        bytes += gmq_queue_bytes(q);
+        corrupt += q->corrupt;
+        if (d != NULL) {
+            dead += d->count;
+            bytes += gmq_queue_bytes(d);
+            corrupt += d->corrupt;
+        }
+    }
+    gmq_buf_append_str(out, "{\"name\":");
+    gmq_buf_json_str(out, t->name, strlen(t->name));
+    gmq_buf_printf(out, ",\"pop_num\":%" PRIu64 ",\"push_num\":%" PRIu64 ",\"dead_num\":%" PRIu64
+                   ",\"queue_msg_num\":%" PRIu64 ",\"queue_num\":%zu,\"delay_num\":%" PRIu64
+                   ",\"wait_ack_num\":%" PRIu64 ",\"start_time\":%" PRIu64 ",\"is_auto_ack\":%s"
+                   ",\"mode\":%d,\"msg_ttr\":%d,\"msg_retry\":%d,\"bytes_on_disk\":%" PRIu64
+                   ",\"corrupt_records\":%" PRIu64 ",\"acked_num\":%" PRIu64 ",\"timeout_num\":%"
+                   PRIu64 ",\"queues\":[",
+                   t->pop_num, t->push_num, dead, ready, t->nslots, delayed, inflight,
+                   t->start_time / 1000, t->conf.auto_ack ? "true" : "false", t->conf.mode,
+                   t->conf.ttr, t->conf.retry, bytes, corrupt, t->acked_num, t->timeout_num);
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (i)
+            gmq_buf_append_str(out, ",");
+        topic_queue_json(out, t->slots[i]->q, t->slots[i]->dlq);
+    }
+    gmq_buf_append_str(out, "]}");
+}
+
+void
+gmq_topic_queues_json(gmq_topic_t *t, gmq_buf_t *out)
+{
+    gmq_buf_append_str(out, "{");
+    for (size_t i = 0; i < t->nslots; i++) {
+        const char *bk = t->slots[i]->q->bind_key;
+        if (i)
+            gmq_buf_append_str(out, ",");
+        gmq_buf_json_str(out, bk, strlen(bk));
+        gmq_buf_printf(out, ":\"%s_%s\"", t->name, bk);
+    }
+    gmq_buf_append_str(out, "}");
+}
+
+int
+gmq_topic_lookup_json(gmq_topic_t *t, uint64_t id, gmq_buf_t *out, gmq_error_t *err)
+{
+    const gmq_qmsg_t *found[64];
+    size_t n = 0;
+    for (size_t i = 0; i < t->nslots && n < GMQ_ARRAY_LEN(found); i++) {
+        const gmq_qmsg_t *m = gmq_queue_find(t->slots[i]->q, id);
+        if (m != NULL)
+            found[n++] = m;
+        m = t->slots[i]->dlq ? gmq_queue_find(t->slots[i]->dlq, id) : NULL;
+        if (m != NULL && n < GMQ_ARRAY_LEN(found))
+            found[n++] = m;
+    }
+    if (n == 0)
+        return gmq_error_set(err, GMQ_E_NOT_FOUND, "msgId:%" PRIu64 " is not exist.", id);
+    gmq_buf_printf(out, "{\"id\":\"%" PRIu64 "\",", id);
+    if (n == 1) {
+        topic_msg_json(out, found[0]);
+    } else {
+        gmq_buf_append_str(out, "\"queues\":[");
+        for (size_t i = 0; i < n; i++) {
+            gmq_buf_append_str(out, i ? ",{" : "{");
+            topic_msg_json(out, found[i]);
+            gmq_buf_append_str(out, "}");
+        }
+        gmq_buf_append_str(out, "]");
+    }
+    gmq_buf_append_str(out, "}");
+    return GMQ_OK;
+}
+
+/* ---- static helpers ---- */
+
+/* mkdir -p */
+static int
+topic_mkdir(const char *path)
+{
+    char *p = gmq_xstrdup(path);
+    int rc = 0;
+    for (char *s = p + 1; *s && rc == 0; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
+        *s = '/';
+    }
+    if (rc == 0)
+        rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+static char *
+topic_path(const gmq_topic_t *t, const char *a, const char *b)
+{
+    size_t n = strlen(t->dir) + strlen(a) + (b ? strlen(b) : 0) + 3;
+    char *p = gmq_xmalloc(n);
+    if (b != NULL)
+        snprintf(p, n, "%s/%s/%s", t->dir, a, b);
+    else
+        snprintf(p, n, "%s/%s", t->dir, a);
+    return p;
+}
+
+/* topic.conf: "gmq-topic 1", then "auto_ack N", "mode N", "ttr N",
+ * "retry N" and one "queue <bindkey>" line per declared queue */
+static int
+topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
+{
+    char *path = topic_path(t, TOPIC_CONF, NULL);
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return topic_conf_save(t, &t->conf, NULL, err);
+        return gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot read %s/%s: %s", t->dir,
+                             TOPIC_CONF, strerror(errno));
+    }
+    char line[GMQ_NAME_MAX + 64], word[32], arg[GMQ_NAME_MAX + 2];
+    int rc = GMQ_OK;
+    while (rc == GMQ_OK && fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "%31s %129s", word, arg) != 2)
+            continue;
+        if (strcmp(word, "auto_ack") == 0)
+            t->conf.auto_ack = atoi(arg) ? 1 : 0;
+        else if (strcmp(word, "mode") == 0)
+            t->conf.mode = atoi(arg);
+        else if (strcmp(word, "ttr") == 0)
+            t->conf.ttr = atoi(arg);
+        else if (strcmp(word, "retry") == 0)
+            t->conf.retry = atoi(arg);
+        else if (strcmp(word, "queue") == 0 && gmq_name_valid(arg, strlen(arg)) &&
+                 topic_slot(t, arg) == NULL && topic_slot_open(t, arg, err) == NULL)
+            rc = GMQ_ERR;
+    }
+    fclose(f);
+    if (t->conf.mode < GMQ_MODE_EXACT || t->conf.mode > GMQ_MODE_TOPIC)
+        t->conf.mode = GMQ_MODE_EXACT;
+    return rc;
+}
+
+/* write temp, fsync, rename, fsync the directory; extra = a queue being added */
+static int
+topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra, gmq_error_t *err)
+{
+    gmq_buf_t b;
+    gmq_buf_init(&b);
+    gmq_buf_printf(&b, "gmq-topic 1\nauto_ack %d\nmode %d\nttr %d\nretry %d\n", c->auto_ack,
+                   c->mode, c->ttr, c->retry);
+    for (size_t i = 0; i < t->nslots; i++)
+        gmq_buf_printf(&b, "queue %s\n", t->slots[i]->q->bind_key);
+    if (extra != NULL)
+        gmq_buf_printf(&b, "queue %s\n", extra);
+
+    char *tmp = topic_path(t, TOPIC_CONF_TMP, NULL), *path = topic_path(t, TOPIC_CONF, NULL);
+    int rc = GMQ_ERR, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const char *what = "create";
+    if (fd >= 0) {
+        ssize_t w = write(fd, b.data, b.len);
+        what = "write";
+        if (w == (ssize_t) b.len) {
+            what = "fsync";
+            if (gmq_seam.fsync(fd) == 0) {
+                what = "rename";
+                if (gmq_seam.rename(tmp, path) == 0)
+                    rc = GMQ_OK;
+            }
+        } else if (w >= 0) {
+            errno = ENOSPC;
+        }
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    if (rc != GMQ_OK) {
+        gmq_error_set(err, GMQ_E_STORAGE, "%s: cannot %s %s: %s",
+                      errno == ENOSPC ? "no space left on device" : "storage error", what, tmp,
+                      strerror(errno));
+        unlink(tmp);
+    } else {
+        int dfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            gmq_seam.fsync(dfd);
+            close(dfd);
+        }
+    }
+    free(tmp);
+    free(path);
+    gmq_buf_free(&b);
+    return rc;
+}
+
+static size_t
+topic_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 1099511628211ull;
+    return (size_t) h;
+}
+
+static topic_slot_t *
+topic_slot(const gmq_topic_t *t, const char *bind_key)
+{
+    if (t->nindex == 0)
+        return NULL;
+    for (size_t i = topic_hash(bind_key) & (t->nindex - 1);; i = (i + 1) & (t->nindex - 1)) {
+        topic_slot_t *sl = t->index[i];
+        if (sl == NULL || strcmp(sl->q->bind_key, bind_key) == 0)
+            return sl;
+    }
+}
+
+/* add sl to the index, growing it to keep the load under one half */
+static void
+topic_index_add(gmq_topic_t *t, topic_slot_t *sl)
+{
+    if (2 * (t->nslots + 1) > t->nindex) {
+        free(t->index);
+        t->nindex = t->nindex ? t->nindex * 2 : 16;
+        t->index = gmq_xcalloc(t->nindex, sizeof(*t->index));
+        for (size_t i = 0; i < t->nslots; i++)
+            topic_index_add(t, t->slots[i]);
+    }
+    size_t i = topic_hash(sl->q->bind_key) & (t->nindex - 1);
+    while (t->index[i] != NULL)
+        i = (i + 1) & (t->nindex - 1);
+    t->index[i] = sl;
+}
+
+/* open the queue (and its dead-letter queue if it has a directory) */
+static topic_slot_t *
+topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
+{
+    int sync = t->opts.fsync != GMQ_FSYNC_NO;
+    char *qdir = topic_path(t, "q", bind_key);
+    gmq_queue_t *q = gmq_queue_open(qdir, bind_key, 0, t->opts.segment_size, sync, &t->delay,
+                                    &t->ttr, err);
+    free(qdir);
+    if (q == NULL)
+        return NULL;
+    topic_slot_t *sl = gmq_xcalloc(1, sizeof(*sl));
+    sl->q = q;
+    q->owner = sl;
+    char *ddir = topic_path(t, "dlq", bind_key);
+    struct stat st;
+    if (stat(ddir, &st) == 0) {
+        sl->dlq = gmq_queue_open(ddir, bind_key, 1, t->opts.segment_size, sync, &t->delay,
+                                 &t->ttr, err);
+        if (sl->dlq == NULL) {
+            free(ddir);
+            gmq_queue_close(q);
+            free(sl);
+            return NULL;
+        }
+        sl->dlq->owner = sl;
+    }
+    free(ddir);
+    if (q->corrupt || (sl->dlq && sl->dlq->corrupt))
+        gmq_log_warn("topic %s queue %s: %u corrupt records skipped", t->name, bind_key,
+                     q->corrupt + (sl->dlq ? sl->dlq->corrupt : 0));
+    if (t->nslots == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 8;
+        t->slots = gmq_xrealloc(t->slots, t->cap * sizeof(*t->slots));
+        t->targets = gmq_xrealloc(t->targets, t->cap * sizeof(*t->targets));
+    }
+    topic_index_add(t, sl);
+    t->slots[t->nslots++] = sl;
+    return sl;
+}
+
+static gmq_queue_t *
+topic_dlq(gmq_topic_t *t, topic_slot_t *sl, gmq_error_t *err)
+{
+    if (sl->dlq != NULL)
+        return sl->dlq;
+    char *ddir = topic_path(t, "dlq", sl->q->bind_key);
+    sl->dlq = gmq_queue_open(ddir, sl->q->bind_key, 1, t->opts.segment_size,
+                             t->opts.fsync != GMQ_FSYNC_NO, &t->delay, &t->ttr, err);
+    free(ddir);
+    if (sl->dlq != NULL)
+        sl->dlq->owner = sl;
+    return sl->dlq;
+}
+
+/* fill t->targets with the queues route key rk selects */
+static int
+topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err)
+{
+    *n = 0;
+    if (*rk == '\0') {
+        topic_slot_t *sl = topic_slot(t, TOPIC_DEFAULT);
+        if (sl == NULL) {
+            if (gmq_topic_declare(t, TOPIC_DEFAULT, err) != GMQ_OK)
+                return GMQ_ERR;
+            sl = topic_slot(t, TOPIC_DEFAULT);
+        }
+        t->targets[(*n)++] = sl->q;
+        return GMQ_OK;
+    }
+    gmq_route_regex_t *re = NULL;
+    if (t->conf.mode == GMQ_MODE_REGEX && (re = gmq_route_regex(t->routes, rk, err)) == NULL)
+        return GMQ_ERR;
+    for (size_t i = 0; i < t->nslots; i++) {
+        const char *bk = t->slots[i]->q->bind_key;
+        int hit;
+        if (t->conf.mode == GMQ_MODE_EXACT)
+            hit = gmq_route_exact(rk, bk);
+        else if (strcmp(bk, TOPIC_DEFAULT) == 0)
+            hit = 0;
+        else if (t->conf.mode == GMQ_MODE_REGEX)
+            hit = gmq_route_regex_search(t->routes, re, bk);
+        else
+            hit = gmq_route_topic_match(rk, bk);
+        if (hit)
+            t->targets[(*n)++] = t->slots[i]->q;
+    }
+    if (*n == 0)
+        return gmq_error_set(err, GMQ_E_INVALID_ROUTE, "routeKey:%s is not match with queue, "
+                             "the mode is %d", rk, t->conf.mode);
+    return GMQ_OK;
+}
+
+static int
+topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out, gmq_error_t *err)
+{
+    topic_gc(q);   /* before handing out a body pointer, never after */
+    gmq_qmsg_t *m = gmq_queue_head(q);
+    if (m == NULL)
+        return GMQ_AGAIN;
+    out->id = m->id;
+    out->retry = m->retry;
+    out->body = gmq_queue_body(m);
+    out->len = m->len;
+    /* auto-ack: done on delivery; the segment stays mapped until the next call */
+    int rc = t->conf.auto_ack
+        ? gmq_queue_finish(q, m, GMQ_REC_ACK, err)
+        : gmq_queue_deliver(q, m, now, now + (uint64_t) t->conf.ttr * 1000, err);
+    if (rc != GMQ_OK)
+        return GMQ_ERR;
+    if (t->conf.auto_ack) {
+        q->popped++;
+        q->acked++;
+        t->acked_num++;
+    }
+    t->pop_num++;
+    t->dirty = 1;
+    return GMQ_OK;
+}
+
+static gmq_qmsg_t *
+topic_inflight(topic_slot_t *sl, uint64_t id)
+{
+    gmq_qmsg_t *m = gmq_queue_find(sl->q, id);
+    if (m != NULL && m->state == GMQ_QMSG_INFLIGHT)
+        return m;
+    m = sl->dlq ? gmq_queue_find(sl->dlq, id) : NULL;
+    return m != NULL && m->state == GMQ_QMSG_INFLIGHT ? m : NULL;
+}
+
+/* dead letter m back to its queue with retry 0: write there first, then
+ * drop it here, so a crash in between duplicates rather than loses */
+static int
+topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_t *m, gmq_error_t *err)
+{
+    if (gmq_queue_find(sl->q, m->id) != NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_PUSH, "msgId:%" PRIu64 " already exists in "
+                             "queue %s", m->id, sl->q->bind_key);
+    if (gmq_queue_put(sl->q, m->id, gmq_queue_body(m), m->len, 0, m->pushed_at, 0, err) == NULL)
+        return GMQ_ERR;
+    if (t->opts.fsync != GMQ_FSYNC_NO && gmq_queue_sync(sl->q, err) != GMQ_OK)
+        return GMQ_ERR;   /* the copy is durable before the dead letter goes */
+    if (gmq_queue_finish(sl->dlq, m, GMQ_REC_MOVED, err) != GMQ_OK)
+        return GMQ_ERR;
+    t->dirty = 1;
+    topic_gc(sl->dlq);
+    return GMQ_OK;
+}
+
+/* TTR expired: retry+1 at the tail, or past the limit to the dead-letter
+ * queue (written there before it is dropped here). Dead letters whose TTR
+ * expires just go back to the dead-letter queue's ready list. */
+static int
+topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err)
+{
+    gmq_queue_t *q = m->q;
+    topic_slot_t *sl = q->owner;
+    if (q->dead)
+        return gmq_queue_requeue(q, m, m->retry, 0, err);
+    uint32_t retry = m->retry + 1;
+    q->timed_out++;
+    t->timeout_num++;
+    if (retry <= (uint32_t) t->conf.retry)
+        return gmq_queue_requeue(q, m, retry, 0, err);
+    gmq_queue_t *d = topic_dlq(t, sl, err);
+    if (d == NULL)
+        return GMQ_ERR;
+    if (gmq_queue_find(d, m->id) == NULL &&
+        gmq_queue_put(d, m->id, gmq_queue_body(m), m->len, retry, m->pushed_at, 0, err) == NULL)
+        return GMQ_ERR;
+    if (t->opts.fsync != GMQ_FSYNC_NO && gmq_queue_sync(d, err) != GMQ_OK)
+        return GMQ_ERR;   /* durable in the dead-letter queue before it leaves this one */
+    if (gmq_queue_finish(q, m, GMQ_REC_DEAD, err) != GMQ_OK)
+        return GMQ_ERR;
+    q->dead_lettered++;
+    t->dead_num++;
+    return GMQ_OK;
+}
+
+static void
+topic_gc(gmq_queue_t *q)
+{
+    if (q != NULL && q->gc_pending)
+        gmq_queue_gc(q);
+}
+
+static void
+topic_queue_json(gmq_buf_t *out, const gmq_queue_t *q, const gmq_queue_t *dlq)
+{
+    gmq_buf_append_str(out, "{\"bind_key\":");
+    gmq_buf_json_str(out, q->bind_key, strlen(q->bind_key));
+    gmq_buf_printf(out, ",\"ready\":%zu,\"in_flight\":%zu,\"delayed\":%zu,\"dead\":%zu,"
+                   "\"pushed\":%" PRIu64 ",\"popped\":%" PRIu64 ",\"acked\":%" PRIu64
+                   ",\"timed_out\":%" PRIu64 ",\"dead_lettered\":%" PRIu64 "}",
+                   q->n_ready, q->n_inflight, q->n_delayed, dlq ? dlq->count : 0, q->pushed,
+                   q->popped, q->acked, q->timed_out, q->dead_lettered);
+}
+
+static void
+topic_msg_json(gmq_buf_t *out, const gmq_qmsg_t *m)
+{
+    static const char *const states[] = { "ready", "delayed", "in_flight" };
+    gmq_buf_append_str(out, "\"queue\":");
+    gmq_buf_json_str(out, m->q->bind_key, strlen(m->q->bind_key));
+    gmq_buf_printf(out, ",\"dead\":%s,\"state\":\"%s\",\"retry_count\":%u,\"pushed_at\":%" PRIu64
+                   ",\"due_at\":%" PRIu64 ",\"delivered_at\":%" PRIu64 ",\"segment\":%" PRIu64
+                   ",\"offset\":%u,\"len\":%u",
+                   m->q->dead ? "true" : "false", states[m->state], m->retry, m->pushed_at,
+                   m->due_at, m->delivered_at, m->seg->no, m->off, m->len);
+}
