@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ struct gmq_discovery_s {
 
     pthread_t    thread;
     int          watching;
-    volatile int stop;
+    atomic_int   stop;           /* set by watch_stop; read by the watch thread */
     pthread_cond_t wake;
 };
 
