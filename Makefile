@@ -17,20 +17,22 @@ endif
 
 # --- sources (explicit lists; main.c files stay out so tests link the rest) ---
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
-               common/seam.c
+               common/seam.c common/etcdapi.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
                worker/topic.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/sup.c master/http.c master/tcp.c master/api.c master/chan.c \
-               master/tls.c
+               master/tls.c master/etcd.c
+# client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
+CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc config buf record segment heap route topic
+UNIT_TESTS  := ipc config buf record segment heap route topic etcdapi discovery
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
-BINS := $(BUILD)/gmq-master
+BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl
 
 .PHONY: all run test check itest asan bench clean deps install
 all: $(BINS)
@@ -41,6 +43,15 @@ $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
 STORE_OBJS  := $(STORE_SRCS:%.c=$(BUILD)/%.o)
+CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CLIENT_OBJS) $(COMMON_OBJS)
+	$(CC) -pthread -o $@ $^ $(LDLIBS)
+
+# test driver for master/etcd.c on its own loop (integration tests; not a unit test)
+$(BUILD)/tests/etcd_driver: $(BUILD)/tests/etcd_driver.o $(BUILD)/master/etcd.o $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDLIBS)
 
 # each unit test links only the modules it tests
 $(BUILD)/tests/check_buf:    $(COMMON_OBJS)
@@ -51,10 +62,12 @@ $(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
 $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.o
 $(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o
 $(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
+$(BUILD)/tests/check_etcdapi: $(COMMON_OBJS)
+$(BUILD)/tests/check_discovery: $(CLIENT_OBJS) $(COMMON_OBJS)
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	$(CC) -pthread -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -75,7 +88,7 @@ test: deps
 check: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
-itest: $(BINS)
+itest: $(BINS) $(BUILD)/tests/etcd_driver
 	@GMQ_BUILD=$(BUILD) python3 tests/integration/run.py
 
 asan: deps
