@@ -17,7 +17,7 @@ endif
 
 # --- sources (explicit lists; main.c files stay out so tests link the rest) ---
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
-               common/seam.c common/etcdapi.c
+               common/seam.c common/etcdapi.c common/procstat.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
                worker/topic.c

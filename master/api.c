@@ -4,13 +4,16 @@
  * forwards topic requests to the topic's worker and shapes the replies as
  * {"code","data","msg"}.
  */
+#include "etcd.h"
 #include "http.h"
 #include "sup.h"
 #include "common/log.h"
+#include "common/procstat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yajl/yajl_tree.h>
 
 typedef void (*api_fn)(gmq_http_req_t *r);
@@ -36,6 +39,7 @@ static void api_msg(gmq_http_req_t *r);
 static void api_workers(gmq_http_req_t *r);
 static void api_exit_topic(gmq_http_req_t *r);
 static void api_crash(gmq_http_req_t *r);
+static void api_debug_stats(gmq_http_req_t *r);
 static void api_on_reply(gmq_req_t *req, const gmq_ipc_reply_t *r, const gmq_error_t *err);
 
 static const api_route_t api_routes[] = {
@@ -55,6 +59,7 @@ static const api_route_t api_routes[] = {
     { "/exitTopic",        api_exit_topic },
     { "/debug/workers",    api_workers },
     { "/debug/crash",      api_crash },
+    { "/debug/stats",      api_debug_stats },
 };
 
 void
@@ -482,6 +487,44 @@ api_exit_topic(gmq_http_req_t *r)
     char msg[GMQ_NAME_MAX + 32];
     snprintf(msg, sizeof(msg), "topic.%s has exit.", topic);
     gmq_http_respond_json(r->conn, 0, NULL, 0, msg);
+}
+
+/* node-level figures: processes (CPU, memory, descriptors), loop lag, etcd */
+static void
+api_debug_stats(gmq_http_req_t *r)
+{
+    gmq_master_t *m = r->conn->m;
+    gmq_buf_t b;
+    gmq_procstat_t ps;
+    gmq_buf_init(&b);
+    gmq_buf_printf(&b, "{\"node_id\":%d,\"version\":\"%s\",\"uptime_s\":%llu,"
+                   "\"connections\":%d,\"connections_total\":%llu,\"requests_total\":%llu,"
+                   "\"topics\":%d,\"channels\":%d,\"loop_lag_ms\":%.1f,\"processes\":[",
+                   m->cfg.node_id, GMQ_VERSION,
+                   (unsigned long long) ((gmq_now_ms() - m->started_ms) / 1000), m->nconns,
+                   (unsigned long long) m->stat_conns_total, (unsigned long long) m->stat_requests,
+                   gmq_sup_count(m->sup), m->nchans, m->loop_lag_ms);
+    if (gmq_procstat_read(getpid(), &ps) == GMQ_OK)
+        gmq_buf_printf(&b, "{\"role\":\"master\",\"pid\":%d,\"cpu_seconds\":%.2f,\"rss_bytes\":%llu,"
+                       "\"fds\":%d}", (int) getpid(), ps.cpu_seconds,
+                       (unsigned long long) ps.rss_bytes, ps.fds);
+    const char *topics[4096];
+    int n = gmq_sup_topics(m->sup, topics, (int) GMQ_ARRAY_LEN(topics));
+    for (int i = 0; i < n; i++) {
+        gmq_error_t err;
+        gmq_wproc_t *w = gmq_sup_get(m->sup, topics[i], 0, &err);
+        if (w == NULL || w->pid <= 0 || gmq_procstat_read(w->pid, &ps) != GMQ_OK)
+            continue;
+        gmq_buf_append_str(&b, ",{\"role\":\"worker\",\"topic\":");
+        gmq_buf_json_str(&b, topics[i], strlen(topics[i]));
+        gmq_buf_printf(&b, ",\"pid\":%d,\"cpu_seconds\":%.2f,\"rss_bytes\":%llu,\"fds\":%d}",
+                       (int) w->pid, ps.cpu_seconds, (unsigned long long) ps.rss_bytes, ps.fds);
+    }
+    gmq_buf_append_str(&b, "],\"etcd\":");
+    gmq_etcd_status_json(m->etcd, &b);
+    gmq_buf_append_str(&b, "}");
+    gmq_http_respond_json(r->conn, 0, b.data, b.len, "success");
+    gmq_buf_free(&b);
 }
 
 /* test hook (GMQ_TEST_HOOKS=1 only): make a topic's worker exit with `code` */

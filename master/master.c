@@ -4,6 +4,7 @@
  * workers, message ids (snowflake) and graceful shutdown.
  */
 #include "master.h"
+#include "etcd.h"
 #include "sup.h"
 #include "common/log.h"
 #include "common/proctitle.h"
@@ -42,6 +43,7 @@ static void master_warn_exposed(const gmq_master_t *m);
 static void master_conn_free(gmq_conn_t *c);
 static void master_reload(gmq_master_t *m);
 static void master_check_stopped(gmq_master_t *m);
+static void master_on_etcd_stopped(void *arg);
 static void master_reqs_put(gmq_master_t *m, gmq_req_t *req);
 static void master_reqs_del(gmq_master_t *m, gmq_req_t *req);
 
@@ -89,6 +91,10 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
         }
     }
 
+    if (gmq_etcd_check_id(&m->cfg, err, sizeof(err)) != GMQ_OK) {
+        fprintf(stderr, "gmq-master: %s\n", err);
+        return GMQ_ERR;
+    }
     m->tcp_fd = master_listen(m->cfg.tcp_addr, err, sizeof(err));
     if (m->tcp_fd < 0) {
         fprintf(stderr, "gmq-master: tcp_addr: %s\n", err);
@@ -138,6 +144,7 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
     m->reqs = gmq_xcalloc(m->reqs_cap, sizeof(gmq_req_t *));
     m->started_ms = gmq_now_ms();
     m->sup = gmq_sup_new(m);
+    m->etcd = gmq_etcd_new(m->loop, &m->cfg);
     gmq_proctitle_set("gmq-master tcp=%s http=%s", m->cfg.tcp_addr, m->cfg.http_addr);
     return GMQ_OK;
 }
@@ -148,6 +155,7 @@ gmq_master_run(gmq_master_t *m)
     gmq_log_info("gmq %s node %d listening: tcp %s, http %s, data %s", GMQ_VERSION,
                  m->cfg.node_id, m->cfg.tcp_addr, m->cfg.http_addr, m->cfg.data_save_path);
     gmq_sup_start_existing(m->sup);
+    gmq_etcd_start(m->etcd);
     ev_run(m->loop, 0);
     gmq_log_info("stopped");
     return GMQ_EXIT_OK;
@@ -161,6 +169,7 @@ gmq_master_free(gmq_master_t *m)
     while (!gmq_list_empty(&m->dead_conns))
         master_conn_free(container_of(m->dead_conns.next, gmq_conn_t, link));
     gmq_sup_free(m->sup);
+    gmq_etcd_free(m->etcd);
     free(m->reqs);
     if (m->loop)
         ev_loop_destroy(m->loop);
@@ -621,6 +630,10 @@ gmq_master_stop(gmq_master_t *m)
     close(m->http_fd);
     m->tcp_fd = m->http_fd = -1;
     gmq_sup_shutdown(m->sup);
+    if (m->etcd) {
+        m->etcd_busy = 1;
+        gmq_etcd_stop(m->etcd, master_on_etcd_stopped, m);
+    }
     ev_timer_start(m->loop, &m->stop_timer);
     master_check_stopped(m);
 }
@@ -628,10 +641,18 @@ gmq_master_stop(gmq_master_t *m)
 static void
 master_check_stopped(gmq_master_t *m)
 {
-    if (m->stopping && gmq_sup_running(m->sup) == 0) {
+    if (m->stopping && gmq_sup_running(m->sup) == 0 && !m->etcd_busy) {
         ev_timer_stop(m->loop, &m->stop_timer);
         ev_break(m->loop, EVBREAK_ALL);
     }
+}
+
+static void
+master_on_etcd_stopped(void *arg)
+{
+    gmq_master_t *m = arg;
+    m->etcd_busy = 0;
+    master_check_stopped(m);
 }
 
 static void
@@ -713,6 +734,10 @@ master_on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void) loop; (void) revents;
     gmq_master_t *m = t->data;
+    ev_tstamp at = ev_time();
+    if (m->last_sweep > 0)
+        m->loop_lag_ms = (at - m->last_sweep - 1.0) * 1000.0 > 0 ? (at - m->last_sweep - 1.0) * 1000.0 : 0;
+    m->last_sweep = at;
     uint64_t now = gmq_mono_ms();
     uint64_t head_ms = (uint64_t) m->cfg.header_timeout * 1000;
     uint64_t idle_ms = (uint64_t) m->cfg.idle_timeout * 1000;

@@ -151,6 +151,10 @@ struct gmq_master_s {
     int             stopping;
     int             test_hooks;  /* GMQ_TEST_HOOKS=1 in the environment */
     uint64_t        stat_requests, stat_conns_total;
+    double          loop_lag_ms;   /* how late the 1 s sweep timer last fired */
+    ev_tstamp       last_sweep;
+    struct gmq_etcd_s *etcd;     /* NULL = standalone */
+    int             etcd_busy;   /* revoke in flight at stop */
 };
 
 /* master.c */

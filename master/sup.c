@@ -379,10 +379,15 @@ gmq_sup_reap(gmq_sup_t *s)
         else
             snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
         int was_fatal = WIFEXITED(status) && WEXITSTATUS(status) == GMQ_EXIT_FATAL;
+        /* frames the worker wrote before it exited (replies, its FATAL reason)
+         * may still sit in the socket: SIGCHLD can be seen before them */
+        if (w->fd >= 0)
+            sup_on_read(s->m->loop, &w->rio, 0);
         char detail[256];
         snprintf(detail, sizeof(detail), "%s", w->last_exit);
         w->last_exit[0] = '\0';
-        sup_lost(w, why);
+        if (w->fd >= 0)
+            sup_lost(w, why);
         if (was_fatal && detail[0])
             snprintf(w->last_exit, sizeof(w->last_exit), "%s: %.120s", why, detail);
         else
@@ -515,6 +520,12 @@ gmq_sup_kill_all(gmq_sup_t *s)
             kill(w->pid, SIGKILL);
         }
     }
+}
+
+int
+gmq_sup_count(const gmq_sup_t *s)
+{
+    return s->nprocs;
 }
 
 int

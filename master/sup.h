@@ -63,6 +63,7 @@ int          gmq_sup_exit_topic(gmq_sup_t *s, const char *topic, gmq_error_t *er
 void         gmq_sup_kill_all(gmq_sup_t *s);
 void         gmq_sup_json(const gmq_sup_t *s, gmq_buf_t *out);   /* /debug/workers */
 /* the topics with a live or restarting worker, for fan-out requests */
+int          gmq_sup_count(const gmq_sup_t *s);          /* topics in the table */
 int          gmq_sup_topics(const gmq_sup_t *s, const char **out, int max);
 const char  *gmq_sup_state_name(gmq_wp_state_t st);
 

@@ -139,8 +139,11 @@ class WorkersTest(unittest.TestCase):
 
     def test_crash_loop_stops_respawning(self):
         self.use_topic("loop")
+        last = None
         for i in range(5):
-            wait_for(lambda: self.node.worker_pids().get("loop"), 10, what="worker up")
+            # the next crash request must reach a new worker, not the dying one
+            last = wait_for(lambda: self.node.worker_pids().get("loop") not in (None, last) and
+                            self.node.worker_pids().get("loop"), 10, what="worker up")
             self.node.json("/debug/crash?topic=loop&code=1")
         w = wait_for(lambda: [w for w in self.node.json("/debug/workers")["data"]
                               if w["topic"] == "loop" and w["state"] == "crashloop"], 10, what="crashloop")
