@@ -30,13 +30,16 @@ LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_TESTS  := ipc config buf record segment heap route topic
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
-BINS := $(BUILD)/gmq-master
+BINS := $(BUILD)/gmq-master $(BUILD)/gmq-bench
 
 .PHONY: all run test check itest asan bench clean deps install
 all: $(BINS)
 
 $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/gmq-bench: $(BUILD)/client/bench.o
+	$(CC) -o $@ $^ -lpthread
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
@@ -81,6 +84,10 @@ itest: $(BINS)
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 all $(UNIT_TESTS:%=build-asan/tests/check_%)
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check itest
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@GMQ_BUILD=$(BUILD) scripts/bench.sh
 
 clean:
 	rm -rf build build-asan
