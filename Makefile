@@ -39,7 +39,7 @@ $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/gmq-bench: $(BUILD)/client/bench.o
-	$(CC) -o $@ $^ -lpthread
+	$(CC) -o $@ $^ -lpthread $(filter -fsanitize=%,$(LDLIBS))
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)

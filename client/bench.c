@@ -569,12 +569,13 @@ bench_parse_beanstalkd(bench_conn_t *c, bench_reply_t *rep)
     bench_buf_t *b = &c->in;
     size_t avail = b->len - b->off;
     char *p = b->data + b->off;
-    char *nl = memchr(p, '\n', avail);
+    char *nl = avail > 0 ? memchr(p, '\n', avail) : NULL;
     if (nl == NULL)
         return REP_AGAIN;
     size_t linelen = (size_t) (nl - p) + 1;
+    size_t textlen = linelen - 1 - (linelen > 1 && p[linelen - 2] == '\r');
     memset(rep, 0, sizeof(*rep));
-    snprintf(rep->text, sizeof(rep->text), "%.*s", (int) (linelen - 2 < 150 ? linelen - 2 : 150), p);
+    snprintf(rep->text, sizeof(rep->text), "%.*s", (int) (textlen < 150 ? textlen : 150), p);
     unsigned long long id, bytes;
     if (strncmp(p, "RESERVED ", 9) == 0) {
         if (sscanf(p + 9, "%llu %llu", &id, &bytes) != 2) {
@@ -692,6 +693,8 @@ bench_now(void)
 static void
 bench_buf_put(bench_buf_t *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 65536;
         while (cap < b->len + n)
