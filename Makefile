@@ -32,13 +32,16 @@ LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_TESTS  := ipc config buf record segment heap route topic etcdapi discovery
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
-BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl
+BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
 
 .PHONY: all run test check itest asan bench clean deps install
 all: $(BINS)
 
 $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/gmq-bench: $(BUILD)/client/bench.o
+	$(CC) -o $@ $^ -lpthread $(filter -fsanitize=%,$(LDLIBS))
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
@@ -94,6 +97,10 @@ itest: $(BINS) $(BUILD)/tests/etcd_driver
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 all $(UNIT_TESTS:%=build-asan/tests/check_%)
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check itest
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@GMQ_BUILD=$(BUILD) scripts/bench.sh
 
 clean:
 	rm -rf build build-asan

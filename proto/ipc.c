@@ -54,7 +54,9 @@ gmq_ipc_put_control(gmq_buf_t *b, uint32_t type, uint64_t req_id)
 size_t
 gmq_ipc_request_begin(gmq_buf_t *b, uint64_t req_id, gmq_op_t op)
 {
-    size_t start = b->len;
+    /* relative to the read position: appending may compact the buffer
+     * (move the unread bytes to its start), which keeps this offset valid */
+    size_t start = b->len - b->pos;
     gmq_ipc_put_header(b, GMQ_IPC_REQUEST, 0, req_id);
     gmq_buf_put_u16(b, (uint16_t) op);
     gmq_buf_put_u16(b, 0);   /* argument count, fixed up by end */
@@ -88,6 +90,7 @@ gmq_ipc_request_arg_u64(gmq_buf_t *b, const char *key, uint64_t val)
 void
 gmq_ipc_request_end(gmq_buf_t *b, size_t start)
 {
+    start += b->pos;
     unsigned char *h = (unsigned char *) b->data + start;
     uint32_t plen = (uint32_t) (b->len - start - GMQ_IPC_HDR_LEN);
     h[4] = (unsigned char) (plen >> 24);

@@ -89,7 +89,9 @@ void gmq_ipc_put_header(gmq_buf_t *b, uint32_t type, uint32_t len, uint64_t req_
 void gmq_ipc_put_ready(gmq_buf_t *b, uint32_t pid);
 void gmq_ipc_put_control(gmq_buf_t *b, uint32_t type, uint64_t req_id);
 
-/* Requests are built in place: begin, add args, end (fixes up the lengths). */
+/* Requests are built in place: begin, add args, end (fixes up the lengths).
+ * begin returns the frame's offset from the buffer's read position; nothing
+ * may be consumed from the buffer between begin and end. */
 size_t gmq_ipc_request_begin(gmq_buf_t *b, uint64_t req_id, gmq_op_t op);
 void   gmq_ipc_request_arg(gmq_buf_t *b, const char *key, const void *val, size_t vlen);
 void   gmq_ipc_request_arg_str(gmq_buf_t *b, const char *key, const char *val);

@@ -199,6 +199,18 @@ class TcpTest(unittest.TestCase):
         self.c.cmd("pop t q")
         self.assertEqual(json.loads(self.c.frame()[1])["body"], "p0")
 
+    def test_pipelined_large_bodies(self):
+        # requests to the worker are built while earlier ones are half written
+        self.ok("queue t q")
+        big = b"B" * (1024 * 1024)
+        self.c.send((b"pub t q 0\n" + body_frame(big)) * 8)
+        for _ in range(8):
+            t, d = self.c.frame()
+            self.assertEqual(t, 103, d[:200])
+        self.c.cmd("pop t q")
+        t, d = self.c.frame()
+        self.assertEqual(len(json.loads(d)["body"]), len(big))
+
     # --- errors ---
     def test_param_count_errors_consume_the_body(self):
         self.err("pub t q", b"BODY pub t q 0\n", code="E_INVALID_PARAMS")

@@ -154,6 +154,38 @@ START_TEST(test_ready_version)
 }
 END_TEST
 
+/* a partly written buffer is compacted while a request is being built */
+START_TEST(test_request_built_across_compaction)
+{
+    gmq_buf_t b;
+    gmq_buf_init(&b);
+    /* earlier frames, half of them already written to the socket */
+    for (int i = 0; i < 10; i++)
+        gmq_ipc_put_control(&b, GMQ_IPC_CANCEL, (uint64_t) i);
+    gmq_buf_consume(&b, 5 * GMQ_IPC_HDR_LEN);
+    size_t s = gmq_ipc_request_begin(&b, 77, GMQ_OP_PUSH);
+    char big[100000];
+    memset(big, 'x', sizeof(big));
+    gmq_ipc_request_arg(&b, "body", big, sizeof(big));    /* forces a realloc + compaction */
+    gmq_ipc_request_end(&b, s);
+    gmq_ipc_frame_t f;
+    size_t used, off = 0;
+    for (int i = 5; i < 10; i++) {
+        ck_assert_int_eq(gmq_ipc_decode(gmq_buf_rptr(&b) + off, gmq_buf_used(&b) - off, &f, &used), GMQ_OK);
+        ck_assert_uint_eq(f.req_id, (uint64_t) i);
+        off += used;
+    }
+    ck_assert_int_eq(gmq_ipc_decode(gmq_buf_rptr(&b) + off, gmq_buf_used(&b) - off, &f, &used), GMQ_OK);
+    ck_assert_uint_eq(f.req_id, 77);
+    gmq_ipc_request_t r;
+    ck_assert_int_eq(gmq_ipc_request_parse(&f, &r), GMQ_OK);
+    size_t n;
+    ck_assert_ptr_nonnull(gmq_ipc_request_get(&r, "body", &n));
+    ck_assert_uint_eq(n, sizeof(big));
+    gmq_buf_free(&b);
+}
+END_TEST
+
 static Suite *
 ipc_suite(void)
 {
@@ -165,6 +197,7 @@ ipc_suite(void)
     tcase_add_test(tc, test_oversize_and_unknown);
     tcase_add_test(tc, test_malformed_request_args);
     tcase_add_test(tc, test_ready_version);
+    tcase_add_test(tc, test_request_built_across_compaction);
     suite_add_tcase(s, tc);
     return s;
 }
