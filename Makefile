@@ -7,7 +7,7 @@ PKGS    := libconfuse yajl libcurl openssl libpcre2-8 zlib
 OPT     ?= -O2
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -g -MMD -MP -I. \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
-LDLIBS  := -lev -lhttp_parser $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(EXTRA_LDFLAGS)
+LDLIBS  := -lev -lhttp_parser -lpthread $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(EXTRA_LDFLAGS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 ifeq ($(SAN),1)
@@ -20,7 +20,7 @@ COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/pr
                common/seam.c common/etcdapi.c common/procstat.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
-               worker/topic.c
+               worker/topic.c worker/bgsync.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/sup.c master/http.c master/tcp.c master/api.c master/chan.c \
                master/tls.c master/etcd.c
@@ -63,7 +63,7 @@ $(BUILD)/tests/check_ipc:    $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o
 $(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
 $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.o
-$(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o
+$(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o
 $(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_etcdapi: $(COMMON_OBJS)
 $(BUILD)/tests/check_discovery: $(CLIENT_OBJS) $(COMMON_OBJS)

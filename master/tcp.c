@@ -502,7 +502,7 @@ cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
             if (bad)
                 tcp_fail(c, r, 0, GMQ_E_INVALID_PUSH, "item %u: %s", i + 1, bad);
         }
-        if (r->done) {
+        if (v == NULL || !YAJL_IS_OBJECT(v) || bad != NULL) {   /* r is answered (and may be freed) */
             for (uint32_t k = 0; k <= i; k++)
                 yajl_tree_free(items[k]);
             free(items);
@@ -520,8 +520,16 @@ cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
         yajl_val rk = yajl_tree_get(items[i], kr, yajl_t_any);
         if (rk == NULL)
             rk = yajl_tree_get(items[i], kr2, yajl_t_any);
-        gmq_req_t *req = r->done ? NULL : tcp_req(c, r, topic, GMQ_OP_PUSH, tcp_on_mpub_reply);
-        if (req != NULL) {
+        gmq_req_t *req = tcp_req(c, r, topic, GMQ_OP_PUSH, tcp_on_mpub_reply);
+        if (req == NULL) {
+            /* refused before anything was sent (same topic for every item):
+             * r is answered already and may be gone */
+            for (uint32_t k = i; k < n; k++)
+                yajl_tree_free(items[k]);
+            free(items);
+            return;
+        }
+        {
             gmq_buf_t *b = gmq_req_buf(req);
             const char *bs = body->u.string;
             gmq_ipc_request_arg_str(b, "route_key", YAJL_IS_STRING(rk) ? YAJL_GET_STRING(rk) : "");

@@ -211,6 +211,15 @@ gmq_queue_sync(gmq_queue_t *q, gmq_error_t *err)
     return GMQ_OK;
 }
 
+int
+gmq_queue_sync_async(gmq_queue_t *q, gmq_bgsync_t *bg, gmq_error_t *err)
+{
+    for (gmq_list_t *l = q->segs.next; l != &q->segs; l = l->next)
+        if (gmq_segment_sync_async(container_of(l, gmq_segment_t, link), bg, err) != GMQ_OK)
+            return GMQ_ERR;
+    return GMQ_OK;
+}
+
 void
 gmq_queue_gc(gmq_queue_t *q)
 {

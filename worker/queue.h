@@ -91,6 +91,8 @@ int          gmq_queue_requeue(gmq_queue_t *q, gmq_qmsg_t *m, uint32_t retry, in
 int          gmq_queue_due(gmq_queue_t *q, gmq_qmsg_t *m, gmq_error_t *err);
 
 /* msync the dirty ranges */
+/* fsync=everysec: queue every dirty segment for the background sync thread */
+int          gmq_queue_sync_async(gmq_queue_t *q, gmq_bgsync_t *bg, gmq_error_t *err);
 int          gmq_queue_sync(gmq_queue_t *q, gmq_error_t *err);
 /* Free space: unlink leading segments with no live message; relocate the
  * few live messages of an old segment that pins freeable ones. Must not run

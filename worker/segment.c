@@ -156,6 +156,17 @@ gmq_segment_sync(gmq_segment_t *s, gmq_error_t *err)
     return GMQ_OK;
 }
 
+int
+gmq_segment_sync_async(gmq_segment_t *s, gmq_bgsync_t *bg, gmq_error_t *err)
+{
+    if (!gmq_segment_dirty(s))
+        return GMQ_OK;
+    if (gmq_bgsync_submit(bg, s->fd) != GMQ_OK)
+        return segment_storage_err(err, errno, "cannot queue a sync for", s->path);
+    s->dirty_lo = s->dirty_hi = 0;
+    return GMQ_OK;
+}
+
 void
 gmq_segment_close(gmq_segment_t *s, int unlink_file)
 {

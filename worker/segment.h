@@ -8,6 +8,7 @@
 #define GMQ_SEGMENT_H
 
 #include "common/gmq.h"
+#include "worker/bgsync.h"
 #include "proto/errors.h"
 #include "worker/list.h"
 #include "worker/record.h"
@@ -57,6 +58,9 @@ static inline const char *gmq_segment_body(const gmq_segment_t *s, size_t off)
 }
 
 /* msync(MS_SYNC) the dirty range. GMQ_ERR with err set on failure. */
+/* fsync=everysec: hand the dirty range to the background sync thread
+ * (fdatasync of the whole file) and mark it clean */
+int  gmq_segment_sync_async(gmq_segment_t *s, gmq_bgsync_t *bg, gmq_error_t *err);
 int   gmq_segment_sync(gmq_segment_t *s, gmq_error_t *err);
 static inline int gmq_segment_dirty(const gmq_segment_t *s) { return s->dirty_hi > s->dirty_lo; }
 

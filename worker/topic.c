@@ -48,6 +48,7 @@ struct gmq_topic_s {
     uint64_t           start_time;
     uint64_t           last_sync;
     int                dirty;       /* records appended since the last sync */
+    gmq_bgsync_t      *bg;          /* fsync=everysec: the background sync thread */
     uint64_t           push_num, pop_num, acked_num, timeout_num, dead_num;
 };
 
@@ -113,6 +114,8 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     }
     if (topic_conf_load(t, err) != GMQ_OK)
         goto fail;
+    if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && (t->bg = gmq_bgsync_new()) == NULL)
+        gmq_log_warn("topic %s: no background sync thread; everysec syncs on the loop", name);
     return t;
 
 fail:
@@ -125,6 +128,7 @@ gmq_topic_close(gmq_topic_t *t)
 {
     if (t == NULL)
         return;
+    gmq_bgsync_free(t->bg);                  /* waits for syncs in progress */
     for (size_t i = 0; i < t->nslots; i++) {
         gmq_queue_close(t->slots[i]->q);     /* each close syncs its segments */
         gmq_queue_close(t->slots[i]->dlq);
@@ -402,6 +406,24 @@ gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms)
     if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && now_ms < t->last_sync + 1000)
         return GMQ_OK;
     gmq_error_t err;
+    if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && t->bg != NULL) {
+        int e = gmq_bgsync_error(t->bg);
+        if (e != 0) {
+            errno = e;
+            gmq_log_error("topic %s: a background sync failed: %s", t->name, strerror(e));
+            return GMQ_ERR;
+        }
+        for (size_t i = 0; i < t->nslots; i++) {
+            if (gmq_queue_sync_async(t->slots[i]->q, t->bg, &err) != GMQ_OK ||
+                (t->slots[i]->dlq && gmq_queue_sync_async(t->slots[i]->dlq, t->bg, &err) != GMQ_OK)) {
+                gmq_log_error("topic %s: %s", t->name, err.msg);
+                return GMQ_ERR;
+            }
+        }
+        t->dirty = 0;
+        t->last_sync = now_ms;
+        return GMQ_OK;
+    }
     for (size_t i = 0; i < t->nslots; i++) {
         if (gmq_queue_sync(t->slots[i]->q, &err) != GMQ_OK ||
             (t->slots[i]->dlq && gmq_queue_sync(t->slots[i]->dlq, &err) != GMQ_OK)) {

@@ -779,6 +779,26 @@ count_msync(void *addr, size_t len, int flags)
     return msync(addr, len, flags);
 }
 
+static int n_fdatasync, fail_fdatasync;
+
+/* runs on the background sync thread */
+static int
+count_fdatasync(int fd)
+{
+    __atomic_add_fetch(&n_fdatasync, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&fail_fdatasync, __ATOMIC_SEQ_CST)) {
+        errno = EIO;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+
+static int
+fdatasyncs(void)
+{
+    return __atomic_load_n(&n_fdatasync, __ATOMIC_SEQ_CST);
+}
+
 START_TEST(test_sync_policy)
 {
     gmq_error_t err;
@@ -799,21 +819,42 @@ START_TEST(test_sync_policy)
     ck_assert_uint_eq(gmq_topic_next_sync(t), 0);
     gmq_topic_close(t);
 
+    /* everysec: the flush runs on the background thread, never on the loop */
     opts.fsync = GMQ_FSYNC_EVERYSEC;
+    gmq_seam.fdatasync = count_fdatasync;
     t = open_topic();
     n_msync = 0;
     push_ok(t, 100, "", "x", 0, T0);
     ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
-    int after_first = n_msync;
+    ck_assert_int_eq(n_msync, 0);
+    for (int i = 0; i < 500 && fdatasyncs() < 1; i++)
+        usleep(2000);
+    int after_first = fdatasyncs();
     ck_assert_int_ge(after_first, 1);
     push_ok(t, 101, "", "x", 0, T0 + 10);
     ck_assert_uint_eq(gmq_topic_next_sync(t), T0 + 1000);
     ck_assert_int_eq(gmq_topic_sync(t, T0 + 500), GMQ_OK);
-    ck_assert_int_eq(n_msync, after_first);       /* not yet a second */
+    usleep(20000);
+    ck_assert_int_eq(fdatasyncs(), after_first);       /* not yet a second */
     ck_assert_int_eq(gmq_topic_sync(t, T0 + 1000), GMQ_OK);
-    ck_assert_int_gt(n_msync, after_first);
+    for (int i = 0; i < 500 && fdatasyncs() <= after_first; i++)
+        usleep(2000);
+    ck_assert_int_gt(fdatasyncs(), after_first);
     ck_assert_uint_eq(gmq_topic_next_sync(t), 0);
+    /* a failed background sync is reported by the next sync call */
+    __atomic_store_n(&fail_fdatasync, 1, __ATOMIC_SEQ_CST);
+    push_ok(t, 102, "", "x", 0, T0 + 1100);
+    ck_assert_int_eq(gmq_topic_sync(t, T0 + 2100), GMQ_OK);
+    int before = fdatasyncs();
+    for (int i = 0; i < 500 && fdatasyncs() <= before; i++)
+        usleep(2000);
+    usleep(10000);
+    push_ok(t, 103, "", "x", 0, T0 + 2200);
+    ck_assert_int_eq(gmq_topic_sync(t, T0 + 3200), GMQ_ERR);
+    __atomic_store_n(&fail_fdatasync, 0, __ATOMIC_SEQ_CST);
     gmq_topic_close(t);
+    gmq_seam_reset();
+    gmq_seam.msync = count_msync;
 
     opts.fsync = GMQ_FSYNC_NO;
     t = open_topic();
