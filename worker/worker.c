@@ -567,25 +567,27 @@ op_declare(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
 }
 
 static void
+worker_reply_json(gmq_worker_t *w, uint64_t req_id, void (*write)(gmq_topic_t *, gmq_buf_t *))
+{
+    gmq_buf_t b;
+    gmq_buf_init(&b);
+    write(w->topic, &b);
+    worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", b.data, b.len);
+    gmq_buf_free(&b);
+}
+
+static void
 op_stat(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
 {
     (void) r;
-    gmq_buf_t b;
-    gmq_buf_init(&b);
-    gmq_topic_stats_json(w->topic, &b);
-    worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", b.data, b.len);
-    gmq_buf_free(&b);
+    worker_reply_json(w, req_id, gmq_topic_stats_json);
 }
 
 static void
 op_queues(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
 {
     (void) r;
-    gmq_buf_t b;
-    gmq_buf_init(&b);
-    gmq_topic_queues_json(w->topic, &b);
-    worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", b.data, b.len);
-    gmq_buf_free(&b);
+    worker_reply_json(w, req_id, gmq_topic_queues_json);
 }
 
 static void
