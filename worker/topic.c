@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -453,16 +454,22 @@ gmq_topic_stats_json(gmq_topic_t *t, gmq_buf_t *out)
             corrupt += d->corrupt;
         }
     }
+    /* start_time as the original shows it: local "YYYY-MM-DD hh:mm:ss" */
+    char started[32];
+    time_t st = (time_t) (t->start_time / 1000);
+    struct tm tm;
+    localtime_r(&st, &tm);
+    strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S", &tm);
     gmq_buf_append_str(out, "{\"name\":");
     gmq_buf_json_str(out, t->name, strlen(t->name));
     gmq_buf_printf(out, ",\"pop_num\":%" PRIu64 ",\"push_num\":%" PRIu64 ",\"dead_num\":%" PRIu64
                    ",\"queue_msg_num\":%" PRIu64 ",\"queue_num\":%zu,\"delay_num\":%" PRIu64
-                   ",\"wait_ack_num\":%" PRIu64 ",\"start_time\":%" PRIu64 ",\"is_auto_ack\":%s"
+                   ",\"wait_ack_num\":%" PRIu64 ",\"start_time\":\"%s\",\"is_auto_ack\":%s"
                    ",\"mode\":%d,\"msg_ttr\":%d,\"msg_retry\":%d,\"bytes_on_disk\":%" PRIu64
                    ",\"corrupt_records\":%" PRIu64 ",\"acked_num\":%" PRIu64 ",\"timeout_num\":%"
                    PRIu64 ",\"queues\":[",
                    t->pop_num, t->push_num, dead, ready, t->nslots, delayed, inflight,
-                   t->start_time / 1000, t->conf.auto_ack ? "true" : "false", t->conf.mode,
+                   started, t->conf.auto_ack ? "true" : "false", t->conf.mode,
                    t->conf.ttr, t->conf.retry, bytes, corrupt, t->acked_num, t->timeout_num);
     for (size_t i = 0; i < t->nslots; i++) {
         if (i)

@@ -37,6 +37,12 @@ class SeedFlowTest(unittest.TestCase):
         self.assertEqual(r["code"], 0, r)
         stat = curl(base + "/getTopicStat?topic=ketang")["data"]
         self.assertTrue(stat["is_auto_ack"])
+        import re
+        self.assertRegex(stat["start_time"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        for key in ("name", "pop_num", "push_num", "dead_num", "queue_msg_num", "queue_num",
+                    "delay_num", "wait_ack_num", "is_auto_ack"):
+            self.assertIn(key, stat)
+        self.assertEqual((stat["push_num"], stat["pop_num"], stat["queue_num"]), (1, 1, 1))
 
 
 class HttpTest(unittest.TestCase):
