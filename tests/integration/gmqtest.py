@@ -212,6 +212,33 @@ class Node:
     def master_fds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
+    def master_conns(self):
+        """(client connections open in the master, connections waiting in its
+        listen backlogs), from /proc: asking the node would open another one"""
+        inodes = set()
+        fddir = "/proc/%d/fd" % self.proc.pid
+        for fd in os.listdir(fddir):
+            try:
+                t = os.readlink(os.path.join(fddir, fd))
+            except OSError:
+                continue
+            if t.startswith("socket:["):
+                inodes.add(t[8:-1])
+        ports = {self.tcp_port, self.http_port}
+        conns = backlog = 0
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                x = line.split()
+                port = int(x[1].split(":")[1], 16)
+                if port not in ports:
+                    continue
+                if x[3] == "0A":
+                    backlog += int(x[4].split(":")[1], 16) if x[9] in inodes else 0
+                elif x[9] in inodes:
+                    conns += 1
+        return conns, backlog
+
     def master_rss(self):
         """VmRSS of the master in bytes"""
         with open("/proc/%d/status" % self.proc.pid) as f:
