@@ -604,15 +604,15 @@ class DroppedConnectionsTest(unittest.TestCase):
 
     def churn_paced(self, node, n):
         """n dropped connections, in batches, so the memory peak stays that of one batch"""
-        for i in range(0, n, 100):
-            self.churn(node, min(100, n - i))
+        for i in range(0, n, 20):
+            self.churn(node, min(20, n - i))
             self.settle(node)
 
     def run_churn(self, node, n):
         keeper = node.tcp()
         keeper.cmd("queue t q")
         self.assertEqual(keeper.frame(), (103, b"ok"))
-        self.churn_paced(node, 300)  # warm up the allocator and buffers
+        self.churn_paced(node, 400)  # warm up the allocator and buffers
         fds0, rss0 = node.master_fds(), node.master_rss()
         stats0 = node.json("/debug/stats")["data"]
         self.churn_paced(node, n)
@@ -620,7 +620,7 @@ class DroppedConnectionsTest(unittest.TestCase):
         self.settle(node)
         fds1, rss1 = node.master_fds(), node.master_rss()
         self.assertEqual(fds1, fds0, "master fds: %d before, %d after" % (fds0, fds1))
-        tolerance = (64 if SANITIZED else 1) * 1024 * 1024
+        tolerance = (64 if SANITIZED else 2) * 1024 * 1024      # allocator slack, not per-connection
         self.assertLessEqual(rss1 - rss0, tolerance, "master RSS grew from %d to %d" % (rss0, rss1))
         stats1 = node.json("/debug/stats")["data"]
         self.assertGreaterEqual(stats1["connections_total"] - stats0["connections_total"], n)
