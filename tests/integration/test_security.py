@@ -130,10 +130,23 @@ class TlsTest(unittest.TestCase):
         self.assertIn("HTTP/1.1 200 OK", out)
 
     def test_tls_min_version(self):
-        p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.node.tcp_port,
-                            "-CAfile", cert("ca.pem"), "-tls1_1"], input=b"", capture_output=True,
-                           timeout=15)
-        self.assertNotEqual(p.returncode, 0)
+        def version(port, flag):
+            p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                                "-CAfile", cert("ca.pem"), flag], input=b"", capture_output=True,
+                               timeout=15)
+            out = p.stdout.decode("utf-8", "replace")
+            for line in out.splitlines():      # "New, TLSv1.3, Cipher is ..." or "New, (NONE), ..."
+                if line.startswith("New, "):
+                    return line.split(",")[1].strip()
+            return "(NONE)"
+        # default 1.2: both accepted
+        self.assertEqual(version(self.node.tcp_port, "-tls1_2"), "TLSv1.2")
+        self.assertEqual(version(self.node.tcp_port, "-tls1_3"), "TLSv1.3")
+        n13 = Node(self, args=tls_args() + ["-tls_min_version=1.3"], tls_context=client_ctx()).start()
+        self.assertEqual(version(n13.tcp_port, "-tls1_2"), "(NONE)")
+        self.assertEqual(version(n13.http_port, "-tls1_2"), "(NONE)")
+        self.assertEqual(version(n13.tcp_port, "-tls1_3"), "TLSv1.3")
+        tcp_ping(n13.tcp())
         tcp_ping(self.node.tcp())
 
     def test_seed_curl_flow_over_https(self):
