@@ -252,9 +252,9 @@ http_dispatch(gmq_conn_t *c)
             h->keep_alive = 0;
             gmq_log_info("connection %llu: HTTP request without a valid token refused",
                          (unsigned long long) c->id);
-            gmq_http_respond(c, 401, "application/json",
-                             "{\"code\":1,\"data\":null,\"msg\":\"E_AUTH - missing or wrong token: "
-                             "send Authorization: Bearer <auth_token>\"}\n", 103);
+            static const char body[] = "{\"code\":1,\"data\":null,\"msg\":\"E_AUTH - missing or wrong "
+                                       "token: send Authorization: Bearer <auth_token>\"}\n";
+            gmq_http_respond(c, 401, "application/json", body, sizeof(body) - 1);
             goto done;
         }
     }

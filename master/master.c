@@ -289,7 +289,7 @@ master_on_accept(struct ev_loop *loop, ev_io *io, int revents)
             /* accepted (not left in the backlog) and told why */
             static const char http_full[] =
                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                "Connection: close\r\nContent-Length: 79\r\n\r\n"
+                "Connection: close\r\nContent-Length: 77\r\n\r\n"
                 "{\"code\":1,\"data\":null,\"msg\":\"too many connections: max_connections reached\"}\n";
             if (proto == GMQ_PROTO_HTTP) {
                 gmq_conn_send(c, http_full, sizeof(http_full) - 1);
@@ -315,6 +315,7 @@ master_on_conn_read(struct ev_loop *loop, ev_io *io, int revents)
     (void) loop; (void) revents;
     gmq_conn_t *c = io->data;
     int got = 0;
+    int write_waits = c->tls_want == 1;    /* a TLS write waited for this readability */
     /* TLS may hold decrypted bytes the socket no longer signals: read until EAGAIN */
     for (int i = 0; i < 16 && !c->dead; i++) {
         char *p = gmq_buf_reserve(&c->in, MASTER_READ_CHUNK);
@@ -332,8 +333,18 @@ master_on_conn_read(struct ev_loop *loop, ev_io *io, int revents)
     }
     if (c->tls_want == 2)
         ev_io_start(c->m->loop, &c->wio);
+    if (write_waits && gmq_buf_used(&c->out) > 0) {
+        gmq_conn_flush(c);
+        if (c->dead)
+            return;
+    }
     if (!got)
         return;
+    if (c->closing) {
+        /* an error is on its way out and nothing more is parsed: drop the input */
+        gmq_buf_reset(&c->in);
+        return;
+    }
     c->last_active_ms = gmq_mono_ms();
     if (c->proto == GMQ_PROTO_HTTP)
         gmq_http_on_data(c);
@@ -390,7 +401,13 @@ gmq_conn_flush(gmq_conn_t *c)
             gmq_conn_close(c);
             return;
         }
-        ev_io_start(c->m->loop, &c->wio);
+        if (c->tls_want == 1) {
+            /* TLS needs the peer's bytes first (a handshake): the read watcher retries */
+            ev_io_stop(c->m->loop, &c->wio);
+            ev_io_start(c->m->loop, &c->rio);
+        } else {
+            ev_io_start(c->m->loop, &c->wio);
+        }
     } else {
         ev_io_stop(c->m->loop, &c->wio);
         if (c->closing)

@@ -464,6 +464,7 @@ cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
         return;
     /* validate every item first: all or nothing is sent to the worker */
     uint32_t n = t->nbodies;
+    int failed = 0;
     yajl_val *items = gmq_xcalloc(n, sizeof(yajl_val));
     const char *p = t->bodies.data;
     for (uint32_t i = 0; i < n; i++) {
@@ -483,6 +484,7 @@ cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
                 *nl = '\0';
             tcp_fail(c, r, 0, GMQ_E_INVALID_JSON, "item %u: invalid JSON: %s", i + 1,
                      v ? "not an object" : ebuf);
+            failed = 1;
         } else {
             yajl_val body = yajl_tree_get(v, kb, yajl_t_any);
             yajl_val delay = yajl_tree_get(v, kd, yajl_t_any);
@@ -499,10 +501,12 @@ cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
                      (!YAJL_IS_INTEGER(delay) || YAJL_GET_INTEGER(delay) < 0 ||
                       YAJL_GET_INTEGER(delay) > m->cfg.max_delay))
                 bad = "delay must be seconds between 0 and max_delay";
-            if (bad)
+            if (bad) {
                 tcp_fail(c, r, 0, GMQ_E_INVALID_PUSH, "item %u: %s", i + 1, bad);
+                failed = 1;
+            }
         }
-        if (v == NULL || !YAJL_IS_OBJECT(v) || bad != NULL) {   /* r is answered (and may be freed) */
+        if (failed) {    /* r may be sent and freed already: do not touch it */
             for (uint32_t k = 0; k <= i; k++)
                 yajl_tree_free(items[k]);
             free(items);
@@ -520,16 +524,10 @@ cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
         yajl_val rk = yajl_tree_get(items[i], kr, yajl_t_any);
         if (rk == NULL)
             rk = yajl_tree_get(items[i], kr2, yajl_t_any);
-        gmq_req_t *req = tcp_req(c, r, topic, GMQ_OP_PUSH, tcp_on_mpub_reply);
+        gmq_req_t *req = failed ? NULL : tcp_req(c, r, topic, GMQ_OP_PUSH, tcp_on_mpub_reply);
         if (req == NULL) {
-            /* refused before anything was sent (same topic for every item):
-             * r is answered already and may be gone */
-            for (uint32_t k = i; k < n; k++)
-                yajl_tree_free(items[k]);
-            free(items);
-            return;
-        }
-        {
+            failed = 1;      /* answered (and perhaps freed) by tcp_req */
+        } else {
             gmq_buf_t *b = gmq_req_buf(req);
             const char *bs = body->u.string;
             gmq_ipc_request_arg_str(b, "route_key", YAJL_IS_STRING(rk) ? YAJL_GET_STRING(rk) : "");

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -67,7 +68,10 @@ class Node:
     """One gmq-master on free loopback ports with a temporary data dir."""
 
     def __init__(self, test=None, args=None, env=None, data_dir=None, config_file=None,
-                 tcp_port=None, http_port=None):
+                 tcp_port=None, http_port=None, tls_context=None, auth_token=None):
+        """tls_context: an ssl.SSLContext for clients of a node with http_tls
+        and/or tcp_tls on (used by get() when http_tls is on and by tcp() when
+        tcp_tls is on); auth_token: sent by get() as Authorization: Bearer."""
         self.tmp = tempfile.mkdtemp(prefix="gmqtest-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.tcp_port = tcp_port or free_port()
@@ -80,12 +84,16 @@ class Node:
         self.proc = None
         self.log_path = os.path.join(self.tmp, "gmq.log")
         self.log = None
+        self.tls_context = tls_context
+        self.auth_token = auth_token
+        self.http_tls = "-http_tls=on" in self.args
+        self.tcp_tls = "-tcp_tls=on" in self.args
         if test is not None:
             test.addCleanup(self.cleanup)
 
     @property
     def base(self):
-        return "http://127.0.0.1:%d" % self.http_port
+        return "%s://127.0.0.1:%d" % ("https" if self.http_tls else "http", self.http_port)
 
     def command(self):
         cmd = [MASTER]
@@ -169,9 +177,13 @@ class Node:
 
     # --- HTTP ---
     def get(self, path, timeout=10, data=None, headers=None, method=None):
-        req = urllib.request.Request(self.base + path, data=data, headers=headers or {}, method=method)
+        headers = dict(headers or {})
+        if self.auth_token is not None and "Authorization" not in headers:
+            headers["Authorization"] = "Bearer " + self.auth_token
+        req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+        ctx = self.tls_context if self.http_tls else None
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
                 return r.status, r.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode("utf-8", "replace")
@@ -190,15 +202,64 @@ class Node:
         return self.post_form("/push", {"data": json.dumps(
             {"body": body, "topic": topic, "delay": delay, "route_key": route_key})})
 
-    def tcp(self, timeout=10):
-        return TcpClient(self.tcp_port, timeout)
+    def tcp(self, timeout=10, tls_context=None):
+        """a TcpClient; over TLS when tcp_tls is on (the node's tls_context
+        unless another is given)"""
+        ctx = tls_context or (self.tls_context if self.tcp_tls else None)
+        return TcpClient(self.tcp_port, timeout, ctx)
+
+    # --- the master process, as the kernel sees it ---
+    def master_fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+
+    def master_conns(self):
+        """(client connections open in the master, connections waiting in its
+        listen backlogs), from /proc: asking the node would open another one"""
+        inodes = set()
+        fddir = "/proc/%d/fd" % self.proc.pid
+        for fd in os.listdir(fddir):
+            try:
+                t = os.readlink(os.path.join(fddir, fd))
+            except OSError:
+                continue
+            if t.startswith("socket:["):
+                inodes.add(t[8:-1])
+        ports = {self.tcp_port, self.http_port}
+        conns = backlog = 0
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                x = line.split()
+                port = int(x[1].split(":")[1], 16)
+                if port not in ports:
+                    continue
+                if x[3] == "0A":
+                    backlog += int(x[4].split(":")[1], 16) if x[9] in inodes else 0
+                elif x[9] in inodes:
+                    conns += 1
+        return conns, backlog
+
+    def master_rss(self):
+        """VmRSS of the master in bytes"""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS for pid %d" % self.proc.pid)
 
 
 class TcpClient:
-    """The gmq v2 TCP protocol: command lines, u32 bodies, typed frames."""
+    """The gmq v2 TCP protocol: command lines, u32 bodies, typed frames.
+    With an ssl.SSLContext the socket is TLS-wrapped (handshake done here)."""
 
-    def __init__(self, port, timeout=10):
+    def __init__(self, port, timeout=10, ssl_context=None, server_hostname="localhost"):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if ssl_context is not None:
+            try:
+                self.sock = ssl_context.wrap_socket(self.sock, server_hostname=server_hostname)
+            except BaseException:
+                self.sock.close()
+                raise
         self.buf = b""
 
     def close(self):
@@ -237,8 +298,10 @@ class TcpClient:
                 self.buf += chunk
         except socket.timeout:
             return False
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             return True
+        except ssl.SSLError:
+            return True    # a TLS alert or an unclean end of the session: the server closed
 
 
 class NodeTest(unittest.TestCase):
