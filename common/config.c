@@ -464,6 +464,20 @@ config_check(const gmq_config_t *cfg, char *err, size_t errlen)
             return GMQ_ERR;
         }
     }
+    /* it must fit an HTTP Authorization header and the TCP command line */
+    size_t tl = strlen(cfg->auth_token);
+    if (tl > GMQ_AUTH_TOKEN_MAX) {
+        config_err(err, errlen, "auth_token: %zu characters is too long, at most %d are allowed",
+                   tl, GMQ_AUTH_TOKEN_MAX);
+        return GMQ_ERR;
+    }
+    for (size_t i = 0; i < tl; i++) {
+        unsigned char ch = (unsigned char) cfg->auth_token[i];
+        if (ch <= ' ' || ch >= 0x7f) {
+            config_err(err, errlen, "auth_token: only printable ASCII without spaces is allowed");
+            return GMQ_ERR;
+        }
+    }
     return GMQ_OK;
 }
 

@@ -9,6 +9,8 @@
 
 #include "gmq.h"
 
+#define GMQ_AUTH_TOKEN_MAX 256   /* characters of auth_token */
+
 #define GMQ_FSYNC_ALWAYS   0
 #define GMQ_FSYNC_EVERYSEC 1
 #define GMQ_FSYNC_NO       2

@@ -771,8 +771,10 @@ master_on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
             gmq_http_timeout(c);
             continue;
         }
+        /* waiting for a reply (a blocked pop) or subscribed to a channel is not idle */
         if (idle_ms > 0 && now - c->last_active_ms > idle_ms && gmq_list_empty(&c->reqs) &&
-            gmq_buf_used(&c->out) == 0) {
+            gmq_buf_used(&c->out) == 0 &&
+            !(c->proto == GMQ_PROTO_TCP && !gmq_list_empty(&c->u.tcp.subs))) {
             gmq_log_debug("connection %llu: idle for %d s (idle_timeout); closing",
                           (unsigned long long) c->id, m->cfg.idle_timeout);
             if (c->proto == GMQ_PROTO_TCP)

@@ -469,6 +469,32 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(read_until_close(s), b"")
         tcp_ping(self.keeper)
 
+    def test_idle_timeout_spares_subscribers_and_blocked_pops(self):
+        self.start("-idle_timeout=1")
+        sub = self.node.tcp()
+        sub.cmd("subscribe news")
+        self.assertEqual(sub.frame(), (103, b"ok"))
+        popper = self.node.tcp()
+        popper.cmd("queue t q")
+        self.assertEqual(popper.frame(), (103, b"ok"))
+        popper.cmd("pop t q")
+        idle = self.node.tcp()
+        deadline = time.monotonic() + 6
+        while not idle.closed(timeout=0.2):
+            self.assertLess(time.monotonic(), deadline, "idle client not closed")
+        # the idle one is gone; the subscriber and the waiting consumer are not
+        pub = self.node.tcp()
+        pub.cmd("publish news", b"still here")
+        self.assertEqual(pub.frame(), (103, b"ok"))
+        self.assertEqual(sub.frame(), (104, b"still here"))
+        self.assertEqual(self.node.push("t", "for the waiter", "q")["code"], 0)
+        t, d = popper.frame()
+        while t == 105:
+            t, d = popper.frame()
+        self.assertEqual(t, 101)
+        for c in (sub, popper, idle, pub):
+            c.close()
+
     def test_header_timeout_slowloris(self):
         self.start("-header_timeout=1", "-idle_timeout=30")
         s = raw(self.node.http_port)

@@ -359,6 +359,20 @@ START_TEST(test_type_string)
     ck_assert_int_eq(load(&cfg, err, "-data_save_path=", NULL), GMQ_ERR);
     ck_assert_ptr_nonnull(strstr(err, "data_save_path: \"\""));
     gmq_config_free(&cfg);
+
+    /* auth_token must fit a header and a command line, printable, no spaces */
+    char flag[GMQ_AUTH_TOKEN_MAX + 32];
+    snprintf(flag, sizeof(flag), "-auth_token=%0*d", GMQ_AUTH_TOKEN_MAX, 7);
+    ck_assert_int_eq(load(&cfg, err, flag, NULL), GMQ_OK);
+    gmq_config_free(&cfg);
+    snprintf(flag, sizeof(flag), "-auth_token=%0*d", GMQ_AUTH_TOKEN_MAX + 1, 7);
+    ck_assert_int_eq(load(&cfg, err, flag, NULL), GMQ_ERR);
+    ck_assert_ptr_nonnull(strstr(err, "auth_token"));
+    ck_assert_ptr_nonnull(strstr(err, "256"));
+    gmq_config_free(&cfg);
+    ck_assert_int_eq(load(&cfg, err, "-auth_token=a b", NULL), GMQ_ERR);
+    ck_assert_ptr_nonnull(strstr(err, "auth_token"));
+    gmq_config_free(&cfg);
 }
 END_TEST
 
