@@ -479,6 +479,14 @@ gmq_req_new(gmq_master_t *m, gmq_conn_t *c, const char *topic, gmq_op_t op,
     gmq_wproc_t *w = gmq_sup_get(m->sup, topic, 1, err);
     if (w == NULL)
         return NULL;
+    if (gmq_buf_used(&w->out) > (size_t) m->cfg.max_output) {
+        /* the worker is not keeping up (or stopped): shed load instead of
+         * growing the master's memory without bound */
+        gmq_error_set(err, GMQ_E_LIMIT, "topic %s is overloaded: %zu bytes wait for its worker "
+                      "(max_output is %ld); retry later", topic, gmq_buf_used(&w->out),
+                      m->cfg.max_output);
+        return NULL;
+    }
     gmq_req_t *req = gmq_xcalloc(1, sizeof(*req));
     req->id = ++m->next_req_id;
     req->conn = c;

@@ -555,6 +555,35 @@ class LimitsTest(unittest.TestCase):
         tcp_ping(pub)
         self.served()
 
+    def test_stalled_worker_sheds_load(self):
+        import signal as _signal
+        n = self.start("-max_output=64K")
+        c = n.tcp()
+        c.cmd("queue t q")
+        self.assertEqual(c.frame(), (103, b"ok"))
+        pid = n.worker_pids()["t"]
+        os.kill(pid, _signal.SIGSTOP)
+        try:
+            body = b"x" * 10000
+            c.send((b"pub t q 0\n" + struct.pack(">I", len(body)) + body) * 200)
+            self.served()            # the master is not blocked by the stalled worker
+        finally:
+            os.kill(pid, _signal.SIGCONT)
+        ok = limited = 0
+        for _ in range(200):
+            t, d = c.frame()
+            if t == 103:
+                ok += 1
+            else:
+                self.assertEqual(t, 102)
+                self.assertIn(b"max_output", d)
+                limited += 1
+        self.assertGreater(limited, 0)
+        self.assertGreater(ok, 0)
+        stat = n.json("/getTopicStat?topic=t")["data"]
+        self.assertEqual(stat["queue_msg_num"], ok)
+        c.close()
+
     def test_max_topics(self):
         self.start("-max_topics=2")
         c = self.node.tcp()
