@@ -183,6 +183,23 @@ gmq_buf_read_fd(gmq_buf_t *b, int fd, size_t max)
     return n;
 }
 
+int
+gmq_buf_fill_fd(gmq_buf_t *b, int fd, size_t chunk, int *eof)
+{
+    *eof = 0;
+    for (;;) {
+        ssize_t n = gmq_buf_read_fd(b, fd, chunk);
+        if (n == 0) {
+            *eof = 1;
+            return GMQ_OK;
+        }
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? GMQ_OK : GMQ_ERR;
+        if ((size_t) n < chunk)
+            return GMQ_OK;
+    }
+}
+
 ssize_t
 gmq_buf_write_fd(gmq_buf_t *b, int fd)
 {

@@ -36,6 +36,9 @@ static inline char  *gmq_buf_rptr(const gmq_buf_t *b) { return b->data + b->pos;
 void   gmq_buf_consume(gmq_buf_t *b, size_t n);
 /* read() once into the buffer; returns bytes read, 0 on EOF, -1 on error */
 ssize_t gmq_buf_read_fd(gmq_buf_t *b, int fd, size_t max);
+/* read() until the fd has nothing more (EAGAIN) or EOF (*eof = 1; what was
+ * read before it stays in the buffer). GMQ_ERR with errno on a read error. */
+int     gmq_buf_fill_fd(gmq_buf_t *b, int fd, size_t chunk, int *eof);
 /* write() as much as the fd takes; returns bytes written or -1 (EAGAIN = 0) */
 ssize_t gmq_buf_write_fd(gmq_buf_t *b, int fd);
 

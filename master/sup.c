@@ -238,38 +238,26 @@ sup_on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
     (void) loop; (void) revents;
     gmq_wproc_t *w = io->data;
-    for (;;) {
-        ssize_t n = gmq_buf_read_fd(&w->in, w->fd, SUP_READ_CHUNK);
-        if (n == 0) {
-            sup_lost(w, "worker closed its socket");
-            return;
-        }
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            sup_lost(w, strerror(errno));
-            return;
-        }
-        if ((size_t) n < SUP_READ_CHUNK)
-            break;
+    int eof, rc;
+    gmq_ipc_frame_t f;
+    if (gmq_buf_fill_fd(&w->in, w->fd, SUP_READ_CHUNK, &eof) != GMQ_OK) {
+        sup_lost(w, strerror(errno));
+        return;
     }
-    for (;;) {
-        gmq_ipc_frame_t f;
-        size_t used;
-        int rc = gmq_ipc_decode(gmq_buf_rptr(&w->in), gmq_buf_used(&w->in), &f, &used);
-        if (rc == GMQ_AGAIN)
-            break;
-        if (rc == GMQ_ERR) {
-            gmq_log_error("topic %s: malformed frame from worker; killing it", w->topic);
-            kill(w->pid, SIGKILL);
-            sup_lost(w, "malformed frame");
-            return;
-        }
+    /* replies read before an EOF are delivered before the worker counts as gone */
+    while ((rc = gmq_ipc_take(&w->in, &f)) == GMQ_OK) {
         sup_handle_frame(w, &f);
-        gmq_buf_consume(&w->in, used);
         if (w->fd < 0)
             return;
     }
+    if (rc == GMQ_ERR) {
+        gmq_log_error("topic %s: malformed frame from worker; killing it", w->topic);
+        kill(w->pid, SIGKILL);
+        sup_lost(w, "malformed frame");
+        return;
+    }
+    if (eof)
+        sup_lost(w, "worker closed its socket");
 }
 
 static void

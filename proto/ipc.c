@@ -29,6 +29,16 @@ gmq_ipc_decode(const char *buf, size_t len, gmq_ipc_frame_t *f, size_t *used)
     return GMQ_OK;
 }
 
+int
+gmq_ipc_take(gmq_buf_t *in, gmq_ipc_frame_t *f)
+{
+    size_t used;
+    int rc = gmq_ipc_decode(gmq_buf_rptr(in), gmq_buf_used(in), f, &used);
+    if (rc == GMQ_OK)
+        gmq_buf_consume(in, used);    /* the bytes stay in place until the next append */
+    return rc;
+}
+
 void
 gmq_ipc_put_header(gmq_buf_t *b, uint32_t type, uint32_t len, uint64_t req_id)
 {

@@ -85,6 +85,10 @@ typedef struct {
  */
 int gmq_ipc_decode(const char *buf, size_t len, gmq_ipc_frame_t *f, size_t *used);
 
+/* Decode and consume the next frame of `in`. f->payload stays valid until
+ * the next append to `in`. Same results as gmq_ipc_decode. */
+int gmq_ipc_take(gmq_buf_t *in, gmq_ipc_frame_t *f);
+
 void gmq_ipc_put_header(gmq_buf_t *b, uint32_t type, uint32_t len, uint64_t req_id);
 void gmq_ipc_put_ready(gmq_buf_t *b, uint32_t pid);
 void gmq_ipc_put_control(gmq_buf_t *b, uint32_t type, uint64_t req_id);

@@ -168,38 +168,27 @@ worker_on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
     (void) loop; (void) revents;
     gmq_worker_t *w = io->data;
-    for (;;) {
-        ssize_t n = gmq_buf_read_fd(&w->in, w->fd, WORKER_READ_CHUNK);
-        if (n == 0) {
-            gmq_log_info("master closed the socket");
-            worker_stop(w, GMQ_EXIT_OK);
-            return;
-        }
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            gmq_log_error("ipc read: %s", strerror(errno));
-            worker_stop(w, GMQ_EXIT_ERR);
-            return;
-        }
-        if ((size_t) n < WORKER_READ_CHUNK)
-            break;
+    int eof, rc;
+    gmq_ipc_frame_t f;
+    if (gmq_buf_fill_fd(&w->in, w->fd, WORKER_READ_CHUNK, &eof) != GMQ_OK) {
+        gmq_log_error("ipc read: %s", strerror(errno));
+        worker_stop(w, GMQ_EXIT_ERR);
+        return;
     }
-    for (;;) {
-        gmq_ipc_frame_t f;
-        size_t used;
-        int rc = gmq_ipc_decode(gmq_buf_rptr(&w->in), gmq_buf_used(&w->in), &f, &used);
-        if (rc == GMQ_AGAIN)
-            break;
-        if (rc == GMQ_ERR) {
-            gmq_log_error("ipc: malformed frame from the master");
-            worker_stop(w, GMQ_EXIT_ERR);
-            return;
-        }
+    while ((rc = gmq_ipc_take(&w->in, &f)) == GMQ_OK) {
         worker_handle_frame(w, &f);
-        gmq_buf_consume(&w->in, used);
         if (w->stopping)
             return;
+    }
+    if (rc == GMQ_ERR) {
+        gmq_log_error("ipc: malformed frame from the master");
+        worker_stop(w, GMQ_EXIT_ERR);
+        return;
+    }
+    if (eof) {
+        gmq_log_info("master closed the socket");
+        worker_stop(w, GMQ_EXIT_OK);
+        return;
     }
     /* messages pushed in this batch may satisfy waiting pops */
     worker_serve_waits(w);

@@ -5,6 +5,8 @@
 #include "proto/ipc.h"
 
 #include <check.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +188,33 @@ START_TEST(test_request_built_across_compaction)
 }
 END_TEST
 
+/* frames written just before the peer exits are read before its EOF counts */
+START_TEST(test_fill_then_take_before_eof)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    gmq_buf_t out, in;
+    gmq_buf_init(&out);
+    gmq_buf_init(&in);
+    for (int i = 0; i < 3; i++)
+        gmq_ipc_put_reply(&out, (uint64_t) i + 1, 1, 0, GMQ_RK_NONE, "bye", NULL, 0);
+    ck_assert_int_eq(write(sv[1], out.data, out.len), (ssize_t) out.len);
+    close(sv[1]);
+    int eof = 0;
+    ck_assert_int_eq(gmq_buf_fill_fd(&in, sv[0], 7, &eof), GMQ_OK);   /* small chunks */
+    ck_assert_int_eq(eof, 1);
+    gmq_ipc_frame_t f;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(gmq_ipc_take(&in, &f), GMQ_OK);
+        ck_assert_uint_eq(f.req_id, (uint64_t) i + 1);
+    }
+    ck_assert_int_eq(gmq_ipc_take(&in, &f), GMQ_AGAIN);
+    close(sv[0]);
+    gmq_buf_free(&out);
+    gmq_buf_free(&in);
+}
+END_TEST
+
 static Suite *
 ipc_suite(void)
 {
@@ -198,6 +227,7 @@ ipc_suite(void)
     tcase_add_test(tc, test_malformed_request_args);
     tcase_add_test(tc, test_ready_version);
     tcase_add_test(tc, test_request_built_across_compaction);
+    tcase_add_test(tc, test_fill_then_take_before_eof);
     suite_add_tcase(s, tc);
     return s;
 }
