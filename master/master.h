@@ -86,6 +86,7 @@ typedef struct {
 typedef struct {
     int        state;          /* 0 = reading a line, 1 = reading bodies */
     char      *line;           /* the command whose bodies are being read */
+    size_t     line_len;
     char      *argv[GMQ_TCP_MAX_TOKENS];
     int        argc;
     int        ntokens;        /* tokens on the line, even past GMQ_TCP_MAX_TOKENS */

@@ -170,6 +170,7 @@ gmq_tcp_on_data(gmq_conn_t *c)
         if (len > 0 && p[len - 1] == '\r')
             len--;
         t->line = gmq_xstrndup(p, len);
+        t->line_len = len;
         gmq_buf_consume(&c->in, used);
         /* split on every single space, like the original (empty tokens kept) */
         char *s = t->line;
@@ -193,7 +194,8 @@ gmq_tcp_on_data(gmq_conn_t *c)
             tcp_fail(c, tcp_resp_new(c), 0, GMQ_E_INVALID_CMD, "empty command line");
         } else if (cmd == NULL) {
             tcp_fail(c, tcp_resp_new(c), 0, GMQ_E_INVALID_CMD, "unknown cmd: %.64s", t->argv[0]);
-        } else if (cmd->bodies == 1) {
+        } else if (cmd->bodies == 1 && !(cmd->fn == cmd_publish && t->ntokens >= 3)) {
+            /* (publish with the message on the line is gmq-client's old form: no body) */
             t->bodies_need = 1;
         } else if (cmd->bodies == 2) {
             char *end = NULL;
@@ -248,7 +250,7 @@ tcp_dispatch(gmq_conn_t *c, const tcp_cmd_t *cmd)
         tcp_fail(c, r, 1, GMQ_E_AUTH, "authentication required: send auth <token> first");
         return;
     }
-    if (t->ntokens > GMQ_TCP_MAX_TOKENS) {
+    if (t->ntokens > GMQ_TCP_MAX_TOKENS && cmd->fn != cmd_publish) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "too many parameters for %s", cmd->name);
         return;
     }
@@ -749,14 +751,29 @@ cmd_unsubscribe(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
 static void
 cmd_publish(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
 {
-    if (argc != 1) {
+    gmq_tcp_state_t *t = &c->u.tcp;
+    if (argc < 1) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "1 parameters required: publish <channel>");
         return;
     }
     if (tcp_name(c, r, argv[0], GMQ_E_INVALID_CHANNEL, "channel", 0) == NULL)
         return;
-    gmq_buf_t *bodies = &c->u.tcp.bodies;
-    if (gmq_chan_publish(c->m, argv[0], bodies->data + 4, gmq_get_u32(bodies->data)) == 0)
+    const char *msg;
+    size_t len;
+    if (argc >= 2) {
+        /* old one-line form `publish <channel> <message ...>`: the rest of the
+         * line is the message (the split put NULs where its spaces were) */
+        char *start = argv[1];
+        len = t->line_len - (size_t) (start - t->line);
+        for (size_t i = 0; i < len; i++)
+            if (start[i] == '\0')
+                start[i] = ' ';
+        msg = start;
+    } else {
+        msg = t->bodies.data + 4;
+        len = gmq_get_u32(t->bodies.data);
+    }
+    if (gmq_chan_publish(c->m, argv[0], msg, len) == 0)
         tcp_fail(c, r, 0, GMQ_E_INVALID_PUBLISH, "no subscribers");
     else
         tcp_finish(c, r, TCP_RESP_RESULT, "ok", 2);

@@ -166,6 +166,18 @@ class TcpTest(unittest.TestCase):
         self.err("publish nobody", b"x", code="E_INVALID_PUBLISH")
         self.ok("ping", expect=b"pong")
 
+    def test_publish_old_one_line_form(self):
+        # gmq-client still sends `publish <channel> <message>` without a body
+        self.ok("subscribe ch")
+        pub = self.node.tcp()
+        pub.cmd("publish ch hello  old world")
+        self.assertEqual(pub.frame(), (103, b"ok"))
+        self.assertEqual(self.c.frame(), (104, b"hello  old world"))
+        pub.cmd("publish ch", b"new form")
+        self.assertEqual(pub.frame(), (103, b"ok"))
+        self.assertEqual(self.c.frame(), (104, b"new form"))
+        pub.close()
+
     def test_subscribe_twice_and_unsubscribe(self):
         self.ok("subscribe ch")
         self.err("subscribe ch", code="E_INVALID_SUBSCRIBE")
