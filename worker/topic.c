@@ -60,6 +60,7 @@ static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, 
                                      gmq_error_t *err);
 static size_t        topic_hash(const char *s);
 static topic_slot_t *topic_slot(const gmq_topic_t *t, const char *bind_key);
+static const char   *topic_bk(const char *bind_key);
 static void          topic_index_add(gmq_topic_t *t, topic_slot_t *sl);
 static topic_slot_t *topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err);
 static gmq_queue_t  *topic_dlq(gmq_topic_t *t, topic_slot_t *sl, gmq_error_t *err);
@@ -244,7 +245,7 @@ int
 gmq_topic_pop(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
               gmq_error_t *err)
 {
-    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
     if (sl == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_POP, "bindKey:%s can't match queue", bk);
@@ -254,7 +255,7 @@ gmq_topic_pop(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *
 int
 gmq_topic_ack(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err)
 {
-    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
     gmq_qmsg_t *m = sl ? topic_inflight(sl, id) : NULL;
     if (m == NULL)
@@ -272,7 +273,7 @@ gmq_topic_ack(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *er
 int
 gmq_topic_release(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err)
 {
-    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
     gmq_qmsg_t *m = sl ? topic_inflight(sl, id) : NULL;
     if (m == NULL)
@@ -287,7 +288,7 @@ int
 gmq_topic_dead(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
                gmq_error_t *err)
 {
-    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
     if (sl == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_DEAD, "bindKey:%s can't match queue", bk);
@@ -301,7 +302,7 @@ gmq_topic_requeue(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t no
                   gmq_error_t *err)
 {
     (void) now_ms;
-    const char *bk = bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
+    const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
     *moved = 0;
     if (sl == NULL)
@@ -652,6 +653,13 @@ topic_hash(const char *s)
     for (; *s; s++)
         h = (h ^ (unsigned char) *s) * 1099511628211ull;
     return (size_t) h;
+}
+
+/* an empty bind key names the default queue */
+static const char *
+topic_bk(const char *bind_key)
+{
+    return bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
 }
 
 static topic_slot_t *

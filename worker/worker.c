@@ -410,6 +410,15 @@ worker_arg_str(const gmq_ipc_request_t *r, const char *key, char *out, size_t ca
     return GMQ_OK;
 }
 
+/* the bind_key and id arguments of ack, release and requeue (id 0 if absent) */
+static void
+worker_args_bk_id(const gmq_ipc_request_t *r, char bk[GMQ_NAME_MAX + 1], uint64_t *id)
+{
+    *id = 0;
+    worker_arg_str(r, "bind_key", bk, GMQ_NAME_MAX + 1);
+    gmq_ipc_request_get_u64(r, "id", id);
+}
+
 /* ---- operations ---- */
 
 static void
@@ -473,10 +482,9 @@ static void
 op_ack(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
 {
     char bk[GMQ_NAME_MAX + 1];
-    uint64_t id = 0;
+    uint64_t id;
     gmq_error_t err = { 0, "" };
-    worker_arg_str(r, "bind_key", bk, sizeof(bk));
-    gmq_ipc_request_get_u64(r, "id", &id);
+    worker_args_bk_id(r, bk, &id);
     gmq_topic_conf_t conf;
     gmq_topic_get_config(w->topic, &conf);
     if (gmq_topic_ack(w->topic, bk, id, &err) == GMQ_OK)
@@ -494,10 +502,9 @@ static void
 op_release(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
 {
     char bk[GMQ_NAME_MAX + 1];
-    uint64_t id = 0;
+    uint64_t id;
     gmq_error_t err = { 0, "" };
-    worker_arg_str(r, "bind_key", bk, sizeof(bk));
-    gmq_ipc_request_get_u64(r, "id", &id);
+    worker_args_bk_id(r, bk, &id);
     if (gmq_topic_release(w->topic, bk, id, &err) != GMQ_OK)
         gmq_log_warn("release of %llu failed: %s", (unsigned long long) id, err.msg);
     worker_reply_ok(w, req_id, GMQ_RK_NONE, "ok", NULL, 0);
@@ -583,11 +590,10 @@ static void
 op_requeue(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
 {
     char bk[GMQ_NAME_MAX + 1];
-    uint64_t id = 0;
+    uint64_t id;
     int moved = 0;
     gmq_error_t err = { 0, "" };
-    worker_arg_str(r, "bind_key", bk, sizeof(bk));
-    gmq_ipc_request_get_u64(r, "id", &id);
+    worker_args_bk_id(r, bk, &id);
     if (gmq_topic_requeue(w->topic, bk, id, gmq_now_ms(), &moved, &err) != GMQ_OK) {
         worker_reply_err(w, req_id, &err);
         return;
