@@ -45,6 +45,9 @@ uint64_t gmq_mono_ms(void);
 /* 1 if s[0..len) is a valid topic/bind key/channel name: [A-Za-z0-9_.-]{1,128} */
 int gmq_name_valid(const char *s, size_t len);
 
+/* mkdir -p: create path and its missing parents with mode; 0 or -1 (errno) */
+int gmq_mkdir_p(const char *path, unsigned mode);
+
 /* allocation that aborts on out-of-memory (small internal allocations only) */
 void *gmq_xmalloc(size_t n);
 void *gmq_xcalloc(size_t n, size_t size);

@@ -5,7 +5,9 @@
 #include "gmq.h"
 #include "log.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 
@@ -82,4 +84,23 @@ gmq_xstrndup(const char *s, size_t n)
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
+}
+
+int
+gmq_mkdir_p(const char *path, unsigned mode)
+{
+    char *p = gmq_xstrdup(path);
+    int rc = 0;
+    for (char *s = p + 1; *s && rc == 0; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, (mode_t) mode) != 0 && errno != EEXIST)
+            rc = -1;
+        *s = '/';
+    }
+    if (rc == 0 && mkdir(p, (mode_t) mode) != 0 && errno != EEXIST)
+        rc = -1;
+    free(p);
+    return rc;
 }

@@ -9,15 +9,15 @@
 #include <string.h>
 
 typedef struct chan_s {
-    gmq_link_t link;            /* in m->chans */
+    gmq_list_t link;            /* in m->chans */
     char       name[GMQ_NAME_MAX + 1];
-    gmq_link_t subs;
+    gmq_list_t subs;
     int        nsubs;
 } chan_t;
 
 typedef struct {
-    gmq_link_t  chan_link;      /* in chan->subs */
-    gmq_link_t  conn_link;      /* in conn->u.tcp.subs */
+    gmq_list_t  chan_link;      /* in chan->subs */
+    gmq_list_t  conn_link;      /* in conn->u.tcp.subs */
     gmq_conn_t *conn;
     chan_t     *chan;
 } chan_sub_t;
@@ -33,17 +33,17 @@ gmq_chan_subscribe(gmq_master_t *m, gmq_conn_t *c, const char *name, gmq_error_t
         ch = gmq_xcalloc(1, sizeof(*ch));
         snprintf(ch->name, sizeof(ch->name), "%s", name);
         gmq_list_init(&ch->subs);
-        gmq_list_add_tail(&m->chans, &ch->link);
+        gmq_list_push_tail(&m->chans, &ch->link);
         m->nchans++;
     }
-    for (gmq_link_t *l = ch->subs.next; l != &ch->subs; l = l->next)
+    for (gmq_list_t *l = ch->subs.next; l != &ch->subs; l = l->next)
         if (container_of(l, chan_sub_t, chan_link)->conn == c)
             return gmq_error_set(err, GMQ_E_INVALID_SUBSCRIBE, "already subscribed to %s", name);
     chan_sub_t *s = gmq_xcalloc(1, sizeof(*s));
     s->conn = c;
     s->chan = ch;
-    gmq_list_add_tail(&ch->subs, &s->chan_link);
-    gmq_list_add_tail(&c->u.tcp.subs, &s->conn_link);
+    gmq_list_push_tail(&ch->subs, &s->chan_link);
+    gmq_list_push_tail(&c->u.tcp.subs, &s->conn_link);
     ch->nsubs++;
     return GMQ_OK;
 }
@@ -51,7 +51,7 @@ gmq_chan_subscribe(gmq_master_t *m, gmq_conn_t *c, const char *name, gmq_error_t
 int
 gmq_chan_unsubscribe(gmq_master_t *m, gmq_conn_t *c, const char *name)
 {
-    for (gmq_link_t *l = c->u.tcp.subs.next; l != &c->u.tcp.subs; l = l->next) {
+    for (gmq_list_t *l = c->u.tcp.subs.next; l != &c->u.tcp.subs; l = l->next) {
         chan_sub_t *s = container_of(l, chan_sub_t, conn_link);
         if (strcmp(s->chan->name, name) == 0) {
             chan_sub_free(m, s);
@@ -68,7 +68,7 @@ gmq_chan_publish(gmq_master_t *m, const char *name, const char *body, size_t len
     if (ch == NULL)
         return 0;
     int n = 0;
-    for (gmq_link_t *l = ch->subs.next; l != &ch->subs;) {
+    for (gmq_list_t *l = ch->subs.next; l != &ch->subs;) {
         chan_sub_t *s = container_of(l, chan_sub_t, chan_link);
         l = l->next;     /* a flush may close the subscriber */
         if (s->conn->dead)
@@ -98,7 +98,7 @@ gmq_chan_count(const gmq_master_t *m)
 static chan_t *
 chan_find(gmq_master_t *m, const char *name)
 {
-    for (gmq_link_t *l = m->chans.next; l != &m->chans; l = l->next) {
+    for (gmq_list_t *l = m->chans.next; l != &m->chans; l = l->next) {
         chan_t *ch = container_of(l, chan_t, link);
         if (strcmp(ch->name, name) == 0)
             return ch;
@@ -110,11 +110,11 @@ static void
 chan_sub_free(gmq_master_t *m, chan_sub_t *s)
 {
     chan_t *ch = s->chan;
-    gmq_list_del(&s->chan_link);
-    gmq_list_del(&s->conn_link);
+    gmq_list_remove(&s->chan_link);
+    gmq_list_remove(&s->conn_link);
     free(s);
     if (--ch->nsubs == 0) {
-        gmq_list_del(&ch->link);
+        gmq_list_remove(&ch->link);
         m->nchans--;
         free(ch);
     }

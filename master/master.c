@@ -73,22 +73,10 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
         return GMQ_ERR;
     }
     gmq_log_set_ident("master");
-    if (mkdir(m->cfg.data_save_path, 0755) < 0 && errno != EEXIST) {
-        /* mkdir -p of the parents too */
-        char path[4096];
-        snprintf(path, sizeof(path), "%s", m->cfg.data_save_path);
-        for (char *p = path + 1; *p; p++) {
-            if (*p == '/') {
-                *p = '\0';
-                mkdir(path, 0755);
-                *p = '/';
-            }
-        }
-        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-            fprintf(stderr, "gmq-master: data_save_path: cannot create \"%s\": %s\n", path,
-                    strerror(errno));
-            return GMQ_ERR;
-        }
+    if (gmq_mkdir_p(m->cfg.data_save_path, 0755) != 0) {
+        fprintf(stderr, "gmq-master: data_save_path: cannot create \"%s\": %s\n",
+                m->cfg.data_save_path, strerror(errno));
+        return GMQ_ERR;
     }
 
     if (gmq_etcd_check_id(&m->cfg, err, sizeof(err)) != GMQ_OK) {
@@ -272,7 +260,7 @@ master_on_accept(struct ev_loop *loop, ev_io *io, int revents)
         ev_io_init(&c->rio, master_on_conn_read, fd, EV_READ);
         ev_io_init(&c->wio, master_on_conn_write, fd, EV_WRITE);
         c->rio.data = c->wio.data = c;
-        gmq_list_add_tail(&m->conns, &c->link);
+        gmq_list_push_tail(&m->conns, &c->link);
         m->nconns++;
         m->stat_conns_total++;
         if (proto == GMQ_PROTO_HTTP)
@@ -426,26 +414,26 @@ gmq_conn_close(gmq_conn_t *c)
     /* requests still at workers: forget the client, cancel waits */
     while (!gmq_list_empty(&c->reqs)) {
         gmq_req_t *req = container_of(c->reqs.next, gmq_req_t, conn_link);
-        gmq_list_del(&req->conn_link);
+        gmq_list_remove(&req->conn_link);
         req->conn = NULL;
         if (req->wproc != NULL && req->wproc->fd >= 0 &&
             (req->op == GMQ_OP_POP || req->op == GMQ_OP_DEAD))
             gmq_ipc_put_control(&req->wproc->out, GMQ_IPC_CANCEL, req->id);
     }
-    gmq_list_del(&c->link);
-    gmq_list_add_tail(&c->m->dead_conns, &c->link);
+    gmq_list_remove(&c->link);
+    gmq_list_push_tail(&c->m->dead_conns, &c->link);
     c->m->nconns--;
 }
 
 static void
 master_conn_free(gmq_conn_t *c)
 {
-    gmq_list_del(&c->link);
+    gmq_list_remove(&c->link);
     ev_io_stop(c->m->loop, &c->rio);
     ev_io_stop(c->m->loop, &c->wio);
     while (!gmq_list_empty(&c->reqs)) {
         gmq_req_t *req = container_of(c->reqs.next, gmq_req_t, conn_link);
-        gmq_list_del(&req->conn_link);
+        gmq_list_remove(&req->conn_link);
         req->conn = NULL;
     }
     if (c->proto == GMQ_PROTO_HTTP)
@@ -496,8 +484,8 @@ gmq_req_new(gmq_master_t *m, gmq_conn_t *c, const char *topic, gmq_op_t op,
     req->started_ms = gmq_mono_ms();
     gmq_list_init(&req->conn_link);
     if (c != NULL)
-        gmq_list_add_tail(&c->reqs, &req->conn_link);
-    gmq_list_add_tail(&w->reqs, &req->wproc_link);
+        gmq_list_push_tail(&c->reqs, &req->conn_link);
+    gmq_list_push_tail(&w->reqs, &req->wproc_link);
     master_reqs_put(m, req);
     req->frame_start = gmq_ipc_request_begin(&w->out, req->id, op);
     m->stat_requests++;
@@ -533,8 +521,8 @@ void
 gmq_req_finish(gmq_master_t *m, gmq_req_t *req)
 {
     master_reqs_del(m, req);
-    gmq_list_del(&req->wproc_link);
-    gmq_list_del(&req->conn_link);
+    gmq_list_remove(&req->wproc_link);
+    gmq_list_remove(&req->conn_link);
     free(req);
 }
 
@@ -566,7 +554,7 @@ gmq_req_release(gmq_master_t *m, gmq_req_t *req, const gmq_ipc_reply_t *r)
 }
 
 void
-gmq_req_fail_all(gmq_master_t *m, gmq_link_t *list, const gmq_error_t *err)
+gmq_req_fail_all(gmq_master_t *m, gmq_list_t *list, const gmq_error_t *err)
 {
     while (!gmq_list_empty(list)) {
         gmq_req_t *req = container_of(list->next, gmq_req_t, wproc_link);
@@ -766,7 +754,7 @@ master_on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
     uint64_t now = gmq_mono_ms();
     uint64_t head_ms = (uint64_t) m->cfg.header_timeout * 1000;
     uint64_t idle_ms = (uint64_t) m->cfg.idle_timeout * 1000;
-    for (gmq_link_t *l = m->conns.next; l != &m->conns;) {
+    for (gmq_list_t *l = m->conns.next; l != &m->conns;) {
         gmq_conn_t *c = container_of(l, gmq_conn_t, link);
         l = l->next;
         if (c->ssl != NULL && !SSL_is_init_finished(c->ssl) && now - c->accepted_ms > head_ms) {

@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/gmq.h"
+#include "common/list.h"
 #include "proto/errors.h"
 #include "proto/ipc.h"
 
@@ -20,21 +21,6 @@ typedef struct gmq_req_s   gmq_req_t;
 typedef struct gmq_wproc_s gmq_wproc_t;
 typedef struct gmq_sup_s   gmq_sup_t;
 
-/* intrusive doubly linked list */
-typedef struct gmq_link_s {
-    struct gmq_link_s *prev, *next;
-} gmq_link_t;
-
-static inline void gmq_list_init(gmq_link_t *h) { h->prev = h->next = h; }
-static inline int  gmq_list_empty(const gmq_link_t *h) { return h->next == h; }
-static inline void gmq_list_add_tail(gmq_link_t *h, gmq_link_t *n)
-{
-    n->prev = h->prev; n->next = h; h->prev->next = n; h->prev = n;
-}
-static inline void gmq_list_del(gmq_link_t *n)
-{
-    n->prev->next = n->next; n->next->prev = n->prev; n->prev = n->next = n;
-}
 
 typedef enum { GMQ_PROTO_HTTP = 1, GMQ_PROTO_TCP = 2 } gmq_proto_t;
 
@@ -52,8 +38,8 @@ typedef void (*gmq_req_done_fn)(gmq_req_t *req, const gmq_ipc_reply_t *r, const 
 
 struct gmq_req_s {
     uint64_t        id;
-    gmq_link_t      conn_link;    /* in conn->reqs */
-    gmq_link_t      wproc_link;   /* in wproc->reqs */
+    gmq_list_t      conn_link;    /* in conn->reqs */
+    gmq_list_t      wproc_link;   /* in wproc->reqs */
     gmq_conn_t     *conn;         /* NULL once the client is gone */
     gmq_wproc_t    *wproc;
     gmq_req_done_fn done;
@@ -94,16 +80,16 @@ typedef struct {
     gmq_buf_t  bodies;         /* collected bodies: u32 len + bytes each */
     uint32_t   nbodies;
     uint64_t   next_slot;      /* replies go out in command order */
-    gmq_link_t resps;          /* tcp responses, oldest first */
+    gmq_list_t resps;          /* tcp responses, oldest first */
     ev_timer   heartbeat;      /* 105 ping while a pop waits */
     int        waiting;        /* pops waiting at workers */
     int        broken;         /* a fatal error is queued: input is ignored */
-    gmq_link_t subs;           /* channel subscriptions (master/chan.c) */
+    gmq_list_t subs;           /* channel subscriptions (master/chan.c) */
 } gmq_tcp_state_t;
 
 struct gmq_conn_s {
     gmq_master_t *m;
-    gmq_link_t    link;        /* in m->conns or m->closing */
+    gmq_list_t    link;        /* in m->conns or m->closing */
     gmq_proto_t   proto;
     int           fd;
     const gmq_conn_io_t *io;
@@ -113,7 +99,7 @@ struct gmq_conn_s {
     uint64_t      accepted_ms, last_active_ms;   /* monotonic */
     ev_io         rio, wio;
     gmq_buf_t     in, out;
-    gmq_link_t    reqs;        /* gmq_req_t waiting for workers */
+    gmq_list_t    reqs;        /* gmq_req_t waiting for workers */
     int           closing;     /* close when out is flushed */
     int           dead;        /* closed at the end of this loop iteration */
     uint64_t      id;
@@ -135,9 +121,9 @@ struct gmq_master_s {
     ev_prepare      flush;       /* end of iteration: write worker batches, close dead conns */
     ev_timer        stop_timer;
     gmq_sup_t      *sup;
-    gmq_link_t      conns;
-    gmq_link_t      dead_conns;
-    gmq_link_t      chans;       /* pub/sub channels (master/chan.c) */
+    gmq_list_t      conns;
+    gmq_list_t      dead_conns;
+    gmq_list_t      chans;       /* pub/sub channels (master/chan.c) */
     int             nchans;
     int             nconns;
     uint64_t        next_conn_id;
@@ -182,7 +168,7 @@ gmq_req_t  *gmq_req_find(gmq_master_t *m, uint64_t id);
 /* the client of req left before a delivered message reached it: send the
  * message back to its queue at once (GMQ_OP_RELEASE); no-op otherwise */
 void        gmq_req_release(gmq_master_t *m, gmq_req_t *req, const gmq_ipc_reply_t *r);
-void        gmq_req_fail_all(gmq_master_t *m, gmq_link_t *list, const gmq_error_t *err);
+void        gmq_req_fail_all(gmq_master_t *m, gmq_list_t *list, const gmq_error_t *err);
 
 /* 1 if the presented token equals auth_token (constant time) */
 int         gmq_master_token_ok(const gmq_master_t *m, const char *tok, size_t len);

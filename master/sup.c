@@ -25,7 +25,7 @@
 
 struct gmq_sup_s {
     gmq_master_t *m;
-    gmq_link_t    procs;
+    gmq_list_t    procs;
     int           nprocs;
 };
 
@@ -59,7 +59,7 @@ gmq_sup_free(gmq_sup_t *s)
         return;
     while (!gmq_list_empty(&s->procs)) {
         gmq_wproc_t *w = container_of(s->procs.next, gmq_wproc_t, link);
-        gmq_list_del(&w->link);
+        gmq_list_remove(&w->link);
         ev_io_stop(s->m->loop, &w->rio);
         ev_io_stop(s->m->loop, &w->wio);
         ev_timer_stop(s->m->loop, &w->backoff);
@@ -81,7 +81,7 @@ gmq_sup_state_name(gmq_wp_state_t st)
 gmq_wproc_t *
 gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
 {
-    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
         gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
         if (strcmp(w->topic, topic) != 0)
             continue;
@@ -118,7 +118,7 @@ gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
     gmq_list_init(&w->reqs);
     ev_timer_init(&w->backoff, sup_on_backoff, 0., 0.);
     w->backoff.data = w;
-    gmq_list_add_tail(&s->procs, &w->link);
+    gmq_list_push_tail(&s->procs, &w->link);
     s->nprocs++;
     if (sup_spawn(w) != GMQ_OK) {
         gmq_error_set(err, GMQ_E_UNAVAILABLE, "cannot start a worker for topic %s: %s", topic,
@@ -317,7 +317,7 @@ sup_on_write(struct ev_loop *loop, ev_io *io, int revents)
 void
 gmq_sup_flush(gmq_sup_t *s)
 {
-    for (gmq_link_t *l = s->procs.next; l != &s->procs;) {
+    for (gmq_list_t *l = s->procs.next; l != &s->procs;) {
         gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
         l = l->next;
         if (w->fd < 0 || gmq_buf_used(&w->out) == 0 || ev_is_active(&w->wio))
@@ -387,7 +387,7 @@ gmq_sup_reap(gmq_sup_t *s)
             gmq_log_info("topic %s: worker %d stopped (%s)", w->topic, (int) pid, why);
             if (!s->m->stopping) {
                 /* /exitTopic: forget it; the next request names it anew */
-                gmq_list_del(&w->link);
+                gmq_list_remove(&w->link);
                 s->nprocs--;
                 gmq_buf_free(&w->in);
                 gmq_buf_free(&w->out);
@@ -442,7 +442,7 @@ int
 gmq_sup_shutdown(gmq_sup_t *s)
 {
     int running = 0;
-    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
         gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
         ev_timer_stop(s->m->loop, &w->backoff);
         if (w->pid > 0) {
@@ -464,7 +464,7 @@ int
 gmq_sup_exit_topic(gmq_sup_t *s, const char *topic, gmq_error_t *err)
 {
     gmq_wproc_t *w = NULL;
-    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next)
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next)
         if (strcmp(container_of(l, gmq_wproc_t, link)->topic, topic) == 0)
             w = container_of(l, gmq_wproc_t, link);
     if (w == NULL)
@@ -478,7 +478,7 @@ gmq_sup_exit_topic(gmq_sup_t *s, const char *topic, gmq_error_t *err)
         w->state = GMQ_WP_STOPPING;
     } else {
         /* fatal, crash loop or backoff: forget it now, a new request restarts it */
-        gmq_list_del(&w->link);
+        gmq_list_remove(&w->link);
         s->nprocs--;
         gmq_buf_free(&w->in);
         gmq_buf_free(&w->out);
@@ -491,7 +491,7 @@ int
 gmq_sup_running(const gmq_sup_t *s)
 {
     int n = 0;
-    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next)
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next)
         if (container_of(l, gmq_wproc_t, link)->pid > 0)
             n++;
     return n;
@@ -500,7 +500,7 @@ gmq_sup_running(const gmq_sup_t *s)
 void
 gmq_sup_kill_all(gmq_sup_t *s)
 {
-    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
         gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
         if (w->pid > 0) {
             gmq_log_warn("topic %s: worker %d did not stop in time; killing it", w->topic,
@@ -520,7 +520,7 @@ int
 gmq_sup_topics(const gmq_sup_t *s, const char **out, int max)
 {
     int n = 0;
-    for (gmq_link_t *l = s->procs.next; l != &s->procs && n < max; l = l->next)
+    for (gmq_list_t *l = s->procs.next; l != &s->procs && n < max; l = l->next)
         out[n++] = container_of(l, gmq_wproc_t, link)->topic;
     return n;
 }
@@ -529,7 +529,7 @@ void
 gmq_sup_json(const gmq_sup_t *s, gmq_buf_t *out)
 {
     gmq_buf_append_str(out, "[");
-    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
         const gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
         gmq_buf_append_str(out, "{\"topic\":");
         gmq_buf_json_str(out, w->topic, strlen(w->topic));
@@ -547,7 +547,7 @@ gmq_sup_json(const gmq_sup_t *s, gmq_buf_t *out)
 static gmq_wproc_t *
 sup_find_pid(gmq_sup_t *s, pid_t pid)
 {
-    for (gmq_link_t *l = s->procs.next; l != &s->procs; l = l->next) {
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
         gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
         if (w->pid == pid)
             return w;

@@ -28,7 +28,7 @@ typedef enum {
 struct gmq_wproc_s {
     gmq_sup_t     *sup;
     gmq_master_t  *sup_master;    /* the master that owns sup */
-    gmq_link_t     link;          /* in sup->procs */
+    gmq_list_t     link;          /* in sup->procs */
     char           topic[GMQ_NAME_MAX + 1];
     pid_t          pid;
     int            fd;
@@ -36,7 +36,7 @@ struct gmq_wproc_s {
     ev_io          rio, wio;
     ev_timer       backoff;
     gmq_buf_t      in, out;
-    gmq_link_t     reqs;          /* requests sent or queued, waiting for replies */
+    gmq_list_t     reqs;          /* requests sent or queued, waiting for replies */
     unsigned       restarts;
     uint64_t       crashes[GMQ_SUP_CRASH_MAX];   /* ring of crash times (mono ms) */
     unsigned       ncrashes;

@@ -24,7 +24,7 @@
 #define TCP_MAX_WAIT_S   86400
 
 typedef struct tcp_resp_s {
-    gmq_link_t link;          /* in c->u.tcp.resps */
+    gmq_list_t link;          /* in c->u.tcp.resps */
     uint64_t   slot;
     int        done;
     int        fatal;         /* close the connection once sent */
@@ -107,7 +107,7 @@ gmq_tcp_conn_free(gmq_conn_t *c)
     gmq_chan_drop_conn(c->m, c);
     while (!gmq_list_empty(&t->resps)) {
         tcp_resp_t *r = container_of(t->resps.next, tcp_resp_t, link);
-        gmq_list_del(&r->link);
+        gmq_list_remove(&r->link);
         tcp_resp_free(r);
     }
     tcp_reset_cmd(c);
@@ -265,7 +265,7 @@ tcp_resp_new(gmq_conn_t *c)
     tcp_resp_t *r = gmq_xcalloc(1, sizeof(*r));
     r->slot = c->u.tcp.next_slot++;
     gmq_buf_init(&r->frame);
-    gmq_list_add_tail(&c->u.tcp.resps, &r->link);
+    gmq_list_push_tail(&c->u.tcp.resps, &r->link);
     return r;
 }
 
@@ -313,7 +313,7 @@ tcp_flush(gmq_conn_t *c)
         gmq_buf_append(&c->out, r->frame.data, r->frame.len);
         if (r->fatal)
             c->closing = 1;
-        gmq_list_del(&r->link);
+        gmq_list_remove(&r->link);
         tcp_resp_free(r);
         if (c->closing)
             break;

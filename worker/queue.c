@@ -22,7 +22,6 @@ typedef struct {
     gmq_list_t   inflight;   /* delivered, not finished: ready again at the end */
 } queue_recover_t;
 
-static int            queue_mkdirs(const char *dir);
 static int            queue_load(gmq_queue_t *q, gmq_error_t *err);
 static int            queue_cmp_u64(const void *a, const void *b);
 static void           queue_recover_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r,
@@ -47,7 +46,7 @@ gmq_queue_t *
 gmq_queue_open(const char *dir, const char *bind_key, int dead, size_t seg_size, int sync_create,
                gmq_heap_t *delay, gmq_heap_t *ttr, gmq_error_t *err)
 {
-    if (queue_mkdirs(dir) != 0) {
+    if (gmq_mkdir_p(dir, 0700) != 0) {
         gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot create %s: %s", dir,
                       strerror(errno));
         return NULL;
@@ -260,25 +259,6 @@ gmq_queue_bytes(const gmq_queue_t *q)
 }
 
 /* ---- static helpers ---- */
-
-static int
-queue_mkdirs(const char *dir)
-{
-    char *p = gmq_xstrdup(dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
-}
 
 static int
 queue_load(gmq_queue_t *q, gmq_error_t *err)

@@ -11,7 +11,7 @@
 #include "common/gmq.h"
 #include "proto/errors.h"
 #include "worker/heap.h"
-#include "worker/list.h"
+#include "common/list.h"
 #include "worker/segment.h"
 
 #include <stddef.h>

@@ -10,7 +10,7 @@
 #include "common/gmq.h"
 #include "worker/bgsync.h"
 #include "proto/errors.h"
-#include "worker/list.h"
+#include "common/list.h"
 #include "worker/record.h"
 
 #include <stddef.h>

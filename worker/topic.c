@@ -53,7 +53,6 @@ struct gmq_topic_s {
     uint64_t           push_num, pop_num, acked_num, timeout_num, dead_num;
 };
 
-static int           topic_mkdir(const char *path);
 static char         *topic_path(const gmq_topic_t *t, const char *a, const char *b);
 static int           topic_conf_load(gmq_topic_t *t, gmq_error_t *err);
 static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra,
@@ -102,7 +101,7 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     t->start_time = gmq_now_ms();
     t->last_sync = 0;
 
-    if (topic_mkdir(t->data_dir) != 0 || topic_mkdir(t->dir) != 0) {
+    if (gmq_mkdir_p(t->data_dir, 0700) != 0 || gmq_mkdir_p(t->dir, 0700) != 0) {
         gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot create %s: %s", t->dir,
                       strerror(errno));
         goto fail;
@@ -526,25 +525,6 @@ gmq_topic_lookup_json(gmq_topic_t *t, uint64_t id, gmq_buf_t *out, gmq_error_t *
 }
 
 /* ---- static helpers ---- */
-
-/* mkdir -p */
-static int
-topic_mkdir(const char *path)
-{
-    char *p = gmq_xstrdup(path);
-    int rc = 0;
-    for (char *s = p + 1; *s && rc == 0; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
-        *s = '/';
-    }
-    if (rc == 0)
-        rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
-}
 
 static char *
 topic_path(const gmq_topic_t *t, const char *a, const char *b)

@@ -1,0 +1,21 @@
+/*
+ * limits.h - fixed protocol limits shared by the master (which validates
+ * every request once) and the workers (which size their buffers by them).
+ * Configurable limits live in gmq_config_t; these are not configurable.
+ */
+#ifndef GMQ_LIMITS_H
+#define GMQ_LIMITS_H
+
+/* names (topics, bind keys, channels): GMQ_NAME_MAX in common/gmq.h */
+
+#define GMQ_ROUTE_KEY_MAX   1024        /* bytes of a route key (a pattern in mode 2) */
+#define GMQ_WAIT_MAX_S      86400       /* longest pop/dead timeout, seconds */
+#define GMQ_TTR_MAX_S       86400       /* largest msgTTR, seconds */
+#define GMQ_RETRY_MAX       1000        /* largest msgRetry */
+#define GMQ_MODE_MAX        3           /* routing modes 1..3 */
+#define GMQ_TCP_HEARTBEAT_S 5           /* 105 ping while a TCP pop waits */
+/* an mpub is sent to its worker in chunks of at most this many body bytes,
+ * one chunk at a time, so its stored items are always a prefix */
+#define GMQ_MPUSH_CHUNK_BYTES (4u * 1024 * 1024)
+
+#endif
