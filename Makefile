@@ -17,7 +17,7 @@ endif
 
 # --- sources (explicit lists; main.c files stay out so tests link the rest) ---
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
-               common/seam.c common/etcdapi.c common/procstat.c
+               common/seam.c common/etcdapi.c common/procstat.c common/net.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/tcp.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
                worker/topic.c worker/bgsync.c
@@ -29,7 +29,7 @@ CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc config buf record segment heap route topic etcdapi discovery tcp
+UNIT_TESTS  := ipc config buf record segment heap route topic etcdapi discovery tcp net
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
@@ -61,6 +61,7 @@ $(BUILD)/tests/check_buf:    $(COMMON_OBJS)
 $(BUILD)/tests/check_config: $(COMMON_OBJS)
 $(BUILD)/tests/check_ipc:    $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_tcp:    $(COMMON_OBJS) $(PROTO_OBJS)
+$(BUILD)/tests/check_net:    $(COMMON_OBJS)
 $(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o
 $(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
 $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.o

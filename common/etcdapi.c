@@ -5,6 +5,7 @@
  */
 #include "etcdapi.h"
 #include "buf.h"
+#include "net.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,23 +413,7 @@ int
 gmq_etcdapi_addr_split(const char *addr, char *host, size_t hostlen,
                        char *port, size_t portlen)
 {
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL || colon[1] == '\0')
-        return GMQ_ERR;
-    const char *h = addr;
-    size_t hl = (size_t) (colon - addr);
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    } else if (memchr(h, ':', hl) != NULL) {
-        return GMQ_ERR;   /* a bare IPv6 address needs brackets */
-    }
-    if (hl >= hostlen || strlen(colon + 1) >= portlen)
-        return GMQ_ERR;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    strcpy(port, colon + 1);
-    return GMQ_OK;
+    return gmq_hostport_split(addr, host, hostlen, port, portlen);
 }
 
 int

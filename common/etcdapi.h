@@ -83,7 +83,8 @@ int  gmq_etcdapi_parse_watch(const char *json, size_t len, int *created,
                              char *err, size_t errlen);
 
 /* Split "host:port" / "[v6]:port" / ":port": host (brackets kept off) and port.
- * Returns GMQ_ERR when there is no port. */
+ * Returns GMQ_ERR when there is no port. The same as gmq_hostport_split
+ * (common/net.h), which says every case. */
 int  gmq_etcdapi_addr_split(const char *addr, char *host, size_t hostlen,
                             char *port, size_t portlen);
 /* 1 if host is a wildcard that must not be advertised: "", 0.0.0.0, ::, [::], * */
