@@ -40,7 +40,11 @@ all: $(BINS)
 $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/gmq-bench: $(BUILD)/client/bench.o
+# gmq-bench: plain sockets and threads, the TCP codec and what it needs (no libraries)
+BENCH_OBJS := $(BUILD)/client/bench.o $(BUILD)/proto/tcp.o $(BUILD)/proto/errors.o \
+              $(BUILD)/common/buf.o $(BUILD)/common/net.o $(BUILD)/common/util.o $(BUILD)/common/log.o
+
+$(BUILD)/gmq-bench: $(BENCH_OBJS)
 	$(CC) -o $@ $^ -lpthread $(filter -fsanitize=%,$(LDLIBS))
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)

@@ -2,9 +2,13 @@
  * bench.c - gmq-bench, a load generator: pipelined push and pop+ack over the
  * gmq TCP protocol (or the same workload over beanstalkd's text protocol with
  * --peer beanstalkd), one thread and one connection each, printing throughput
- * and per-command latency percentiles. Plain POSIX sockets, no gmq objects.
+ * and per-command latency percentiles. Plain POSIX sockets; gmq requests and
+ * reply frames go through the protocol codec (proto/tcp.h).
  */
-#include <arpa/inet.h>
+#include "common/buf.h"
+#include "common/net.h"
+#include "proto/tcp.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -24,21 +28,14 @@
 #define BENCH_STALL_MS    30000      /* no reply for this long: the run is stalled */
 #define BENCH_MAX_ERRSHOW 5          /* error replies printed to stderr */
 #define BENCH_POP_WAIT_S  5
-
-#define GMQ_RESP_MESSAGE 101
-#define GMQ_RESP_ERROR   102
-#define GMQ_RESP_RESULT  103
-#define GMQ_RESP_PING    105
+#define BENCH_MAX_FRAME   (512u << 20)  /* a longer reply frame is a protocol error */
+#define BENCH_LINE_MAX    1024       /* longest command line sent */
+#define BENCH_READ_CHUNK  65536
 
 enum { OP_PUSH, OP_POP, OP_ACK };
 enum { MODE_PUSH = 1, MODE_POPACK = 2, MODE_BOTH = 3 };
 enum { PEER_GMQ, PEER_BEANSTALKD };
 enum { REP_AGAIN, REP_OK, REP_MSG, REP_ERR, REP_SKIP, REP_BAD };
-
-typedef struct {
-    char   *data;
-    size_t  len, cap, off;       /* off: bytes already consumed (in) or written (out) */
-} bench_buf_t;
 
 typedef struct {
     int      kind;               /* REP_* */
@@ -52,7 +49,8 @@ typedef struct {
 } bench_cmd_t;
 
 typedef struct bench_opts_s {
-    const char *host, *port, *topic, *bind_key;
+    const char *addr, *topic, *bind_key;
+    char        host[256], port[32];
     int         conns, pipeline, mode, peer, json;
     long        messages, size;
 } bench_opts_t;
@@ -60,7 +58,7 @@ typedef struct bench_opts_s {
 typedef struct {
     int                 fd;
     const bench_opts_t *o;
-    bench_buf_t         in, out;
+    gmq_buf_t           in, out;
     bench_cmd_t        *fifo;    /* commands in flight, ring of o->pipeline */
     int                 head, count;
     uint64_t           *acks;    /* ids waiting to be acknowledged, ring */
@@ -86,8 +84,6 @@ static int bench_errshown;
 
 static uint64_t bench_now(void);
 static void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void bench_buf_put(bench_buf_t *b, const void *p, size_t n);
-static void bench_buf_printf(bench_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bench_connect(const bench_opts_t *o);
 static int bench_setup(bench_conn_t *c);
 static void *bench_run_conn(void *arg);
@@ -100,7 +96,7 @@ static void bench_usage(FILE *f);
 int
 main(int argc, char **argv)
 {
-    bench_opts_t o = { .host = "127.0.0.1", .port = NULL, .topic = "bench", .bind_key = "q",
+    bench_opts_t o = { .topic = "bench", .bind_key = "q",
                        .conns = 4, .pipeline = 32, .mode = MODE_BOTH, .peer = PEER_GMQ,
                        .messages = 100000, .size = 1024 };
     static const struct option longopts[] = {
@@ -150,12 +146,13 @@ main(int argc, char **argv)
         o.conns = (int) o.messages;
     if (addr == NULL)
         addr = o.peer == PEER_GMQ ? "127.0.0.1:9503" : "127.0.0.1:11300";
-    char *colon = strrchr(addr, ':');
-    if (colon == NULL || colon == addr)
+    if (gmq_hostport_split(addr, o.host, sizeof(o.host), o.port, sizeof(o.port)) != GMQ_OK ||
+        o.host[0] == '\0')
         bench_die("--addr must be host:port");
-    *colon = '\0';
-    o.host = addr;
-    o.port = colon + 1;
+    o.addr = addr;
+    /* the longest line: ack <id> <topic> <bind_key> */
+    if (strlen(o.topic) + strlen(o.bind_key) + 32 >= BENCH_LINE_MAX)
+        bench_die("command line too long");
 
     char *body = malloc((size_t) o.size + 1);
     if (body == NULL)
@@ -186,15 +183,15 @@ main(int argc, char **argv)
 
     const char *sys = o.peer == PEER_GMQ ? "gmq" : "beanstalkd";
     if (o.json) {
-        printf("{\"system\":\"%s\",\"addr\":\"%s:%s\",\"conns\":%d,\"pipeline\":%d,\"size\":%ld,"
-               "\"messages\":%ld", sys, o.host, o.port, o.conns, o.pipeline, o.size, o.messages);
+        printf("{\"system\":\"%s\",\"addr\":\"%s\",\"conns\":%d,\"pipeline\":%d,\"size\":%ld,"
+               "\"messages\":%ld", sys, o.addr, o.conns, o.pipeline, o.size, o.messages);
         if (o.mode & MODE_PUSH)
             bench_print("push", &push, 1);
         if (o.mode & MODE_POPACK)
             bench_print("popack", &popack, 1);
         printf(",\"errors\":%ld}\n", push.errors + popack.errors);
     } else {
-        printf("%s at %s:%s: %d conns, pipeline %d, %ld-byte bodies\n", sys, o.host, o.port, o.conns,
+        printf("%s at %s: %d conns, pipeline %d, %ld-byte bodies\n", sys, o.addr, o.conns,
                o.pipeline, o.size);
         printf("%-8s %10s %9s %11s %9s %9s %9s %9s %7s\n", "phase", "messages", "seconds", "msgs/s",
                "p50 us", "p99 us", "p99.9 us", "max us", "errors");
@@ -210,8 +207,8 @@ main(int argc, char **argv)
             fatal = 1;
         }
         close(cs[i].fd);
-        free(cs[i].in.data);
-        free(cs[i].out.data);
+        gmq_buf_free(&cs[i].in);
+        gmq_buf_free(&cs[i].out);
         free(cs[i].fifo);
         free(cs[i].acks);
         free(cs[i].lat);
@@ -364,8 +361,8 @@ bench_fill(bench_conn_t *c, int phase)
 static int
 bench_flush(bench_conn_t *c)
 {
-    while (c->out.off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out.off, c->out.len - c->out.off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (gmq_buf_used(&c->out) > 0) {
+        ssize_t n = send(c->fd, gmq_buf_rptr(&c->out), gmq_buf_used(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
         if (n < 0 && errno == EINTR)
@@ -374,9 +371,8 @@ bench_flush(bench_conn_t *c)
             bench_fail(c, "send: %s", strerror(errno));
             return -1;
         }
-        c->out.off += (size_t) n;
+        gmq_buf_consume(&c->out, (size_t) n);
     }
-    c->out.len = c->out.off = 0;
     return 0;
 }
 
@@ -384,21 +380,9 @@ bench_flush(bench_conn_t *c)
 static int
 bench_read(bench_conn_t *c)
 {
-    bench_buf_t *b = &c->in;
-    if (b->off > 0 && b->off == b->len) {
-        b->len = b->off = 0;
-    } else if (b->off > b->cap / 2) {
-        memmove(b->data, b->data + b->off, b->len - b->off);
-        b->len -= b->off;
-        b->off = 0;
-    }
-    if (b->cap - b->len < 65536) {
-        b->cap = b->cap ? b->cap * 2 : 262144;
-        b->data = realloc(b->data, b->cap);
-        if (b->data == NULL)
-            bench_die("out of memory");
-    }
-    ssize_t n = recv(c->fd, b->data + b->len, b->cap - b->len, MSG_DONTWAIT);
+    gmq_buf_t *b = &c->in;
+    char *p = gmq_buf_reserve(b, BENCH_READ_CHUNK);
+    ssize_t n = recv(c->fd, p, b->cap - b->len, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return 1;
     if (n < 0) {
@@ -424,7 +408,7 @@ bench_run_conn(void *arg)
         bench_fill(c, phase);
         if (bench_flush(c) != 0)
             break;
-        struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (c->out.len ? POLLOUT : 0) };
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (gmq_buf_used(&c->out) ? POLLOUT : 0) };
         int pr = poll(&pfd, 1, 1000);
         if (pr < 0 && errno != EINTR) {
             bench_fail(c, "poll: %s", strerror(errno));
@@ -483,81 +467,92 @@ bench_encode(bench_conn_t *c, int op, uint64_t id)
 {
     const bench_opts_t *o = c->o;
     if (o->peer == PEER_GMQ) {
+        char num[24];
         if (op == OP_PUSH) {
-            uint32_t be = htonl((uint32_t) o->size);
-            bench_buf_printf(&c->out, "pub %s %s 0\n", o->topic, o->bind_key);
-            bench_buf_put(&c->out, &be, 4);
-            bench_buf_put(&c->out, bench_body, (size_t) o->size);
+            const char *argv[] = { o->topic, o->bind_key, "0" };
+            gmq_tcp_put_cmd(&c->out, GMQ_TCP_CMD_PUB, 3, argv);
+            gmq_tcp_put_body(&c->out, bench_body, (size_t) o->size);
         } else if (op == OP_POP) {
-            bench_buf_printf(&c->out, "pop %s %s %d\n", o->topic, o->bind_key, BENCH_POP_WAIT_S);
+            snprintf(num, sizeof(num), "%d", BENCH_POP_WAIT_S);
+            const char *argv[] = { o->topic, o->bind_key, num };
+            gmq_tcp_put_cmd(&c->out, GMQ_TCP_CMD_POP, 3, argv);
         } else {
-            bench_buf_printf(&c->out, "ack %llu %s %s\n", (unsigned long long) id, o->topic, o->bind_key);
+            snprintf(num, sizeof(num), "%llu", (unsigned long long) id);
+            const char *argv[] = { num, o->topic, o->bind_key };
+            gmq_tcp_put_cmd(&c->out, GMQ_TCP_CMD_ACK, 3, argv);
         }
     } else {
         if (op == OP_PUSH) {
-            bench_buf_printf(&c->out, "put 1024 0 60 %ld\r\n", o->size);
-            bench_buf_put(&c->out, bench_body, (size_t) o->size);
-            bench_buf_put(&c->out, "\r\n", 2);
+            gmq_buf_printf(&c->out, "put 1024 0 60 %ld\r\n", o->size);
+            gmq_buf_append(&c->out, bench_body, (size_t) o->size);
+            gmq_buf_append(&c->out, "\r\n", 2);
         } else if (op == OP_POP) {
-            bench_buf_printf(&c->out, "reserve-with-timeout %d\r\n", BENCH_POP_WAIT_S);
+            gmq_buf_printf(&c->out, "reserve-with-timeout %d\r\n", BENCH_POP_WAIT_S);
         } else {
-            bench_buf_printf(&c->out, "delete %llu\r\n", (unsigned long long) id);
+            gmq_buf_printf(&c->out, "delete %llu\r\n", (unsigned long long) id);
         }
     }
 }
 
-/* gmq: [u16 type][u32 len][data]; 105 heartbeats are skipped */
+/* gmq: one reply frame; heartbeats are skipped */
 static int
 bench_parse_gmq(bench_conn_t *c, bench_reply_t *rep)
 {
-    bench_buf_t *b = &c->in;
-    size_t avail = b->len - b->off;
-    const unsigned char *p = (const unsigned char *) b->data + b->off;
-    if (avail < 6)
+    gmq_buf_t *b = &c->in;
+    const char *p = gmq_buf_rptr(b), *data;
+    uint16_t type;
+    uint32_t len;
+    size_t used;
+    int rc = gmq_tcp_frame_decode(p, gmq_buf_used(b), BENCH_MAX_FRAME, &type, &data, &len, &used);
+    if (rc == GMQ_AGAIN)
         return REP_AGAIN;
-    unsigned type = (unsigned) p[0] << 8 | p[1];
-    uint32_t len = (uint32_t) p[2] << 24 | (uint32_t) p[3] << 16 | (uint32_t) p[4] << 8 | p[5];
-    if (len > (512u << 20)) {
-        bench_fail(c, "protocol error: frame of type %u with length %u", type, len);
+    if (rc != GMQ_OK) {
+        /* the header says which check failed */
+        type = gmq_get_u16(p);
+        len = gmq_get_u32(p + 2);
+        if (len > BENCH_MAX_FRAME)
+            bench_fail(c, "protocol error: frame of type %u with length %u", (unsigned) type, len);
+        else
+            bench_fail(c, "protocol error: unexpected frame type %u", (unsigned) type);
         return REP_BAD;
     }
-    if (avail < 6 + (size_t) len)
-        return REP_AGAIN;
-    const char *data = (const char *) p + 6;
-    b->off += 6 + (size_t) len;
+    gmq_buf_consume(b, used);    /* data stays in place until the next read */
     memset(rep, 0, sizeof(*rep));
+    int shown = (int) (len < 150 ? len : 150), head = (int) (len < 80 ? len : 80);
     switch (type) {
-    case GMQ_RESP_PING:
+    case GMQ_TCP_PING:
         return REP_SKIP;
-    case GMQ_RESP_RESULT:
+    case GMQ_TCP_RESULT:
         rep->kind = REP_OK;
-        snprintf(rep->text, sizeof(rep->text), "%.*s", (int) (len < 150 ? len : 150), data);
+        snprintf(rep->text, sizeof(rep->text), "%.*s", shown, data);
         return REP_OK;
-    case GMQ_RESP_ERROR:
+    case GMQ_TCP_ERROR:
         rep->kind = REP_ERR;
-        snprintf(rep->text, sizeof(rep->text), "%.*s", (int) (len < 150 ? len : 150), data);
+        snprintf(rep->text, sizeof(rep->text), "%.*s", shown, data);
         return REP_ERR;
-    case GMQ_RESP_MESSAGE: {
+    case GMQ_TCP_MESSAGE: {
         /* {"id":"123","body":...}: the id is the first member */
+        const char *end = data + len;
         const char *k = memmem(data, len, "\"id\":", 5);
         if (k == NULL) {
-            bench_fail(c, "protocol error: message without an id: %.80s", data);
+            bench_fail(c, "protocol error: message without an id: %.*s", head, data);
             return REP_BAD;
         }
         k += 5;
-        if (*k == '"')
+        if (k < end && *k == '"')
             k++;
-        char *end;
-        rep->id = strtoull(k, &end, 10);
-        if (end == k || rep->id == 0) {
-            bench_fail(c, "protocol error: bad message id: %.80s", data);
+        const char *d = k;
+        for (; d < end && *d >= '0' && *d <= '9'; d++)
+            rep->id = rep->id * 10 + (uint64_t) (*d - '0');
+        if (d == k || rep->id == 0) {
+            bench_fail(c, "protocol error: bad message id: %.*s", head, data);
             return REP_BAD;
         }
         rep->kind = REP_MSG;
         return REP_MSG;
     }
     default:
-        bench_fail(c, "protocol error: unexpected frame type %u", type);
+        bench_fail(c, "protocol error: unexpected frame type %u", (unsigned) type);
         return REP_BAD;
     }
 }
@@ -566,9 +561,9 @@ bench_parse_gmq(bench_conn_t *c, bench_reply_t *rep)
 static int
 bench_parse_beanstalkd(bench_conn_t *c, bench_reply_t *rep)
 {
-    bench_buf_t *b = &c->in;
-    size_t avail = b->len - b->off;
-    char *p = b->data + b->off;
+    gmq_buf_t *b = &c->in;
+    size_t avail = gmq_buf_used(b);
+    char *p = gmq_buf_rptr(b);
     char *nl = avail > 0 ? memchr(p, '\n', avail) : NULL;
     if (nl == NULL)
         return REP_AGAIN;
@@ -584,11 +579,11 @@ bench_parse_beanstalkd(bench_conn_t *c, bench_reply_t *rep)
         }
         if (avail < linelen + bytes + 2)
             return REP_AGAIN;
-        b->off += linelen + bytes + 2;
+        gmq_buf_consume(b, linelen + (size_t) bytes + 2);
         rep->id = id;
         return rep->kind = REP_MSG;
     }
-    b->off += linelen;
+    gmq_buf_consume(b, linelen);    /* p stays valid until the next read */
     if (strncmp(p, "INSERTED ", 9) == 0 || strncmp(p, "DELETED\r", 8) == 0 ||
         strncmp(p, "USING ", 6) == 0 || strncmp(p, "WATCHING ", 9) == 0)
         return rep->kind = REP_OK;
@@ -615,7 +610,7 @@ bench_call(bench_conn_t *c, bench_reply_t *rep)
             return 0;
         if (k == REP_SKIP)
             continue;
-        struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (c->out.len ? POLLOUT : 0) };
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (gmq_buf_used(&c->out) ? POLLOUT : 0) };
         if (poll(&pfd, 1, BENCH_STALL_MS) == 0) {
             bench_fail(c, "no reply in %d s", BENCH_STALL_MS / 1000);
             return -1;
@@ -633,7 +628,8 @@ bench_setup(bench_conn_t *c)
     const bench_opts_t *o = c->o;
     bench_reply_t rep;
     if (o->peer == PEER_GMQ) {
-        bench_buf_printf(&c->out, "queue %s %s\n", o->topic, o->bind_key);
+        const char *argv[] = { o->topic, o->bind_key };
+        gmq_tcp_put_cmd(&c->out, GMQ_TCP_CMD_QUEUE, 2, argv);
         if (bench_call(c, &rep) != 0)
             return -1;
         if (rep.kind == REP_ERR && strstr(rep.text, "E_INVALID_DECLARE") == NULL) {
@@ -644,7 +640,7 @@ bench_setup(bench_conn_t *c)
     }
     const char *cmds[] = { "use", "watch" };
     for (int i = 0; i < 2; i++) {
-        bench_buf_printf(&c->out, "%s %s\r\n", cmds[i], o->topic);
+        gmq_buf_printf(&c->out, "%s %s\r\n", cmds[i], o->topic);
         if (bench_call(c, &rep) != 0)
             return -1;
         if (rep.kind != REP_OK) {
@@ -663,7 +659,7 @@ bench_connect(const bench_opts_t *o)
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
     int rc = getaddrinfo(o->host, o->port, &hints, &res);
     if (rc != 0)
-        bench_die("%s:%s: %s", o->host, o->port, gai_strerror(rc));
+        bench_die("%s: %s", o->addr, gai_strerror(rc));
     int fd = -1;
     for (ai = res; ai != NULL; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
@@ -676,7 +672,7 @@ bench_connect(const bench_opts_t *o)
     }
     freeaddrinfo(res);
     if (fd < 0)
-        bench_die("connect %s:%s: %s", o->host, o->port, strerror(errno));
+        bench_die("connect %s: %s", o->addr, strerror(errno));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
@@ -688,37 +684,6 @@ bench_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static void
-bench_buf_put(bench_buf_t *b, const void *p, size_t n)
-{
-    if (n == 0)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + n)
-            cap *= 2;
-        b->data = realloc(b->data, cap);
-        if (b->data == NULL)
-            bench_die("out of memory");
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-static void
-bench_buf_printf(bench_buf_t *b, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t) n >= sizeof(line))
-        bench_die("command line too long");
-    bench_buf_put(b, line, (size_t) n);
 }
 
 static void
