@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/evp.h>
 #include <yajl/yajl_tree.h>
 
-static const char etcdapi_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* bytes per EVP_EncodeBlock/EVP_DecodeBlock call (their lengths are ints):
+ * whole 3-byte groups in, whole 4-character groups out */
+#define ETCDAPI_B64_CHUNK     ((size_t) 3 << 20)
+#define ETCDAPI_B64_CHUNK_ENC (ETCDAPI_B64_CHUNK / 3 * 4)
 
 static yajl_val etcdapi_tree(const char *json, size_t len, char *err, size_t errlen);
 static int      etcdapi_check_error(yajl_val root, char *err, size_t errlen);
@@ -22,27 +25,18 @@ static int64_t  etcdapi_int(yajl_val obj, const char *name);
 static yajl_val etcdapi_get(yajl_val obj, const char *name, yajl_type type);
 static int      etcdapi_kv_fill(yajl_val kv, gmq_etcdapi_kv_t *out);
 static void     etcdapi_set_err(char *err, size_t errlen, const char *msg);
+static int      etcdapi_b64_char(unsigned char c);
 
 char *
 gmq_etcdapi_b64_encode(const void *src, size_t n)
 {
     const unsigned char *s = src;
     char *out = gmq_xmalloc(4 * ((n + 2) / 3) + 1);
-    size_t o = 0, i = 0;
+    size_t o = 0;
 
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t) s[i] << 16 | (uint32_t) s[i + 1] << 8 | s[i + 2];
-        out[o++] = etcdapi_b64[v >> 18 & 63];
-        out[o++] = etcdapi_b64[v >> 12 & 63];
-        out[o++] = etcdapi_b64[v >> 6 & 63];
-        out[o++] = etcdapi_b64[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t) s[i] << 16 | (i + 1 < n ? (uint32_t) s[i + 1] << 8 : 0);
-        out[o++] = etcdapi_b64[v >> 18 & 63];
-        out[o++] = etcdapi_b64[v >> 12 & 63];
-        out[o++] = i + 1 < n ? etcdapi_b64[v >> 6 & 63] : '=';
-        out[o++] = '=';
+    for (size_t i = 0; i < n; i += ETCDAPI_B64_CHUNK) {
+        size_t k = n - i < ETCDAPI_B64_CHUNK ? n - i : ETCDAPI_B64_CHUNK;
+        o += (size_t) EVP_EncodeBlock((unsigned char *) out + o, s + i, (int) k);
     }
     out[o] = '\0';
     return out;
@@ -51,34 +45,34 @@ gmq_etcdapi_b64_encode(const void *src, size_t n)
 char *
 gmq_etcdapi_b64_decode(const char *src, size_t n, size_t *outlen)
 {
+    /* EVP_DecodeBlock is lax: it decodes '=' anywhere as zero bits, trims
+     * whitespace and counts the padding as output bytes. So the input is
+     * checked first (alphabet only, '=' only as the last one or two bytes)
+     * and the padding is taken off the length. */
     if (n % 4 != 0)
         return NULL;
+    size_t pad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) src[i];
+        if (c == '=' && (i == n - 1 || (i == n - 2 && src[n - 1] == '='))) {
+            pad++;
+            continue;
+        }
+        if (pad > 0 || !etcdapi_b64_char(c))
+            return NULL;
+    }
     char *out = gmq_xmalloc(n / 4 * 3 + 1);
     size_t o = 0;
-
-    for (size_t i = 0; i < n; i += 4) {
-        uint32_t v = 0;
-        int pad = 0;
-        for (int j = 0; j < 4; j++) {
-            char c = src[i + j];
-            const char *p;
-            if (c == '=' && i + 4 == n && j >= 2) {
-                pad++;
-                v <<= 6;
-                continue;
-            }
-            if (pad || c == '\0' || (p = strchr(etcdapi_b64, c)) == NULL) {
-                free(out);
-                return NULL;
-            }
-            v = v << 6 | (uint32_t) (p - etcdapi_b64);
+    for (size_t i = 0; i < n; i += ETCDAPI_B64_CHUNK_ENC) {
+        size_t k = n - i < ETCDAPI_B64_CHUNK_ENC ? n - i : ETCDAPI_B64_CHUNK_ENC;
+        int r = EVP_DecodeBlock((unsigned char *) out + o, (const unsigned char *) src + i, (int) k);
+        if (r < 0) {
+            free(out);
+            return NULL;
         }
-        out[o++] = (char) (v >> 16 & 255);
-        if (pad < 2)
-            out[o++] = (char) (v >> 8 & 255);
-        if (pad < 1)
-            out[o++] = (char) (v & 255);
+        o += (size_t) r;
     }
+    o -= pad;
     out[o] = '\0';
     if (outlen)
         *outlen = o;
@@ -520,4 +514,12 @@ etcdapi_set_err(char *err, size_t errlen, const char *msg)
 {
     if (err && errlen)
         snprintf(err, errlen, "%s", msg);
+}
+
+/* 1 for the 64 characters of the base64 alphabet ('=' is not one) */
+static int
+etcdapi_b64_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
 }

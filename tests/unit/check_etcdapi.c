@@ -55,6 +55,60 @@ START_TEST(test_b64_invalid)
 }
 END_TEST
 
+/* past the size of one EVP call (the codec works in chunks) */
+START_TEST(test_b64_large)
+{
+    size_t n = 7u << 20;        /* n % 3 == 1: two padding bytes */
+    unsigned char *bin = gmq_xmalloc(n);
+    for (size_t i = 0; i < n; i++)
+        bin[i] = (unsigned char) (i * 2654435761u >> 13);
+    char *e = gmq_etcdapi_b64_encode(bin, n);
+    ck_assert_uint_eq(strlen(e), 4 * ((n + 2) / 3));
+    ck_assert_str_eq(e + strlen(e) - 2, "==");
+    /* each 3-byte group encodes on its own: compare one across the first chunk boundary */
+    size_t at = (3u << 20) - 3;
+    char *part = gmq_etcdapi_b64_encode(bin + at, 6);
+    ck_assert(memcmp(e + at / 3 * 4, part, 8) == 0);
+    size_t m = 0;
+    char *d = gmq_etcdapi_b64_decode(e, strlen(e), &m);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(m, n);
+    ck_assert(memcmp(d, bin, n) == 0);
+    free(part);
+    free(d);
+    free(e);
+    free(bin);
+}
+END_TEST
+
+/* what OpenSSL's EVP_DecodeBlock alone would let through (or count as data) */
+START_TEST(test_b64_strict)
+{
+    static const char *bad[] = {
+        "====", "Zg===", "Z===", "Zm9v====", "Zg=a", "Zm=v", "Zm9v\n\n\n\n", " Zm9", "Zm9 ",
+        "Zm9-", "Zm9_", "Zm9v\r\n  ", "Zm\x80v",
+    };
+    for (size_t i = 0; i < GMQ_ARRAY_LEN(bad); i++)
+        ck_assert_msg(gmq_etcdapi_b64_decode(bad[i], strlen(bad[i]), NULL) == NULL, "%s", bad[i]);
+    ck_assert_ptr_null(gmq_etcdapi_b64_decode("Zm\0v", 4, NULL));
+    /* the padding is not part of the decoded length */
+    size_t n = 99;
+    char *d = gmq_etcdapi_b64_decode("AA==", 4, &n);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(d[0], 0);
+    free(d);
+    d = gmq_etcdapi_b64_decode("AAA=", 4, &n);
+    ck_assert_uint_eq(n, 2);
+    free(d);
+    d = gmq_etcdapi_b64_decode("", 0, &n);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_str_eq(d, "");
+    free(d);
+}
+END_TEST
+
 START_TEST(test_endpoints)
 {
     gmq_etcdapi_endpoints_t ep;
@@ -284,6 +338,8 @@ etcdapi_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_b64_roundtrip);
     tcase_add_test(tc, test_b64_invalid);
+    tcase_add_test(tc, test_b64_strict);
+    tcase_add_test(tc, test_b64_large);
     tcase_add_test(tc, test_endpoints);
     tcase_add_test(tc, test_prefix_end_and_bodies);
     tcase_add_test(tc, test_parse_range);
