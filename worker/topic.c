@@ -27,6 +27,9 @@
 #define TOPIC_CONF      "topic.conf"
 #define TOPIC_CONF_TMP  "topic.conf.tmp"
 #define TOPIC_DEFAULT   "default"
+#define TOPIC_CONF_VERSION 2      /* 2 added ttr_set/retry_set */
+#define TOPIC_SET_TTR   0x1       /* msgTTR was set by /config, not the node default */
+#define TOPIC_SET_RETRY 0x2
 
 /* the counters file, <topic>/counters: a header with the topic's counters,
  * then one slot per queue, named by its bind key; mapped shared, so each
@@ -83,7 +86,8 @@ struct gmq_topic_s {
     char              *dir;
     char              *data_dir;
     gmq_store_opts_t   opts;
-    gmq_topic_conf_t   conf;
+    gmq_topic_conf_t   conf;        /* effective: ttr and retry follow the node default */
+    unsigned           conf_set;    /* ...unless set here: TOPIC_SET_* */
     int                lock_fd;
     topic_slot_t     **slots;       /* in declaration order */
     size_t             nslots, cap;
@@ -108,8 +112,10 @@ struct gmq_topic_s {
 
 static char         *topic_path(const gmq_topic_t *t, const char *a, const char *b);
 static int           topic_conf_load(gmq_topic_t *t, gmq_error_t *err);
-static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra,
-                                     gmq_error_t *err);
+static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set,
+                                     const char *extra, gmq_error_t *err);
+static void          topic_follow_defaults(gmq_topic_t *t);
+static void          topic_set_fsync(gmq_topic_t *t, int fsync);
 static size_t        topic_hash(const char *s);
 static topic_slot_t *topic_slot(const gmq_topic_t *t, const char *bind_key);
 static const char   *topic_bk(const char *bind_key);
@@ -150,14 +156,13 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     t->data_dir = gmq_xstrdup(opts->data_dir);
     t->opts = *opts;
     t->opts.data_dir = t->data_dir;
-    if (t->opts.segment_size < 64 * 1024)
-        t->opts.segment_size = 64 * 1024;
+    if (t->opts.segment_size < GMQ_TOPIC_SEGMENT_MIN)
+        t->opts.segment_size = GMQ_TOPIC_SEGMENT_MIN;
     size_t n = strlen(t->data_dir) + strlen(name) + 2;
     t->dir = gmq_xmalloc(n);
     snprintf(t->dir, n, "%s/%s", t->data_dir, name);
-    t->conf = (gmq_topic_conf_t) { .auto_ack = 0, .mode = GMQ_MODE_EXACT,
-                                   .ttr = opts->default_ttr > 0 ? opts->default_ttr : 30,
-                                   .retry = opts->default_retry >= 0 ? opts->default_retry : 5 };
+    t->conf = (gmq_topic_conf_t) { .auto_ack = 0, .mode = GMQ_MODE_EXACT };
+    topic_follow_defaults(t);
     gmq_heap_init(&t->delay);
     gmq_heap_init(&t->ttr);
     t->routes = gmq_route_cache_new(0);
@@ -190,6 +195,28 @@ fail:
 }
 
 void
+gmq_topic_set_opts(gmq_topic_t *t, const gmq_store_opts_t *opts)
+{
+    t->opts.segment_size = opts->segment_size < GMQ_TOPIC_SEGMENT_MIN ? GMQ_TOPIC_SEGMENT_MIN
+                                                                     : opts->segment_size;
+    t->opts.max_delay_ms = opts->max_delay_ms;
+    t->opts.default_ttr = opts->default_ttr;
+    t->opts.default_retry = opts->default_retry;
+    t->opts.max_queues = opts->max_queues;
+    topic_follow_defaults(t);
+    topic_set_fsync(t, opts->fsync);
+    for (size_t i = 0; i < t->nslots; i++) {
+        gmq_queue_t *qs[2] = { t->slots[i]->q, t->slots[i]->dlq };
+        for (int k = 0; k < 2; k++) {
+            if (qs[k] == NULL)
+                continue;
+            qs[k]->seg_size = t->opts.segment_size;     /* for the segments created from now */
+            qs[k]->sync_create = t->opts.fsync != GMQ_FSYNC_NO;
+        }
+    }
+}
+
+void
 gmq_topic_close(gmq_topic_t *t)
 {
     if (t == NULL)
@@ -219,6 +246,7 @@ int
 gmq_topic_set_config(gmq_topic_t *t, const gmq_topic_conf_t *patch, gmq_error_t *err)
 {
     gmq_topic_conf_t c = t->conf;
+    unsigned set = t->conf_set;
     if (patch->auto_ack != -1) {
         if (patch->auto_ack != 0 && patch->auto_ack != 1)
             return gmq_error_set(err, GMQ_E_INVALID_SET, "isAutoAck must be 0 or 1");
@@ -233,15 +261,18 @@ gmq_topic_set_config(gmq_topic_t *t, const gmq_topic_conf_t *patch, gmq_error_t 
         if (patch->ttr <= 0)
             return gmq_error_set(err, GMQ_E_INVALID_SET, "msgTTR must be > 0");
         c.ttr = patch->ttr;
+        set |= TOPIC_SET_TTR;
     }
     if (patch->retry != -1) {
         if (patch->retry < 0)
             return gmq_error_set(err, GMQ_E_INVALID_SET, "msgRetry must be >= 0");
         c.retry = patch->retry;
+        set |= TOPIC_SET_RETRY;
     }
-    if (topic_conf_save(t, &c, NULL, err) != GMQ_OK)
+    if (topic_conf_save(t, &c, set, NULL, err) != GMQ_OK)
         return GMQ_ERR;
     t->conf = c;
+    t->conf_set = set;
     return GMQ_OK;
 }
 
@@ -263,11 +294,11 @@ gmq_topic_declare(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
         return gmq_error_set(err, GMQ_E_LIMIT, "too many queues: topic %s has %zu, max_queues_per_topic "
                              "is %d", t->name, t->nslots, t->opts.max_queues);
     /* the binding is durable before the queue exists */
-    if (topic_conf_save(t, &t->conf, bind_key, err) != GMQ_OK)
+    if (topic_conf_save(t, &t->conf, t->conf_set, bind_key, err) != GMQ_OK)
         return GMQ_ERR;
     if (topic_slot_open(t, bind_key, err) == NULL) {
         gmq_error_t e2;
-        topic_conf_save(t, &t->conf, NULL, &e2);
+        topic_conf_save(t, &t->conf, t->conf_set, NULL, &e2);
         return GMQ_ERR;
     }
     return GMQ_OK;
@@ -475,13 +506,13 @@ gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms)
     if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && now_ms < t->last_sync + 1000)
         return GMQ_OK;
     gmq_error_t err;
+    int e = t->bg != NULL ? gmq_bgsync_error(t->bg) : 0;
+    if (e != 0) {
+        errno = e;
+        gmq_log_error("topic %s: a background sync failed: %s", t->name, strerror(e));
+        return GMQ_ERR;
+    }
     if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && t->bg != NULL) {
-        int e = gmq_bgsync_error(t->bg);
-        if (e != 0) {
-            errno = e;
-            gmq_log_error("topic %s: a background sync failed: %s", t->name, strerror(e));
-            return GMQ_ERR;
-        }
         for (size_t i = 0; i < t->nslots; i++) {
             if (gmq_queue_sync_async(t->slots[i]->q, t->bg, &err) != GMQ_OK ||
                 (t->slots[i]->dlq && gmq_queue_sync_async(t->slots[i]->dlq, t->bg, &err) != GMQ_OK)) {
@@ -607,8 +638,13 @@ topic_path(const gmq_topic_t *t, const char *a, const char *b)
     return p;
 }
 
-/* topic.conf: "gmq-topic 1", then "auto_ack N", "mode N", "ttr N",
- * "retry N" and one "queue <bindkey>" line per declared queue */
+/* topic.conf: "gmq-topic 2", then "auto_ack N", "mode N", "ttr N",
+ * "retry N", "ttr_set 0|1", "retry_set 0|1" and one "queue <bindkey>" line
+ * per declared queue. ttr/retry hold the effective values (what version 1
+ * readers use); with *_set 0 the node default applies instead. A version 1
+ * file (no *_set lines) counts a ttr or retry that differs from the node
+ * default as set; it is rewritten as version 2 at once, so this is decided
+ * once, against the default of the first open after the upgrade. */
 static int
 topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
 {
@@ -617,23 +653,29 @@ topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
     free(path);
     if (f == NULL) {
         if (errno == ENOENT)
-            return topic_conf_save(t, &t->conf, NULL, err);
+            return topic_conf_save(t, &t->conf, t->conf_set, NULL, err);
         return gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot read %s/%s: %s", t->dir,
                              TOPIC_CONF, strerror(errno));
     }
     char line[GMQ_NAME_MAX + 64], word[32], arg[GMQ_NAME_MAX + 2];
-    int rc = GMQ_OK;
+    int rc = GMQ_OK, version = 1, ttr = -1, retry = -1, ttr_set = 0, retry_set = 0;
     while (rc == GMQ_OK && fgets(line, sizeof(line), f) != NULL) {
         if (sscanf(line, "%31s %129s", word, arg) != 2)
             continue;
-        if (strcmp(word, "auto_ack") == 0)
+        if (strcmp(word, "gmq-topic") == 0)
+            version = atoi(arg);
+        else if (strcmp(word, "auto_ack") == 0)
             t->conf.auto_ack = atoi(arg) ? 1 : 0;
         else if (strcmp(word, "mode") == 0)
             t->conf.mode = atoi(arg);
         else if (strcmp(word, "ttr") == 0)
-            t->conf.ttr = atoi(arg);
+            ttr = atoi(arg);
         else if (strcmp(word, "retry") == 0)
-            t->conf.retry = atoi(arg);
+            retry = atoi(arg);
+        else if (strcmp(word, "ttr_set") == 0)
+            ttr_set = atoi(arg) != 0;
+        else if (strcmp(word, "retry_set") == 0)
+            retry_set = atoi(arg) != 0;
         else if (strcmp(word, "queue") == 0 && gmq_name_valid(arg, strlen(arg)) &&
                  topic_slot(t, arg) == NULL && topic_slot_open(t, arg, err) == NULL)
             rc = GMQ_ERR;
@@ -641,17 +683,36 @@ topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
     fclose(f);
     if (t->conf.mode < GMQ_MODE_EXACT || t->conf.mode > GMQ_MODE_TOPIC)
         t->conf.mode = GMQ_MODE_EXACT;
+    if (version < TOPIC_CONF_VERSION) {
+        ttr_set = ttr > 0 && ttr != t->conf.ttr;
+        retry_set = retry >= 0 && retry != t->conf.retry;
+    }
+    if (ttr_set && ttr > 0) {
+        t->conf.ttr = ttr;
+        t->conf_set |= TOPIC_SET_TTR;
+    }
+    if (retry_set && retry >= 0) {
+        t->conf.retry = retry;
+        t->conf_set |= TOPIC_SET_RETRY;
+    }
+    if (rc == GMQ_OK && version < TOPIC_CONF_VERSION) {
+        gmq_error_t e2;
+        if (topic_conf_save(t, &t->conf, t->conf_set, NULL, &e2) != GMQ_OK)
+            gmq_log_warn("topic %s: %s (the file stays in the old format)", t->name, e2.msg);
+    }
     return rc;
 }
 
 /* write temp, fsync, rename, fsync the directory; extra = a queue being added */
 static int
-topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra, gmq_error_t *err)
+topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set, const char *extra,
+                gmq_error_t *err)
 {
     gmq_buf_t b;
     gmq_buf_init(&b);
-    gmq_buf_printf(&b, "gmq-topic 1\nauto_ack %d\nmode %d\nttr %d\nretry %d\n", c->auto_ack,
-                   c->mode, c->ttr, c->retry);
+    gmq_buf_printf(&b, "gmq-topic %d\nauto_ack %d\nmode %d\nttr %d\nretry %d\nttr_set %d\n"
+                   "retry_set %d\n", TOPIC_CONF_VERSION, c->auto_ack, c->mode, c->ttr, c->retry,
+                   (set & TOPIC_SET_TTR) != 0, (set & TOPIC_SET_RETRY) != 0);
     for (size_t i = 0; i < t->nslots; i++)
         gmq_buf_printf(&b, "queue %s\n", t->slots[i]->q->bind_key);
     if (extra != NULL)
@@ -693,6 +754,30 @@ topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra, gm
     free(path);
     gmq_buf_free(&b);
     return rc;
+}
+
+/* ttr and retry not set by /config follow the node default */
+static void
+topic_follow_defaults(gmq_topic_t *t)
+{
+    if (!(t->conf_set & TOPIC_SET_TTR))
+        t->conf.ttr = t->opts.default_ttr > 0 ? t->opts.default_ttr : GMQ_TOPIC_DEFAULT_TTR;
+    if (!(t->conf_set & TOPIC_SET_RETRY))
+        t->conf.retry = t->opts.default_retry >= 0 ? t->opts.default_retry
+                                                   : GMQ_TOPIC_DEFAULT_RETRY;
+}
+
+/* a new fsync policy: leaving everysec keeps the background thread (idle)
+ * so a failure of a sync it still runs is reported by the next sync */
+static void
+topic_set_fsync(gmq_topic_t *t, int fsync)
+{
+    if (fsync == t->opts.fsync)
+        return;
+    t->opts.fsync = fsync;
+    if (fsync == GMQ_FSYNC_EVERYSEC && t->bg == NULL && (t->bg = gmq_bgsync_new()) == NULL)
+        gmq_log_warn("topic %s: no background sync thread; everysec syncs on the loop", t->name);
+    t->dirty = 1;   /* the next sync writes out whatever the old policy left */
 }
 
 static size_t

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1082,6 +1083,111 @@ START_TEST(test_queue_limit)
 }
 END_TEST
 
+/* node settings changed on an open topic (SIGHUP) */
+START_TEST(test_set_opts)
+{
+    gmq_error_t err;
+    gmq_seam.msync = count_msync;
+    gmq_topic_t *t = open_topic();                 /* default TTR 30 s, retry 2 */
+    push_ok(t, 1, "", "a", 0, T0);
+    push_ok(t, 2, "", "b", 0, T0);
+    pop_ok(t, "", T0);
+    ck_assert_uint_eq(gmq_topic_next_deadline(t), T0 + 30000);
+    ck_assert_int_eq(gmq_topic_push(t, 3, "", "x", 1, opts.max_delay_ms + 1, T0, &err), GMQ_ERR);
+
+    gmq_store_opts_t o = opts;
+    o.default_ttr = 10;
+    o.default_retry = 7;
+    o.max_delay_ms = opts.max_delay_ms * 2;
+    o.max_queues = 3;
+    o.fsync = GMQ_FSYNC_NO;
+    gmq_topic_set_opts(t, &o);
+    ck_assert_int_eq(stat_field(t, "msg_ttr"), 10);
+    ck_assert_int_eq(stat_field(t, "msg_retry"), 7);
+    gmq_topic_conf_t c;
+    gmq_topic_get_config(t, &c);
+    ck_assert_int_eq(c.ttr, 10);
+    /* the next delivery gets the new TTR; the one in flight keeps its deadline */
+    ck_assert_uint_eq(pop_ok(t, "", T0 + 1000).id, 2);
+    ck_assert_uint_eq(gmq_topic_next_deadline(t), T0 + 11000);
+    ck_assert_int_eq(gmq_topic_tick(t, T0 + 11000), 1);
+    ck_assert_uint_eq(gmq_topic_next_deadline(t), T0 + 30000);
+    push_ok(t, 3, "", "later", opts.max_delay_ms + 1, T0);     /* a larger max_delay */
+    n_msync = 0;
+    ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
+    ck_assert_int_eq(n_msync, 0);                              /* fsync=no */
+    ck_assert_int_eq(gmq_topic_declare(t, "a", &err), GMQ_OK);
+    ck_assert_int_eq(gmq_topic_declare(t, "b", &err), GMQ_OK);
+    ck_assert_int_eq(gmq_topic_declare(t, "c", &err), GMQ_ERR);  /* max_queues 3 */
+    ck_assert_int_eq(err.code, GMQ_E_LIMIT);
+    o.fsync = GMQ_FSYNC_ALWAYS;
+    gmq_topic_set_opts(t, &o);
+    push_ok(t, 4, "a", "x", 0, T0);
+    ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
+    ck_assert_int_gt(n_msync, 0);
+
+    /* an explicit TTR stays; retry, never set, still follows */
+    c = (gmq_topic_conf_t) { .auto_ack = -1, .mode = -1, .ttr = 5, .retry = -1 };
+    ck_assert_int_eq(gmq_topic_set_config(t, &c, &err), GMQ_OK);
+    o.default_ttr = 60;
+    o.default_retry = 1;
+    gmq_topic_set_opts(t, &o);
+    ck_assert_int_eq(stat_field(t, "msg_ttr"), 5);
+    ck_assert_int_eq(stat_field(t, "msg_retry"), 1);
+    push_ok(t, 5, "b", "x", 0, T0);
+    pop_ok(t, "b", T0);
+    ck_assert_uint_eq(gmq_topic_next_deadline(t), T0 + 5000);
+    gmq_topic_close(t);
+    t = open_topic();                               /* opts: TTR 30, retry 2 */
+    ck_assert_int_eq(stat_field(t, "msg_ttr"), 5);
+    ck_assert_int_eq(stat_field(t, "msg_retry"), 2);
+    gmq_topic_close(t);
+    gmq_seam_reset();
+}
+END_TEST
+
+/* topic.conf of the previous format: a value equal to the node default
+ * follows it from now on, a different one counts as set */
+START_TEST(test_config_format_1)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/orders", dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/orders/topic.conf", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("gmq-topic 1\nauto_ack 1\nmode 3\nttr 30\nretry 9\nqueue a.b\n", f);
+    fclose(f);
+    gmq_topic_t *t = open_topic();                  /* opts: TTR 30, retry 2 */
+    gmq_topic_conf_t c;
+    gmq_topic_get_config(t, &c);
+    ck_assert_int_eq(c.auto_ack, 1);
+    ck_assert_int_eq(c.mode, 3);
+    ck_assert_int_eq(c.ttr, 30);
+    ck_assert_int_eq(c.retry, 9);
+    ck_assert_int_eq(stat_field(t, "queue_num"), 1);
+    gmq_store_opts_t o = opts;
+    o.default_ttr = 12;
+    o.default_retry = 3;
+    gmq_topic_set_opts(t, &o);
+    gmq_topic_get_config(t, &c);
+    ck_assert_int_eq(c.ttr, 12);
+    ck_assert_int_eq(c.retry, 9);
+    gmq_topic_close(t);
+    f = fopen(path, "r");                            /* rewritten in the new format */
+    char line[64];
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    fclose(f);
+    ck_assert_str_eq(line, "gmq-topic 2\n");
+    opts.default_ttr = 45;
+    t = open_topic();
+    gmq_topic_get_config(t, &c);
+    ck_assert_int_eq(c.ttr, 45);
+    ck_assert_int_eq(c.retry, 9);
+    gmq_topic_close(t);
+}
+END_TEST
+
 static Suite *
 topic_suite(void)
 {
@@ -1110,6 +1216,8 @@ topic_suite(void)
     tcase_add_test(tc, test_queue_limit);
     tcase_add_test(tc, test_counters_survive_kill);
     tcase_add_test(tc, test_counters_file_damage);
+    tcase_add_test(tc, test_set_opts);
+    tcase_add_test(tc, test_config_format_1);
     suite_add_tcase(s, tc);
     TCase *bulk = tcase_create("bulk");
     tcase_add_checked_fixture(bulk, setup, teardown);
