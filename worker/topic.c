@@ -27,6 +27,7 @@
 #define TOPIC_CONF      "topic.conf"
 #define TOPIC_CONF_TMP  "topic.conf.tmp"
 #define TOPIC_DEFAULT   "default"
+#define TOPIC_NO_QUEUE  "bindkey:%s is not associated with queue"   /* the original's text */
 #define TOPIC_CONF_VERSION 2      /* 2 added ttr_set/retry_set */
 #define TOPIC_SET_TTR   0x1       /* msgTTR was set by /config, not the node default */
 #define TOPIC_SET_RETRY 0x2
@@ -354,7 +355,9 @@ gmq_topic_ack(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *er
 {
     const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
-    gmq_qmsg_t *m = sl ? topic_inflight(sl, id) : NULL;
+    if (sl == NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_ACK, TOPIC_NO_QUEUE, bk);
+    gmq_qmsg_t *m = topic_inflight(sl, id);
     if (m == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_ACK, "msgId:%" PRIu64 " is not exist.", id);
     gmq_queue_t *q = m->q;
@@ -373,7 +376,9 @@ gmq_topic_release(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t
 {
     const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
-    gmq_qmsg_t *m = sl ? topic_inflight(sl, id) : NULL;
+    if (sl == NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_DEAD, TOPIC_NO_QUEUE, bk);
+    gmq_qmsg_t *m = topic_inflight(sl, id);
     if (m == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_ACK, "msgId:%" PRIu64 " is not exist.", id);
     if (gmq_queue_requeue(m->q, m, m->retry, 1, err) != GMQ_OK)
@@ -389,7 +394,7 @@ gmq_topic_dead(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t 
     const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
     if (sl == NULL)
-        return gmq_error_set(err, GMQ_E_INVALID_DEAD, "bindKey:%s can't match queue", bk);
+        return gmq_error_set(err, GMQ_E_INVALID_DEAD, TOPIC_NO_QUEUE, bk);
     if (sl->dlq == NULL)
         return GMQ_AGAIN;
     return topic_deliver(t, sl->dlq, now_ms, out, err);
@@ -404,7 +409,7 @@ gmq_topic_requeue(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t no
     topic_slot_t *sl = topic_slot(t, bk);
     *moved = 0;
     if (sl == NULL)
-        return gmq_error_set(err, GMQ_E_INVALID_DEAD, "bindKey:%s can't match queue", bk);
+        return gmq_error_set(err, GMQ_E_INVALID_DEAD, TOPIC_NO_QUEUE, bk);
     gmq_queue_t *d = sl->dlq;
     if (id != 0) {
         gmq_qmsg_t *m = d ? gmq_queue_find(d, id) : NULL;

@@ -86,18 +86,25 @@ int  gmq_topic_push(gmq_topic_t *t, uint64_t id, const char *route_key, const ch
 int  gmq_topic_pop(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
                    gmq_error_t *err);
 /* Ack an in-flight message of the queue (or of its dead-letter queue).
- * Unknown or already acked id: GMQ_ERR, E_INVALID_ACK "msgId:<id> is not exist." */
+ * No such queue: GMQ_ERR, E_INVALID_ACK "bindkey:<bk> is not associated
+ * with queue". Unknown or already acked id: GMQ_ERR, E_INVALID_ACK
+ * "msgId:<id> is not exist." */
 int  gmq_topic_ack(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err);
 /* A delivered message whose consumer vanished before receiving it: back to
- * the head of ready at once, retry count unchanged. GMQ_ERR if not in flight. */
+ * the head of ready at once, retry count unchanged. GMQ_ERR if not in flight
+ * (E_INVALID_ACK "msgId:<id> is not exist.") or no such queue (E_INVALID_DEAD
+ * "bindkey:<bk> is not associated with queue"). */
 int  gmq_topic_release(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err);
 
 /* Deliver the next dead letter of the bind key's queue, same rules as pop
- * (it is then in flight in the dead-letter queue and can be acked there). */
+ * (it is then in flight in the dead-letter queue and can be acked there),
+ * but no such queue is E_INVALID_DEAD "bindkey:<bk> is not associated with
+ * queue". */
 int  gmq_topic_dead(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
                     gmq_error_t *err);
 /* Move a dead letter (ready or in flight in the DLQ) back to its queue's
- * ready list with retry 0. id 0 = all dead letters of that queue. */
+ * ready list with retry 0. id 0 = all dead letters of that queue. No such
+ * queue: E_INVALID_DEAD as for dead; id not a dead letter: E_NOT_FOUND. */
 int  gmq_topic_requeue(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t now_ms,
                        int *moved, gmq_error_t *err);
 

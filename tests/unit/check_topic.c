@@ -161,6 +161,44 @@ START_TEST(test_ack_errors)
     ck_assert_int_eq(gmq_topic_ack(t, "default", 7, &err), GMQ_ERR);
     ck_assert_int_eq(err.code, GMQ_E_INVALID_ACK);
     ck_assert_int_eq(gmq_topic_ack(t, "nosuch", 7, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_ACK);
+    ck_assert_str_eq(err.msg, "bindkey:nosuch is not associated with queue");
+    gmq_topic_close(t);
+}
+END_TEST
+
+/* the original's texts for a bind key without a queue */
+START_TEST(test_unknown_bind_key)
+{
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    gmq_msg_t m;
+    int moved = 0;
+    ck_assert_int_eq(gmq_topic_ack(t, "", 1, &err), GMQ_ERR);      /* no default queue yet */
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_ACK);
+    ck_assert_str_eq(err.msg, "bindkey:default is not associated with queue");
+    ck_assert_int_eq(gmq_topic_dead(t, "nosuch", T0, &m, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_DEAD);
+    ck_assert_str_eq(err.msg, "bindkey:nosuch is not associated with queue");
+    ck_assert_int_eq(gmq_topic_requeue(t, "nosuch", 5, T0, &moved, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_DEAD);
+    ck_assert_str_eq(err.msg, "bindkey:nosuch is not associated with queue");
+    ck_assert_int_eq(gmq_topic_requeue(t, "nosuch", 0, T0, &moved, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_DEAD);
+    ck_assert_int_eq(gmq_topic_release(t, "nosuch", 5, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_DEAD);
+    ck_assert_str_eq(err.msg, "bindkey:nosuch is not associated with queue");
+    ck_assert_int_eq(gmq_topic_pop(t, "nosuch", T0, &m, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_POP);
+    ck_assert_str_eq(err.msg, "bindKey:nosuch can't match queue");
+    /* a known queue keeps the message texts */
+    ck_assert_int_eq(gmq_topic_declare(t, "q", &err), GMQ_OK);
+    ck_assert_int_eq(gmq_topic_ack(t, "q", 5, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_ACK);
+    ck_assert_str_eq(err.msg, "msgId:5 is not exist.");
+    ck_assert_int_eq(gmq_topic_release(t, "q", 5, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_ACK);
+    ck_assert_int_eq(gmq_topic_dead(t, "q", T0, &m, &err), GMQ_AGAIN);
     gmq_topic_close(t);
 }
 END_TEST
@@ -1197,6 +1235,7 @@ topic_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_push_pop_ack);
     tcase_add_test(tc, test_ack_errors);
+    tcase_add_test(tc, test_unknown_bind_key);
     tcase_add_test(tc, test_auto_ack);
     tcase_add_test(tc, test_ttr_retry_dead_requeue);
     tcase_add_test(tc, test_release);
