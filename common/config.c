@@ -59,6 +59,8 @@ struct config_key {
 #define KEY_ADDR(f, def, fl, help) \
     { #f, CONFIG_ADDR, def, 0, 0, CONFIG_OFF(f, char *), fl, NULL, help }
 
+#define CONFIG_FILE_MAX (1024L * 1024)   /* bytes of a config file */
+
 #define KiB 1024L
 #define MiB (1024L * 1024)
 #define GiB (1024L * 1024 * 1024)
@@ -135,10 +137,11 @@ struct config_arg {
 
 /* where libconfuse's messages go during one cfg_parse_fp() call */
 struct config_sink {
-    const char *path;
-    char       *err;
-    size_t      errlen;
-    int         set;
+    const char   *path;
+    char         *err;
+    size_t        errlen;
+    int           set;
+    gmq_config_t *cfg;      /* where config_validate stores the values */
 };
 
 static _Thread_local struct config_sink *config_sink;
@@ -146,6 +149,8 @@ static _Thread_local struct config_sink *config_sink;
 static int  config_argv(int argc, char **argv, struct config_arg *args, size_t *nargs,
                         FILE *out, char *err, size_t errlen);
 static int  config_file(gmq_config_t *cfg, const char *path, char *err, size_t errlen);
+static int  config_validate(cfg_t *c, cfg_opt_t *opt);
+static void config_uncomment(char *text);
 static int  config_set(gmq_config_t *cfg, const struct config_key *k, const char *v,
                        char *err, size_t errlen);
 static int  config_check(const gmq_config_t *cfg, char *err, size_t errlen);
@@ -301,14 +306,21 @@ done:
     return rc;
 }
 
-/* Read the file with libconfuse: every key is a string, unknown keys fail. */
+/*
+ * Read the file with libconfuse: every key is a string, unknown keys fail.
+ * libconfuse (3.3) counts some lines twice after a comment, so the comments
+ * are blanked first (newlines kept) and it parses text without any: its
+ * line numbers are then right, both in its own messages (syntax, unknown
+ * key) and in config_validate, which converts each value as it is parsed.
+ */
 static int
 config_file(gmq_config_t *cfg, const char *path, char *err, size_t errlen)
 {
     cfg_opt_t opts[CONFIG_NKEYS + 1];
-    struct config_sink sink = { path, err, errlen, 0 };
+    struct config_sink sink = { path, err, errlen, 0, cfg };
     struct stat st;
-    size_t n = 0;
+    size_t n = 0, len = 0;
+    char *text = NULL;
     cfg_t *c;
     FILE *fp;
     int rc = GMQ_OK;
@@ -324,6 +336,23 @@ config_file(gmq_config_t *cfg, const char *path, char *err, size_t errlen)
             fclose(fp);
         return GMQ_ERR;
     }
+    if (st.st_size > CONFIG_FILE_MAX) {
+        fclose(fp);
+        config_err(err, errlen, "config file %s: larger than %ld bytes", path, CONFIG_FILE_MAX);
+        return GMQ_ERR;
+    }
+    text = gmq_xmalloc((size_t) st.st_size + 1);
+    len = fread(text, 1, (size_t) st.st_size, fp);
+    if (ferror(fp) || memchr(text, '\0', len) != NULL) {
+        config_err(err, errlen, "config file %s: %s", path,
+                   ferror(fp) ? "cannot be read" : "not a text file (a NUL byte)");
+        fclose(fp);
+        free(text);
+        return GMQ_ERR;
+    }
+    fclose(fp);
+    text[len] = '\0';
+    config_uncomment(text);
 
     for (size_t i = 0; i < CONFIG_NKEYS; i++) {
         if (config_keys[i].flags & CONFIG_F_FLAG)
@@ -334,40 +363,85 @@ config_file(gmq_config_t *cfg, const char *path, char *err, size_t errlen)
 
     c = cfg_init(opts, CFGF_NONE);
     if (c == NULL) {
-        fclose(fp);
+        free(text);
         config_err(err, errlen, "config file %s: out of memory", path);
         return GMQ_ERR;
     }
     cfg_set_error_function(c, config_errfunc);
+    for (size_t i = 0; i < n; i++)
+        cfg_set_validate_func(c, opts[i].name, config_validate);
 
     config_sink = &sink;
-    if (cfg_parse_fp(c, fp) != CFG_SUCCESS) {
+    if (cfg_parse_buf(c, text) != CFG_SUCCESS) {
         if (!sink.set)
             config_err(err, errlen, "config file %s: cannot be parsed", path);
         rc = GMQ_ERR;
     }
     config_sink = NULL;
-    fclose(fp);
+    cfg_free(c);
+    free(text);
+    return rc;
+}
 
-    for (size_t i = 0; i < CONFIG_NKEYS && rc == GMQ_OK; i++) {
+/* libconfuse calls this for each value once it is parsed: convert and
+ * store it now, so a bad value is reported with the line it is on */
+static int
+config_validate(cfg_t *c, cfg_opt_t *opt)
+{
+    struct config_sink *s = config_sink;
+    const char *v = cfg_opt_getnstr(opt, 0);
+    char msg[256];
+
+    if (s == NULL || v == NULL)
+        return 0;
+    for (size_t i = 0; i < CONFIG_NKEYS; i++) {
         const struct config_key *k = &config_keys[i];
-        const char *v;
+        if (strcmp(k->name, opt->name) != 0)
+            continue;
+        if (config_set(s->cfg, k, v, msg, sizeof(msg)) == GMQ_OK)
+            return 0;
+        if (!s->set) {
+            config_err(s->err, s->errlen, "config file %s line %d: %s", s->path, c->line, msg);
+            s->set = 1;
+        }
+        return -1;
+    }
+    return 0;
+}
 
-        if (k->flags & CONFIG_F_FLAG)
-            continue;
-        v = cfg_getstr(c, k->name);
-        if (v == NULL)
-            continue;
-        rc = config_set(cfg, k, v, err, errlen);
-        if (rc != GMQ_OK && err != NULL && errlen > 0) {
-            /* prefix the file, keeping the message one line */
-            char *msg = gmq_xstrdup(err);
-            config_err(err, errlen, "config file %s: %s", path, msg);
-            free(msg);
+/*
+ * Blank the comments of libconfuse text in place, newlines kept: '#' and
+ * '//' to the end of the line, C comments. Not inside '...' or "..." (with
+ * backslash escapes) or ${...}, as in libconfuse's lexer.
+ */
+static void
+config_uncomment(char *p)
+{
+    char quote = 0;
+
+    for (; *p != '\0'; p++) {
+        if (quote) {
+            if (*p == '\\' && p[1] != '\0')
+                p++;
+            else if (*p == quote)
+                quote = 0;
+        } else if (*p == '"' || *p == '\'') {
+            quote = *p;
+        } else if (p[0] == '$' && p[1] == '{' && strchr(p, '}') != NULL) {
+            p = strchr(p, '}');
+        } else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+            for (; p[1] != '\0' && p[1] != '\n'; p++)
+                *p = ' ';
+            *p = ' ';
+        } else if (p[0] == '/' && p[1] == '*') {
+            char *end = strstr(p + 2, "*/");
+            char *stop = end != NULL ? end + 2 : p + strlen(p);
+            for (; p < stop; p++)
+                if (*p != '\n')
+                    *p = ' ';
+            p--;
         }
     }
-    cfg_free(c);
-    return rc;
 }
 
 /* Convert v for key k, check it and store it in cfg. */

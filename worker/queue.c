@@ -131,7 +131,6 @@ gmq_queue_put(gmq_queue_t *q, uint64_t id, const char *body, size_t len, uint32_
         queue_to_heap(q, m, GMQ_QMSG_DELAYED, due_at);
     else
         queue_to_ready(q, m, 0);
-    q->pushed++;
     return m;
 }
 
@@ -164,7 +163,6 @@ gmq_queue_deliver(gmq_queue_t *q, gmq_qmsg_t *m, uint64_t now, uint64_t deadline
     queue_detach(q, m);
     m->delivered_at = now;
     queue_to_heap(q, m, GMQ_QMSG_INFLIGHT, deadline);
-    q->popped++;
     return GMQ_OK;
 }
 

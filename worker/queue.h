@@ -53,7 +53,6 @@ struct gmq_queue_s {
     size_t       count;           /* live messages */
     gmq_list_t   ready;
     size_t       n_ready, n_inflight, n_delayed;
-    uint64_t     pushed, popped, acked, timed_out, dead_lettered;   /* since open */
     unsigned     corrupt;         /* corrupt records skipped at recovery */
     gmq_heap_t  *delay, *ttr;     /* owned by the topic */
     int          gc_pending;

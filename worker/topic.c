@@ -2,7 +2,7 @@
  * topic.c - owns one topic: its directory and lock, its config file, its
  * queues and their dead-letter queues, the delay and TTR heaps shared by
  * them, routing of pushes, the durability policy and the stats. Layout:
- * <data_dir>/<topic>/{lock,topic.conf,q/<bindkey>/,dlq/<bindkey>/}.
+ * <data_dir>/<topic>/{topic.conf,counters,q/<bindkey>/,dlq/<bindkey>/}.
  */
 #include "topic.h"
 #include "common/config.h"
@@ -19,16 +19,67 @@
 #include <string.h>
 #include <time.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define TOPIC_CONF      "topic.conf"
 #define TOPIC_CONF_TMP  "topic.conf.tmp"
 #define TOPIC_DEFAULT   "default"
+#define TOPIC_NO_QUEUE  "bindkey:%s is not associated with queue"   /* the original's text */
+#define TOPIC_CONF_VERSION 2      /* 2 added ttr_set/retry_set */
+#define TOPIC_SET_TTR   0x1       /* msgTTR was set by /config, not the node default */
+#define TOPIC_SET_RETRY 0x2
+
+/* the counters file, <topic>/counters: a header with the topic's counters,
+ * then one slot per queue, named by its bind key; mapped shared, so each
+ * counter is one store to memory and survives a kill -9 (docs/storage.md) */
+#define TOPIC_CTR_FILE    "counters"
+#define TOPIC_CTR_MAGIC   0x474d5163u   /* "GMQc" in native byte order */
+#define TOPIC_CTR_VERSION 1
+#define TOPIC_CTR_SLOT    256           /* bytes of the header and of each slot */
+#define TOPIC_CTR_FIRST   4096          /* a new file: the header and 15 slots */
+#define TOPIC_CTR_MAX     (1u << 30)    /* a larger file is not ours */
 
 typedef struct {
-    gmq_queue_t *q;      /* the queue of this bind key */
-    gmq_queue_t *dlq;    /* its dead letters, NULL until the first one */
+    uint64_t push_num, pop_num, acked_num, timeout_num, dead_num;
+} topic_ctr_t;
+
+typedef struct {
+    uint64_t pushed, popped, acked, timed_out, dead_lettered;
+} topic_qctr_t;
+
+typedef struct {
+    uint32_t    magic;
+    uint32_t    version;
+    uint32_t    slot_size;
+    uint32_t    nslots;      /* slots after the header (the file may be longer) */
+    uint64_t    zero;
+    topic_ctr_t c;
+    uint8_t     reserved[TOPIC_CTR_SLOT - 24 - sizeof(topic_ctr_t)];
+} topic_ctr_hdr_t;
+
+typedef struct {
+    uint32_t     crc;        /* crc32 of len and name, never 0; 0 = free (all zero) */
+    uint16_t     len;
+    uint16_t     zero;
+    char         name[GMQ_NAME_MAX + 8];   /* NUL-padded bind key */
+    topic_qctr_t c;
+    uint8_t      reserved[TOPIC_CTR_SLOT - 144 - sizeof(topic_qctr_t)];
+} topic_ctr_slot_t;
+
+_Static_assert(sizeof(topic_ctr_hdr_t) == TOPIC_CTR_SLOT && offsetof(topic_ctr_hdr_t, c) == 24,
+               "counters file header layout");
+_Static_assert(sizeof(topic_ctr_slot_t) == TOPIC_CTR_SLOT && offsetof(topic_ctr_slot_t, c) == 144,
+               "counters file slot layout");
+
+typedef struct {
+    gmq_queue_t  *q;      /* the queue of this bind key */
+    gmq_queue_t  *dlq;    /* its dead letters, NULL until the first one */
+    topic_qctr_t *ctr;    /* its counters: in its counters file slot, or &own */
+    topic_qctr_t  own;
+    uint32_t      ctr_ix; /* 1 + its slot in the counters file, 0 = none */
 } topic_slot_t;
 
 struct gmq_topic_s {
@@ -36,7 +87,8 @@ struct gmq_topic_s {
     char              *dir;
     char              *data_dir;
     gmq_store_opts_t   opts;
-    gmq_topic_conf_t   conf;
+    gmq_topic_conf_t   conf;        /* effective: ttr and retry follow the node default */
+    unsigned           conf_set;    /* ...unless set here: TOPIC_SET_* */
     int                lock_fd;
     topic_slot_t     **slots;       /* in declaration order */
     size_t             nslots, cap;
@@ -50,13 +102,21 @@ struct gmq_topic_s {
     uint64_t           last_sync;
     int                dirty;       /* records appended since the last sync */
     gmq_bgsync_t      *bg;          /* fsync=everysec: the background sync thread */
-    uint64_t           push_num, pop_num, acked_num, timeout_num, dead_num;
+    topic_ctr_t       *ctr;         /* in the counters file's header, or &ctr_own */
+    topic_ctr_t        ctr_own;
+    int                ctr_fd;
+    char              *ctr_map;     /* the counters file, NULL = counters in memory only */
+    size_t             ctr_size;    /* bytes mapped */
+    uint32_t           ctr_next;    /* where the search for a free slot starts */
+    int                ctr_bound;   /* the file's slots were matched with the queues */
 };
 
 static char         *topic_path(const gmq_topic_t *t, const char *a, const char *b);
 static int           topic_conf_load(gmq_topic_t *t, gmq_error_t *err);
-static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra,
-                                     gmq_error_t *err);
+static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set,
+                                     const char *extra, gmq_error_t *err);
+static void          topic_follow_defaults(gmq_topic_t *t);
+static void          topic_set_fsync(gmq_topic_t *t, int fsync);
 static size_t        topic_hash(const char *s);
 static topic_slot_t *topic_slot(const gmq_topic_t *t, const char *bind_key);
 static const char   *topic_bk(const char *bind_key);
@@ -71,8 +131,16 @@ static int           topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_
                                      gmq_error_t *err);
 static int           topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err);
 static void          topic_gc(gmq_queue_t *q);
-static void          topic_queue_json(gmq_buf_t *out, const gmq_queue_t *q, const gmq_queue_t *dlq);
+static void          topic_queue_json(gmq_buf_t *out, const topic_slot_t *sl);
 static void          topic_msg_json(gmq_buf_t *out, const gmq_qmsg_t *m);
+static void          topic_ctr_open(gmq_topic_t *t);
+static const char   *topic_ctr_map(gmq_topic_t *t, int fd, size_t size);
+static void          topic_ctr_bind_all(gmq_topic_t *t);
+static void          topic_ctr_bind(gmq_topic_t *t, topic_slot_t *sl);
+static int           topic_ctr_grow(gmq_topic_t *t);
+static void          topic_ctr_close(gmq_topic_t *t);
+static uint32_t      topic_ctr_crc(const char *name, size_t len);
+static topic_ctr_slot_t *topic_ctr_slot(const gmq_topic_t *t, uint32_t i);
 
 gmq_topic_t *
 gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
@@ -83,18 +151,19 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     }
     gmq_topic_t *t = gmq_xcalloc(1, sizeof(*t));
     t->lock_fd = -1;
+    t->ctr_fd = -1;
+    t->ctr = &t->ctr_own;
     t->name = gmq_xstrdup(name);
     t->data_dir = gmq_xstrdup(opts->data_dir);
     t->opts = *opts;
     t->opts.data_dir = t->data_dir;
-    if (t->opts.segment_size < 64 * 1024)
-        t->opts.segment_size = 64 * 1024;
+    if (t->opts.segment_size < GMQ_TOPIC_SEGMENT_MIN)
+        t->opts.segment_size = GMQ_TOPIC_SEGMENT_MIN;
     size_t n = strlen(t->data_dir) + strlen(name) + 2;
     t->dir = gmq_xmalloc(n);
     snprintf(t->dir, n, "%s/%s", t->data_dir, name);
-    t->conf = (gmq_topic_conf_t) { .auto_ack = 0, .mode = GMQ_MODE_EXACT,
-                                   .ttr = opts->default_ttr > 0 ? opts->default_ttr : 30,
-                                   .retry = opts->default_retry >= 0 ? opts->default_retry : 5 };
+    t->conf = (gmq_topic_conf_t) { .auto_ack = 0, .mode = GMQ_MODE_EXACT };
+    topic_follow_defaults(t);
     gmq_heap_init(&t->delay);
     gmq_heap_init(&t->ttr);
     t->routes = gmq_route_cache_new(0);
@@ -113,8 +182,10 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
                       strerror(errno));
         goto fail;
     }
+    topic_ctr_open(t);                       /* never fails: counters are not data */
     if (topic_conf_load(t, err) != GMQ_OK)
         goto fail;
+    topic_ctr_bind_all(t);
     if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && (t->bg = gmq_bgsync_new()) == NULL)
         gmq_log_warn("topic %s: no background sync thread; everysec syncs on the loop", name);
     return t;
@@ -122,6 +193,28 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
 fail:
     gmq_topic_close(t);
     return NULL;
+}
+
+void
+gmq_topic_set_opts(gmq_topic_t *t, const gmq_store_opts_t *opts)
+{
+    t->opts.segment_size = opts->segment_size < GMQ_TOPIC_SEGMENT_MIN ? GMQ_TOPIC_SEGMENT_MIN
+                                                                     : opts->segment_size;
+    t->opts.max_delay_ms = opts->max_delay_ms;
+    t->opts.default_ttr = opts->default_ttr;
+    t->opts.default_retry = opts->default_retry;
+    t->opts.max_queues = opts->max_queues;
+    topic_follow_defaults(t);
+    topic_set_fsync(t, opts->fsync);
+    for (size_t i = 0; i < t->nslots; i++) {
+        gmq_queue_t *qs[2] = { t->slots[i]->q, t->slots[i]->dlq };
+        for (int k = 0; k < 2; k++) {
+            if (qs[k] == NULL)
+                continue;
+            qs[k]->seg_size = t->opts.segment_size;     /* for the segments created from now */
+            qs[k]->sync_create = t->opts.fsync != GMQ_FSYNC_NO;
+        }
+    }
 }
 
 void
@@ -141,6 +234,7 @@ gmq_topic_close(gmq_topic_t *t)
     gmq_heap_free(&t->delay);
     gmq_heap_free(&t->ttr);
     gmq_route_cache_free(t->routes);
+    topic_ctr_close(t);
     if (t->lock_fd >= 0)
         close(t->lock_fd);   /* releases the flock */
     free(t->name);
@@ -153,6 +247,7 @@ int
 gmq_topic_set_config(gmq_topic_t *t, const gmq_topic_conf_t *patch, gmq_error_t *err)
 {
     gmq_topic_conf_t c = t->conf;
+    unsigned set = t->conf_set;
     if (patch->auto_ack != -1) {
         if (patch->auto_ack != 0 && patch->auto_ack != 1)
             return gmq_error_set(err, GMQ_E_INVALID_SET, "isAutoAck must be 0 or 1");
@@ -167,15 +262,18 @@ gmq_topic_set_config(gmq_topic_t *t, const gmq_topic_conf_t *patch, gmq_error_t 
         if (patch->ttr <= 0)
             return gmq_error_set(err, GMQ_E_INVALID_SET, "msgTTR must be > 0");
         c.ttr = patch->ttr;
+        set |= TOPIC_SET_TTR;
     }
     if (patch->retry != -1) {
         if (patch->retry < 0)
             return gmq_error_set(err, GMQ_E_INVALID_SET, "msgRetry must be >= 0");
         c.retry = patch->retry;
+        set |= TOPIC_SET_RETRY;
     }
-    if (topic_conf_save(t, &c, NULL, err) != GMQ_OK)
+    if (topic_conf_save(t, &c, set, NULL, err) != GMQ_OK)
         return GMQ_ERR;
     t->conf = c;
+    t->conf_set = set;
     return GMQ_OK;
 }
 
@@ -197,11 +295,11 @@ gmq_topic_declare(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
         return gmq_error_set(err, GMQ_E_LIMIT, "too many queues: topic %s has %zu, max_queues_per_topic "
                              "is %d", t->name, t->nslots, t->opts.max_queues);
     /* the binding is durable before the queue exists */
-    if (topic_conf_save(t, &t->conf, bind_key, err) != GMQ_OK)
+    if (topic_conf_save(t, &t->conf, t->conf_set, bind_key, err) != GMQ_OK)
         return GMQ_ERR;
     if (topic_slot_open(t, bind_key, err) == NULL) {
         gmq_error_t e2;
-        topic_conf_save(t, &t->conf, NULL, &e2);
+        topic_conf_save(t, &t->conf, t->conf_set, NULL, &e2);
         return GMQ_ERR;
     }
     return GMQ_OK;
@@ -233,7 +331,8 @@ gmq_topic_push(gmq_topic_t *t, uint64_t id, const char *route_key, const char *b
     for (size_t i = 0; i < n; i++) {
         if (gmq_queue_put(t->targets[i], id, body, len, 0, now_ms, due, err) == NULL)
             return GMQ_ERR;
-        t->push_num++;
+        ((topic_slot_t *) t->targets[i]->owner)->ctr->pushed++;
+        t->ctr->push_num++;
         topic_gc(t->targets[i]);
     }
     t->dirty = 1;
@@ -256,14 +355,17 @@ gmq_topic_ack(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *er
 {
     const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
-    gmq_qmsg_t *m = sl ? topic_inflight(sl, id) : NULL;
+    if (sl == NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_ACK, TOPIC_NO_QUEUE, bk);
+    gmq_qmsg_t *m = topic_inflight(sl, id);
     if (m == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_ACK, "msgId:%" PRIu64 " is not exist.", id);
     gmq_queue_t *q = m->q;
     if (gmq_queue_finish(q, m, GMQ_REC_ACK, err) != GMQ_OK)
         return GMQ_ERR;
-    q->acked++;
-    t->acked_num++;
+    if (!q->dead)
+        sl->ctr->acked++;
+    t->ctr->acked_num++;
     t->dirty = 1;
     topic_gc(q);
     return GMQ_OK;
@@ -274,7 +376,9 @@ gmq_topic_release(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t
 {
     const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
-    gmq_qmsg_t *m = sl ? topic_inflight(sl, id) : NULL;
+    if (sl == NULL)
+        return gmq_error_set(err, GMQ_E_INVALID_DEAD, TOPIC_NO_QUEUE, bk);
+    gmq_qmsg_t *m = topic_inflight(sl, id);
     if (m == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_ACK, "msgId:%" PRIu64 " is not exist.", id);
     if (gmq_queue_requeue(m->q, m, m->retry, 1, err) != GMQ_OK)
@@ -290,7 +394,7 @@ gmq_topic_dead(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t 
     const char *bk = topic_bk(bind_key);
     topic_slot_t *sl = topic_slot(t, bk);
     if (sl == NULL)
-        return gmq_error_set(err, GMQ_E_INVALID_DEAD, "bindKey:%s can't match queue", bk);
+        return gmq_error_set(err, GMQ_E_INVALID_DEAD, TOPIC_NO_QUEUE, bk);
     if (sl->dlq == NULL)
         return GMQ_AGAIN;
     return topic_deliver(t, sl->dlq, now_ms, out, err);
@@ -305,7 +409,7 @@ gmq_topic_requeue(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t no
     topic_slot_t *sl = topic_slot(t, bk);
     *moved = 0;
     if (sl == NULL)
-        return gmq_error_set(err, GMQ_E_INVALID_DEAD, "bindKey:%s can't match queue", bk);
+        return gmq_error_set(err, GMQ_E_INVALID_DEAD, TOPIC_NO_QUEUE, bk);
     gmq_queue_t *d = sl->dlq;
     if (id != 0) {
         gmq_qmsg_t *m = d ? gmq_queue_find(d, id) : NULL;
@@ -407,13 +511,13 @@ gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms)
     if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && now_ms < t->last_sync + 1000)
         return GMQ_OK;
     gmq_error_t err;
+    int e = t->bg != NULL ? gmq_bgsync_error(t->bg) : 0;
+    if (e != 0) {
+        errno = e;
+        gmq_log_error("topic %s: a background sync failed: %s", t->name, strerror(e));
+        return GMQ_ERR;
+    }
     if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && t->bg != NULL) {
-        int e = gmq_bgsync_error(t->bg);
-        if (e != 0) {
-            errno = e;
-            gmq_log_error("topic %s: a background sync failed: %s", t->name, strerror(e));
-            return GMQ_ERR;
-        }
         for (size_t i = 0; i < t->nslots; i++) {
             if (gmq_queue_sync_async(t->slots[i]->q, t->bg, &err) != GMQ_OK ||
                 (t->slots[i]->dlq && gmq_queue_sync_async(t->slots[i]->dlq, t->bg, &err) != GMQ_OK)) {
@@ -468,13 +572,14 @@ gmq_topic_stats_json(gmq_topic_t *t, gmq_buf_t *out)
                    ",\"mode\":%d,\"msg_ttr\":%d,\"msg_retry\":%d,\"bytes_on_disk\":%" PRIu64
                    ",\"corrupt_records\":%" PRIu64 ",\"acked_num\":%" PRIu64 ",\"timeout_num\":%"
                    PRIu64 ",\"queues\":[",
-                   t->pop_num, t->push_num, dead, ready, t->nslots, delayed, inflight,
+                   t->ctr->pop_num, t->ctr->push_num, dead, ready, t->nslots, delayed, inflight,
                    started, t->conf.auto_ack ? "true" : "false", t->conf.mode,
-                   t->conf.ttr, t->conf.retry, bytes, corrupt, t->acked_num, t->timeout_num);
+                   t->conf.ttr, t->conf.retry, bytes, corrupt, t->ctr->acked_num,
+                   t->ctr->timeout_num);
     for (size_t i = 0; i < t->nslots; i++) {
         if (i)
             gmq_buf_append_str(out, ",");
-        topic_queue_json(out, t->slots[i]->q, t->slots[i]->dlq);
+        topic_queue_json(out, t->slots[i]);
     }
     gmq_buf_append_str(out, "]}");
 }
@@ -538,8 +643,13 @@ topic_path(const gmq_topic_t *t, const char *a, const char *b)
     return p;
 }
 
-/* topic.conf: "gmq-topic 1", then "auto_ack N", "mode N", "ttr N",
- * "retry N" and one "queue <bindkey>" line per declared queue */
+/* topic.conf: "gmq-topic 2", then "auto_ack N", "mode N", "ttr N",
+ * "retry N", "ttr_set 0|1", "retry_set 0|1" and one "queue <bindkey>" line
+ * per declared queue. ttr/retry hold the effective values (what version 1
+ * readers use); with *_set 0 the node default applies instead. A version 1
+ * file (no *_set lines) counts a ttr or retry that differs from the node
+ * default as set; it is rewritten as version 2 at once, so this is decided
+ * once, against the default of the first open after the upgrade. */
 static int
 topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
 {
@@ -548,23 +658,29 @@ topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
     free(path);
     if (f == NULL) {
         if (errno == ENOENT)
-            return topic_conf_save(t, &t->conf, NULL, err);
+            return topic_conf_save(t, &t->conf, t->conf_set, NULL, err);
         return gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot read %s/%s: %s", t->dir,
                              TOPIC_CONF, strerror(errno));
     }
     char line[GMQ_NAME_MAX + 64], word[32], arg[GMQ_NAME_MAX + 2];
-    int rc = GMQ_OK;
+    int rc = GMQ_OK, version = 1, ttr = -1, retry = -1, ttr_set = 0, retry_set = 0;
     while (rc == GMQ_OK && fgets(line, sizeof(line), f) != NULL) {
         if (sscanf(line, "%31s %129s", word, arg) != 2)
             continue;
-        if (strcmp(word, "auto_ack") == 0)
+        if (strcmp(word, "gmq-topic") == 0)
+            version = atoi(arg);
+        else if (strcmp(word, "auto_ack") == 0)
             t->conf.auto_ack = atoi(arg) ? 1 : 0;
         else if (strcmp(word, "mode") == 0)
             t->conf.mode = atoi(arg);
         else if (strcmp(word, "ttr") == 0)
-            t->conf.ttr = atoi(arg);
+            ttr = atoi(arg);
         else if (strcmp(word, "retry") == 0)
-            t->conf.retry = atoi(arg);
+            retry = atoi(arg);
+        else if (strcmp(word, "ttr_set") == 0)
+            ttr_set = atoi(arg) != 0;
+        else if (strcmp(word, "retry_set") == 0)
+            retry_set = atoi(arg) != 0;
         else if (strcmp(word, "queue") == 0 && gmq_name_valid(arg, strlen(arg)) &&
                  topic_slot(t, arg) == NULL && topic_slot_open(t, arg, err) == NULL)
             rc = GMQ_ERR;
@@ -572,17 +688,36 @@ topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
     fclose(f);
     if (t->conf.mode < GMQ_MODE_EXACT || t->conf.mode > GMQ_MODE_TOPIC)
         t->conf.mode = GMQ_MODE_EXACT;
+    if (version < TOPIC_CONF_VERSION) {
+        ttr_set = ttr > 0 && ttr != t->conf.ttr;
+        retry_set = retry >= 0 && retry != t->conf.retry;
+    }
+    if (ttr_set && ttr > 0) {
+        t->conf.ttr = ttr;
+        t->conf_set |= TOPIC_SET_TTR;
+    }
+    if (retry_set && retry >= 0) {
+        t->conf.retry = retry;
+        t->conf_set |= TOPIC_SET_RETRY;
+    }
+    if (rc == GMQ_OK && version < TOPIC_CONF_VERSION) {
+        gmq_error_t e2;
+        if (topic_conf_save(t, &t->conf, t->conf_set, NULL, &e2) != GMQ_OK)
+            gmq_log_warn("topic %s: %s (the file stays in the old format)", t->name, e2.msg);
+    }
     return rc;
 }
 
 /* write temp, fsync, rename, fsync the directory; extra = a queue being added */
 static int
-topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra, gmq_error_t *err)
+topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set, const char *extra,
+                gmq_error_t *err)
 {
     gmq_buf_t b;
     gmq_buf_init(&b);
-    gmq_buf_printf(&b, "gmq-topic 1\nauto_ack %d\nmode %d\nttr %d\nretry %d\n", c->auto_ack,
-                   c->mode, c->ttr, c->retry);
+    gmq_buf_printf(&b, "gmq-topic %d\nauto_ack %d\nmode %d\nttr %d\nretry %d\nttr_set %d\n"
+                   "retry_set %d\n", TOPIC_CONF_VERSION, c->auto_ack, c->mode, c->ttr, c->retry,
+                   (set & TOPIC_SET_TTR) != 0, (set & TOPIC_SET_RETRY) != 0);
     for (size_t i = 0; i < t->nslots; i++)
         gmq_buf_printf(&b, "queue %s\n", t->slots[i]->q->bind_key);
     if (extra != NULL)
@@ -624,6 +759,30 @@ topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, const char *extra, gm
     free(path);
     gmq_buf_free(&b);
     return rc;
+}
+
+/* ttr and retry not set by /config follow the node default */
+static void
+topic_follow_defaults(gmq_topic_t *t)
+{
+    if (!(t->conf_set & TOPIC_SET_TTR))
+        t->conf.ttr = t->opts.default_ttr > 0 ? t->opts.default_ttr : GMQ_TOPIC_DEFAULT_TTR;
+    if (!(t->conf_set & TOPIC_SET_RETRY))
+        t->conf.retry = t->opts.default_retry >= 0 ? t->opts.default_retry
+                                                   : GMQ_TOPIC_DEFAULT_RETRY;
+}
+
+/* a new fsync policy: leaving everysec keeps the background thread (idle)
+ * so a failure of a sync it still runs is reported by the next sync */
+static void
+topic_set_fsync(gmq_topic_t *t, int fsync)
+{
+    if (fsync == t->opts.fsync)
+        return;
+    t->opts.fsync = fsync;
+    if (fsync == GMQ_FSYNC_EVERYSEC && t->bg == NULL && (t->bg = gmq_bgsync_new()) == NULL)
+        gmq_log_warn("topic %s: no background sync thread; everysec syncs on the loop", t->name);
+    t->dirty = 1;   /* the next sync writes out whatever the old policy left */
 }
 
 static size_t
@@ -684,6 +843,7 @@ topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
         return NULL;
     topic_slot_t *sl = gmq_xcalloc(1, sizeof(*sl));
     sl->q = q;
+    sl->ctr = &sl->own;
     q->owner = sl;
     char *ddir = topic_path(t, "dlq", bind_key);
     struct stat st;
@@ -709,6 +869,7 @@ topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
     }
     topic_index_add(t, sl);
     t->slots[t->nslots++] = sl;
+    topic_ctr_bind(t, sl);
     return sl;
 }
 
@@ -781,12 +942,13 @@ topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out, gmq_
         : gmq_queue_deliver(q, m, now, now + (uint64_t) t->conf.ttr * 1000, err);
     if (rc != GMQ_OK)
         return GMQ_ERR;
-    if (t->conf.auto_ack) {
-        q->popped++;
-        q->acked++;
-        t->acked_num++;
+    topic_slot_t *sl = q->owner;
+    if (!q->dead) {
+        sl->ctr->popped++;
+        sl->ctr->acked += (uint64_t) t->conf.auto_ack;
     }
-    t->pop_num++;
+    t->ctr->acked_num += (uint64_t) t->conf.auto_ack;
+    t->ctr->pop_num++;
     t->dirty = 1;
     return GMQ_OK;
 }
@@ -811,6 +973,7 @@ topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_t *m, gmq_error_t *er
                              "queue %s", m->id, sl->q->bind_key);
     if (gmq_queue_put(sl->q, m->id, gmq_queue_body(m), m->len, 0, m->pushed_at, 0, err) == NULL)
         return GMQ_ERR;
+    sl->ctr->pushed++;
     if (t->opts.fsync != GMQ_FSYNC_NO && gmq_queue_sync(sl->q, err) != GMQ_OK)
         return GMQ_ERR;   /* the copy is durable before the dead letter goes */
     if (gmq_queue_finish(sl->dlq, m, GMQ_REC_MOVED, err) != GMQ_OK)
@@ -831,8 +994,8 @@ topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err)
     if (q->dead)
         return gmq_queue_requeue(q, m, m->retry, 0, err);
     uint32_t retry = m->retry + 1;
-    q->timed_out++;
-    t->timeout_num++;
+    sl->ctr->timed_out++;
+    t->ctr->timeout_num++;
     if (retry <= (uint32_t) t->conf.retry)
         return gmq_queue_requeue(q, m, retry, 0, err);
     gmq_queue_t *d = topic_dlq(t, sl, err);
@@ -845,8 +1008,8 @@ topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err)
         return GMQ_ERR;   /* durable in the dead-letter queue before it leaves this one */
     if (gmq_queue_finish(q, m, GMQ_REC_DEAD, err) != GMQ_OK)
         return GMQ_ERR;
-    q->dead_lettered++;
-    t->dead_num++;
+    sl->ctr->dead_lettered++;
+    t->ctr->dead_num++;
     return GMQ_OK;
 }
 
@@ -858,15 +1021,17 @@ topic_gc(gmq_queue_t *q)
 }
 
 static void
-topic_queue_json(gmq_buf_t *out, const gmq_queue_t *q, const gmq_queue_t *dlq)
+topic_queue_json(gmq_buf_t *out, const topic_slot_t *sl)
 {
+    const gmq_queue_t *q = sl->q, *dlq = sl->dlq;
+    const topic_qctr_t *c = sl->ctr;
     gmq_buf_append_str(out, "{\"bind_key\":");
     gmq_buf_json_str(out, q->bind_key, strlen(q->bind_key));
     gmq_buf_printf(out, ",\"ready\":%zu,\"in_flight\":%zu,\"delayed\":%zu,\"dead\":%zu,"
                    "\"pushed\":%" PRIu64 ",\"popped\":%" PRIu64 ",\"acked\":%" PRIu64
                    ",\"timed_out\":%" PRIu64 ",\"dead_lettered\":%" PRIu64 "}",
-                   q->n_ready, q->n_inflight, q->n_delayed, dlq ? dlq->count : 0, q->pushed,
-                   q->popped, q->acked, q->timed_out, q->dead_lettered);
+                   q->n_ready, q->n_inflight, q->n_delayed, dlq ? dlq->count : 0, c->pushed,
+                   c->popped, c->acked, c->timed_out, c->dead_lettered);
 }
 
 static void
@@ -880,4 +1045,212 @@ topic_msg_json(gmq_buf_t *out, const gmq_qmsg_t *m)
                    ",\"offset\":%u,\"len\":%u",
                    m->q->dead ? "true" : "false", states[m->state], m->retry, m->pushed_at,
                    m->due_at, m->delivered_at, m->seg->no, m->off, m->len);
+}
+
+/* ---- the counters file ---- */
+
+/* Map <topic>/counters, or start a new one when it is missing or not
+ * valid. Nothing here fails the open: without the file the counters are
+ * kept in memory only, which is logged. */
+static void
+topic_ctr_open(gmq_topic_t *t)
+{
+    char *path = topic_path(t, TOPIC_CTR_FILE, NULL);
+    struct stat st;
+    int e;
+    t->ctr_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (t->ctr_fd < 0 || fstat(t->ctr_fd, &st) != 0) {
+        gmq_log_warn("topic %s: cannot open %s (%s): counters are kept in memory only", t->name,
+                     path, strerror(errno));
+        goto fail;
+    }
+    if (st.st_size > 0) {
+        const char *why = topic_ctr_map(t, t->ctr_fd, (size_t) st.st_size);
+        if (why == NULL)
+            goto done;
+        gmq_log_warn("topic %s: %s %s: counters start from 0", t->name, path, why);
+        if (gmq_seam.ftruncate(t->ctr_fd, 0) != 0) {
+            gmq_log_warn("topic %s: cannot truncate %s (%s): counters are kept in memory only",
+                         t->name, path, strerror(errno));
+            goto fail;
+        }
+    }
+    /* reserved before it is mapped: a full disk is an error here, never a SIGBUS */
+    if ((e = gmq_seam.fallocate(t->ctr_fd, 0, TOPIC_CTR_FIRST)) != 0) {
+        gmq_log_warn("topic %s: cannot allocate %s (%s): counters are kept in memory only",
+                     t->name, path, strerror(e));
+        goto fail;
+    }
+    void *map = mmap(NULL, TOPIC_CTR_FIRST, PROT_READ | PROT_WRITE, MAP_SHARED, t->ctr_fd, 0);
+    if (map == MAP_FAILED) {
+        gmq_log_warn("topic %s: cannot map %s (%s): counters are kept in memory only", t->name,
+                     path, strerror(errno));
+        goto fail;
+    }
+    t->ctr_map = map;
+    t->ctr_size = TOPIC_CTR_FIRST;
+    topic_ctr_hdr_t *h = map;
+    h->version = TOPIC_CTR_VERSION;
+    h->slot_size = TOPIC_CTR_SLOT;
+    h->nslots = TOPIC_CTR_FIRST / TOPIC_CTR_SLOT - 1;
+    h->magic = TOPIC_CTR_MAGIC;          /* last: a file without it is started again */
+    goto done;
+
+fail:
+    if (t->ctr_fd >= 0)
+        close(t->ctr_fd);
+    t->ctr_fd = -1;
+done:
+    if (t->ctr_map != NULL)
+        t->ctr = &((topic_ctr_hdr_t *) (void *) t->ctr_map)->c;
+    free(path);
+}
+
+/* map an existing file of size bytes and check it; NULL, or what is wrong
+ * with it (then nothing stays mapped). Slots that are neither free nor
+ * valid are cleared. */
+static const char *
+topic_ctr_map(gmq_topic_t *t, int fd, size_t size)
+{
+    if (size < TOPIC_CTR_FIRST || size > TOPIC_CTR_MAX)
+        return "has a bad size";
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED)
+        return "cannot be mapped";
+    const topic_ctr_hdr_t *h = map;
+    if (h->magic != TOPIC_CTR_MAGIC || h->version != TOPIC_CTR_VERSION ||
+        h->slot_size != TOPIC_CTR_SLOT || h->nslots == 0 ||
+        ((size_t) h->nslots + 1) * TOPIC_CTR_SLOT > size) {
+        munmap(map, size);
+        return "has a bad header";
+    }
+    t->ctr_map = map;
+    t->ctr_size = size;
+    unsigned cleared = 0;
+    static const topic_ctr_slot_t zero;
+    for (uint32_t i = 0; i < h->nslots; i++) {
+        topic_ctr_slot_t *s = topic_ctr_slot(t, i);
+        if (s->crc == 0 ? memcmp(s, &zero, sizeof(*s)) == 0
+                        : s->len > 0 && s->len <= GMQ_NAME_MAX && s->name[s->len] == '\0' &&
+                          gmq_name_valid(s->name, s->len) && s->crc == topic_ctr_crc(s->name, s->len))
+            continue;
+        memset(s, 0, sizeof(*s));
+        cleared++;
+    }
+    if (cleared)
+        gmq_log_warn("topic %s: %u damaged slots of %s/%s cleared: those queues' counters start "
+                     "from 0", t->name, cleared, t->dir, TOPIC_CTR_FILE);
+    return NULL;
+}
+
+/* after the queues are loaded: give each its slot (by name), clear the
+ * slots of queues that are gone, and new slots to the queues without one */
+static void
+topic_ctr_bind_all(gmq_topic_t *t)
+{
+    if (t->ctr_map != NULL) {
+        uint32_t n = ((topic_ctr_hdr_t *) (void *) t->ctr_map)->nslots;
+        for (uint32_t i = 0; i < n; i++) {
+            topic_ctr_slot_t *s = topic_ctr_slot(t, i);
+            if (s->crc == 0)
+                continue;
+            topic_slot_t *sl = topic_slot(t, s->name);
+            if (sl != NULL && sl->ctr_ix == 0) {
+                sl->ctr = &s->c;
+                sl->ctr_ix = i + 1;
+            } else {
+                memset(s, 0, sizeof(*s));
+            }
+        }
+    }
+    t->ctr_bound = 1;
+    for (size_t i = 0; i < t->nslots; i++)
+        if (t->slots[i]->ctr_ix == 0)
+            topic_ctr_bind(t, t->slots[i]);
+}
+
+/* a free slot of the file for sl (the file grows when it is full); without
+ * one its counters stay in memory */
+static void
+topic_ctr_bind(gmq_topic_t *t, topic_slot_t *sl)
+{
+    if (t->ctr_map == NULL || !t->ctr_bound)
+        return;
+    uint32_t n = ((topic_ctr_hdr_t *) (void *) t->ctr_map)->nslots, i = t->ctr_next % n, k;
+    for (k = 0; k < n && topic_ctr_slot(t, i)->crc != 0; k++)
+        i = (i + 1) % n;
+    if (k == n) {
+        if (topic_ctr_grow(t) != GMQ_OK)
+            return;
+        i = n;
+    }
+    topic_ctr_slot_t *s = topic_ctr_slot(t, i);
+    const char *bk = sl->q->bind_key;
+    size_t len = strlen(bk);
+    s->c = *sl->ctr;
+    memcpy(s->name, bk, len);
+    s->len = (uint16_t) len;
+    s->crc = topic_ctr_crc(bk, len);     /* last: the slot is in use once it matches */
+    sl->ctr = &s->c;
+    sl->ctr_ix = i + 1;
+    t->ctr_next = i + 1;
+}
+
+/* twice the slots: reserve the space, remap, then point every counter
+ * pointer into the new mapping */
+static int
+topic_ctr_grow(gmq_topic_t *t)
+{
+    topic_ctr_hdr_t *h = (topic_ctr_hdr_t *) (void *) t->ctr_map;
+    size_t size = ((size_t) h->nslots + 1) * TOPIC_CTR_SLOT * 2;
+    if (size > TOPIC_CTR_MAX)
+        return GMQ_ERR;
+    if (size > t->ctr_size) {
+        int e = gmq_seam.fallocate(t->ctr_fd, 0, (off_t) size);
+        void *map = e == 0 ? mremap(t->ctr_map, t->ctr_size, size, MREMAP_MAYMOVE) : MAP_FAILED;
+        if (map == MAP_FAILED) {
+            gmq_log_warn("topic %s: cannot grow %s/%s (%s): the counters of new queues are kept "
+                         "in memory only", t->name, t->dir, TOPIC_CTR_FILE,
+                         strerror(e ? e : errno));
+            return GMQ_ERR;
+        }
+        t->ctr_map = map;
+        t->ctr_size = size;
+        h = map;
+    }
+    h->nslots = (uint32_t) (size / TOPIC_CTR_SLOT - 1);
+    t->ctr = &h->c;
+    for (size_t i = 0; i < t->nslots; i++)
+        if (t->slots[i]->ctr_ix != 0)
+            t->slots[i]->ctr = &topic_ctr_slot(t, t->slots[i]->ctr_ix - 1)->c;
+    return GMQ_OK;
+}
+
+static void
+topic_ctr_close(gmq_topic_t *t)
+{
+    if (t->ctr_map != NULL) {
+        if (gmq_seam.msync(t->ctr_map, t->ctr_size, MS_SYNC) != 0)
+            gmq_log_warn("topic %s: msync of %s/%s: %s", t->name, t->dir, TOPIC_CTR_FILE,
+                         strerror(errno));
+        munmap(t->ctr_map, t->ctr_size);
+    }
+    if (t->ctr_fd >= 0)
+        close(t->ctr_fd);
+}
+
+static uint32_t
+topic_ctr_crc(const char *name, size_t len)
+{
+    unsigned char l[2] = { (unsigned char) (len >> 8), (unsigned char) len };
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32(c, l, 2);
+    c = crc32(c, (const Bytef *) name, (uInt) len);
+    return (uint32_t) c != 0 ? (uint32_t) c : 1;
+}
+
+static topic_ctr_slot_t *
+topic_ctr_slot(const gmq_topic_t *t, uint32_t i)
+{
+    return (topic_ctr_slot_t *) (void *) (t->ctr_map + TOPIC_CTR_SLOT * ((size_t) i + 1));
 }

@@ -21,17 +21,23 @@ typedef struct gmq_topic_s gmq_topic_t;
 #define GMQ_MODE_REGEX 2   /* route key is a PCRE2 pattern searched in each bind key */
 #define GMQ_MODE_TOPIC 3   /* AMQP topic wildcards: '*' one word, '#' zero or more, '.' separated */
 
+#define GMQ_TOPIC_SEGMENT_MIN   (64 * 1024)  /* a smaller segment_size is raised to this */
+#define GMQ_TOPIC_DEFAULT_TTR   30           /* when default_ttr is <= 0 */
+#define GMQ_TOPIC_DEFAULT_RETRY 5            /* when default_retry is < 0 */
+
 typedef struct {
     const char *data_dir;      /* topic files live in <data_dir>/<name>/ */
     int         fsync;         /* GMQ_FSYNC_ALWAYS / EVERYSEC / NO (common/config.h) */
-    size_t      segment_size;  /* bytes per preallocated segment file */
+    size_t      segment_size;  /* largest segment file, bytes */
     uint64_t    max_delay_ms;  /* larger delays are refused (E_INVALID_DELAY) */
-    int         default_ttr;   /* seconds, for a new topic */
-    int         default_retry; /* for a new topic */
+    int         default_ttr;   /* seconds, for topics whose msgTTR was never set */
+    int         default_retry; /* for topics whose msgRetry was never set */
     int         max_queues;    /* declared queues per topic (E_LIMIT past it) */
 } gmq_store_opts_t;
 
-/* topic settings; in a patch, -1 means "leave unchanged" */
+/* topic settings; in a patch, -1 means "leave unchanged". ttr and retry
+ * follow gmq_store_opts_t's defaults until a patch sets them; get_config
+ * and the stats show the effective values. */
 typedef struct {
     int auto_ack;   /* 0/1, default 0 */
     int mode;       /* GMQ_MODE_*, default 1 */
@@ -52,6 +58,12 @@ typedef struct {
  * messages become ready again). NULL on failure with err set. */
 gmq_topic_t *gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err);
 void         gmq_topic_close(gmq_topic_t *t);          /* syncs, unmaps, unlocks; NULL ok */
+/* New node settings for an open topic (a SIGHUP): default ttr/retry for a
+ * topic that never set its own (in-flight messages keep their deadline,
+ * the next delivery uses the new TTR), max_delay_ms, fsync policy,
+ * segment_size (segments created from now on), max_queues (existing
+ * queues stay). data_dir is ignored. opts is copied; nothing fails. */
+void         gmq_topic_set_opts(gmq_topic_t *t, const gmq_store_opts_t *opts);
 
 int  gmq_topic_set_config(gmq_topic_t *t, const gmq_topic_conf_t *patch, gmq_error_t *err);
 void gmq_topic_get_config(const gmq_topic_t *t, gmq_topic_conf_t *out);
@@ -74,18 +86,25 @@ int  gmq_topic_push(gmq_topic_t *t, uint64_t id, const char *route_key, const ch
 int  gmq_topic_pop(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
                    gmq_error_t *err);
 /* Ack an in-flight message of the queue (or of its dead-letter queue).
- * Unknown or already acked id: GMQ_ERR, E_INVALID_ACK "msgId:<id> is not exist." */
+ * No such queue: GMQ_ERR, E_INVALID_ACK "bindkey:<bk> is not associated
+ * with queue". Unknown or already acked id: GMQ_ERR, E_INVALID_ACK
+ * "msgId:<id> is not exist." */
 int  gmq_topic_ack(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err);
 /* A delivered message whose consumer vanished before receiving it: back to
- * the head of ready at once, retry count unchanged. GMQ_ERR if not in flight. */
+ * the head of ready at once, retry count unchanged. GMQ_ERR if not in flight
+ * (E_INVALID_ACK "msgId:<id> is not exist.") or no such queue (E_INVALID_DEAD
+ * "bindkey:<bk> is not associated with queue"). */
 int  gmq_topic_release(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *err);
 
 /* Deliver the next dead letter of the bind key's queue, same rules as pop
- * (it is then in flight in the dead-letter queue and can be acked there). */
+ * (it is then in flight in the dead-letter queue and can be acked there),
+ * but no such queue is E_INVALID_DEAD "bindkey:<bk> is not associated with
+ * queue". */
 int  gmq_topic_dead(gmq_topic_t *t, const char *bind_key, uint64_t now_ms, gmq_msg_t *out,
                     gmq_error_t *err);
 /* Move a dead letter (ready or in flight in the DLQ) back to its queue's
- * ready list with retry 0. id 0 = all dead letters of that queue. */
+ * ready list with retry 0. id 0 = all dead letters of that queue. No such
+ * queue: E_INVALID_DEAD as for dead; id not a dead letter: E_NOT_FOUND. */
 int  gmq_topic_requeue(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t now_ms,
                        int *moved, gmq_error_t *err);
 

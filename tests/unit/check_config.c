@@ -418,7 +418,7 @@ START_TEST(test_file_bad_value)
 
     snprintf(flag, sizeof(flag), "-config_file=%s", path);
     ck_assert_int_eq(load(&cfg, err, flag, NULL), GMQ_ERR);
-    snprintf(want, sizeof(want), "config file %s: node_id: \"2000\" is out of range 1..1023",
+    snprintf(want, sizeof(want), "config file %s line 1: node_id: \"2000\" is out of range 1..1023",
              path);
     ck_assert_str_eq(err, want);
     gmq_config_free(&cfg);
@@ -432,8 +432,64 @@ START_TEST(test_file_bad_value)
     snprintf(flag, sizeof(flag), "-config_file=%s", path);
     ck_assert_int_eq(load(&cfg, err, flag, NULL), GMQ_ERR);
     snprintf(want, sizeof(want),
-             "config file %s: fsync: \"sometimes\" must be one of always, everysec, no", path);
+             "config file %s line 1: fsync: \"sometimes\" must be one of always, everysec, no", path);
     ck_assert_str_eq(err, want);
+    gmq_config_free(&cfg);
+    unlink(path);
+}
+END_TEST
+
+/* errors name the line of the file they are on, after comments and blank lines */
+START_TEST(test_file_error_lines)
+{
+    gmq_config_t cfg;
+    char err[ERRLEN], flag[128], want[256];
+    /* 1: comment, 2: comment, 3: blank, 4: comment, 5: bad value, 6: blank, 7: syntax */
+    char *path = tmp_conf("# gmq test config\n# ----\n\n# the node\nnode_id = 2000\n\n"
+                          "msg_ttr = = 3\n");
+
+    snprintf(flag, sizeof(flag), "-config_file=%s", path);
+    ck_assert_int_eq(load(&cfg, err, flag, NULL), GMQ_ERR);
+    snprintf(want, sizeof(want), "config file %s line 5: node_id: \"2000\" is out of range 1..1023",
+             path);
+    ck_assert_str_eq(err, want);
+    gmq_config_free(&cfg);
+    unlink(path);
+
+    path = tmp_conf("# gmq test config\n# ----\n\n# the node\nnode_id = 20\n\nmsg_ttr = = 3\n");
+    snprintf(flag, sizeof(flag), "-config_file=%s", path);
+    ck_assert_int_eq(load(&cfg, err, flag, NULL), GMQ_ERR);
+    snprintf(want, sizeof(want), "config file %s line 7: ", path);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+    gmq_config_free(&cfg);
+    unlink(path);
+
+    /* C and C++ comments, a value on several lines, '#' and '//' inside strings */
+    path = tmp_conf("/* a comment\n   on three lines */\nlog_file = \"/tmp/a#b//c\"\n"
+                    "// another\ndata_save_path = \"x\ny\"\nauth_token = 'it\\'s' # x\n"
+                    "tcp_addr = \"127.0.0.1:9\" // y\nnode_weight = 0\n");
+    snprintf(flag, sizeof(flag), "-config_file=%s", path);
+    ck_assert_int_eq(load(&cfg, err, flag, NULL), GMQ_ERR);
+    snprintf(want, sizeof(want), "config file %s line 9: node_weight: \"0\" is out of range 1..1000",
+             path);
+    ck_assert_str_eq(err, want);
+    gmq_config_free(&cfg);
+    unlink(path);
+
+    path = tmp_conf("/* a comment\n   on three lines */\nlog_file = \"/tmp/a#b//c\"\n"
+                    "// another\ndata_save_path = \"x\ny\"\n#\n#\nnode_weight = 7\nbogus = 1\n");
+    snprintf(flag, sizeof(flag), "-config_file=%s", path);
+    ck_assert_int_eq(load(&cfg, err, flag, NULL), GMQ_ERR);
+    snprintf(want, sizeof(want), "config file %s line 10: no such option 'bogus'", path);
+    ck_assert_str_eq(err, want);
+    gmq_config_free(&cfg);
+    ck_assert_int_eq(truncate(path, strlen("/* a comment\n   on three lines */\nlog_file = "
+                                           "\"/tmp/a#b//c\"\n// another\ndata_save_path = "
+                                           "\"x\ny\"\n#\n#\nnode_weight = 7\n")), 0);
+    ck_assert_msg(load(&cfg, err, flag, NULL) == GMQ_OK, "%s", err);
+    ck_assert_str_eq(cfg.log_file, "/tmp/a#b//c");
+    ck_assert_str_eq(cfg.data_save_path, "x\ny");
+    ck_assert_int_eq(cfg.node_weight, 7);
     gmq_config_free(&cfg);
     unlink(path);
 }
@@ -624,6 +680,7 @@ config_suite(void)
     tcase_add_test(tc, test_type_string);
     tcase_add_test(tc, test_file_bad_key);
     tcase_add_test(tc, test_file_bad_value);
+    tcase_add_test(tc, test_file_error_lines);
     tcase_add_test(tc, test_file_missing);
     tcase_add_test(tc, test_flag_errors);
     tcase_add_test(tc, test_help);
