@@ -18,18 +18,19 @@ endif
 # --- sources (explicit lists; main.c files stay out so tests link the rest) ---
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
                common/seam.c common/etcdapi.c common/procstat.c common/net.c
-PROTO_SRCS  := proto/ipc.c proto/errors.c proto/tcp.c
+PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
                worker/topic.c worker/bgsync.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
-MASTER_SRCS := master/master.c master/sup.c master/http.c master/tcp.c master/api.c master/chan.c \
-               master/tls.c master/etcd.c
+MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
+               master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
+               master/etcd.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc config buf record segment heap route topic etcdapi discovery tcp net
+UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic etcdapi discovery
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
@@ -64,6 +65,7 @@ $(BUILD)/tests/etcd_driver: $(BUILD)/tests/etcd_driver.o $(BUILD)/master/etcd.o 
 $(BUILD)/tests/check_buf:    $(COMMON_OBJS)
 $(BUILD)/tests/check_config: $(COMMON_OBJS)
 $(BUILD)/tests/check_ipc:    $(COMMON_OBJS) $(PROTO_OBJS)
+$(BUILD)/tests/check_op:     $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_tcp:    $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_net:    $(COMMON_OBJS)
 $(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o

@@ -45,6 +45,11 @@ uint64_t gmq_mono_ms(void);
 /* 1 if s[0..len) is a valid topic/bind key/channel name: [A-Za-z0-9_.-]{1,128} */
 int gmq_name_valid(const char *s, size_t len);
 
+/* a strict unsigned decimal s[0..len): digits only (no sign, space or
+ * NUL), at most max; GMQ_OK with *out, GMQ_ERR otherwise. The one number
+ * parser for client input on every port. */
+int gmq_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
+
 /* mkdir -p: create path and its missing parents with mode; 0 or -1 (errno) */
 int gmq_mkdir_p(const char *path, unsigned mode);
 

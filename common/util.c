@@ -104,3 +104,23 @@ gmq_mkdir_p(const char *path, unsigned mode)
     free(p);
     return rc;
 }
+
+int
+gmq_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+    uint64_t x = 0;
+    if (s == NULL || len == 0 || len > 20)
+        return GMQ_ERR;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return GMQ_ERR;
+        uint64_t d = (uint64_t) (s[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return GMQ_ERR;
+        x = x * 10 + d;
+    }
+    if (x > max)
+        return GMQ_ERR;
+    *out = x;
+    return GMQ_OK;
+}

@@ -3,6 +3,7 @@
  * subscribers; each subscription links a connection and a channel.
  */
 #include "chan.h"
+#include "proto/tcp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,13 +71,11 @@ gmq_chan_publish(gmq_master_t *m, const char *name, const char *body, size_t len
     int n = 0;
     for (gmq_list_t *l = ch->subs.next; l != &ch->subs;) {
         chan_sub_t *s = container_of(l, chan_sub_t, chan_link);
-        l = l->next;     /* a flush may close the subscriber */
+        l = l->next;
         if (s->conn->dead)
             continue;
-        gmq_buf_put_u16(&s->conn->out, 104);
-        gmq_buf_put_u32(&s->conn->out, (uint32_t) len);
-        gmq_buf_append(&s->conn->out, body, len);
-        gmq_conn_flush(s->conn);
+        gmq_tcp_put_frame(&s->conn->out, GMQ_TCP_CHANNEL, body, len);
+        gmq_conn_schedule(s->conn);
         n++;
     }
     return n;

@@ -4,6 +4,8 @@
  * keep-alive, limits on head and body size, and the response writers.
  */
 #include "http.h"
+#include "conn.h"
+#include "master.h"
 #include "common/log.h"
 
 #include <ctype.h>
@@ -22,7 +24,6 @@ static int http_on_body(http_parser *p, const char *at, size_t len);
 static int http_on_message_complete(http_parser *p);
 static void http_header_done(gmq_http_state_t *h);
 static void http_dispatch(gmq_conn_t *c);
-static void http_error(gmq_conn_t *c, int status, const char *msg);
 static void http_multipart(gmq_http_params_t *form, const char *ctype, const char *body, size_t len);
 
 static const http_parser_settings http_settings = {
@@ -58,6 +59,7 @@ void
 gmq_http_on_data(gmq_conn_t *c)
 {
     gmq_http_state_t *h = &c->u.http;
+    h->in_parse = 1;
     while (!c->dead && !c->closing && !h->complete && gmq_buf_used(&c->in) > 0) {
         size_t n = http_parser_execute(&h->parser, &http_settings, gmq_buf_rptr(&c->in),
                                        gmq_buf_used(&c->in));
@@ -69,19 +71,20 @@ gmq_http_on_data(gmq_conn_t *c)
             continue;
         }
         if (h->too_large) {
-            http_error(c, h->too_large, h->too_large == 431 ? "request head too large: max_header"
+            gmq_http_error(c, h->too_large, h->too_large == 431 ? "request head too large: max_header"
                                                             : "request body too large: max_body");
-            return;
+            break;
         }
         if (e != HPE_OK) {
             char msg[160];
             snprintf(msg, sizeof(msg), "bad request: %s", http_errno_description(e));
-            http_error(c, 400, msg);
-            return;
+            gmq_http_error(c, 400, msg);
+            break;
         }
         if (n == 0)
             break;
     }
+    h->in_parse = 0;
 }
 
 /* ---- parser callbacks ---- */
@@ -225,16 +228,22 @@ http_dispatch(gmq_conn_t *c)
     gmq_buf_append(&h->url, "", 1);      /* NUL-terminate */
     http_parser_url_init(&u);
     if (http_parser_parse_url(h->url.data, h->url.len - 1, 0, &u) != 0) {
-        http_error(c, 400, "bad request: malformed URL");
+        gmq_http_error(c, 400, "bad request: malformed URL");
         return;
     }
     r.conn = c;
     r.method = h->parser.method;
+    size_t plen = 1;
     if (u.field_set & (1 << UF_PATH))
         r.path = gmq_http_urldecode(h->url.data + u.field_data[UF_PATH].off,
-                                    u.field_data[UF_PATH].len, NULL);
+                                    u.field_data[UF_PATH].len, &plen);
     else
         r.path = gmq_xstrdup("/");
+    if (memchr(r.path, '\0', plen) != NULL) {
+        free(r.path);
+        gmq_http_error(c, 400, "bad request: NUL byte in the path");
+        return;
+    }
     if (u.field_set & (1 << UF_QUERY))
         gmq_http_params_parse(&r.query, h->url.data + u.field_data[UF_QUERY].off,
                               u.field_data[UF_QUERY].len);
@@ -282,13 +291,12 @@ gmq_http_respond(gmq_conn_t *c, int status, const char *ctype, const char *body,
     gmq_buf_append(&c->out, body, len);
     if (!h->keep_alive)
         c->closing = 1;
-    int was_complete = h->complete;
     h->complete = 0;
-    gmq_conn_flush(c);
-    /* an asynchronous reply: parse what the client pipelined meanwhile */
-    if (was_complete && !c->dead && !c->closing && gmq_buf_used(&c->in) > 0 &&
-        HTTP_PARSER_ERRNO(&h->parser) == HPE_OK)
-        gmq_http_on_data(c);
+    gmq_conn_schedule(c);
+    /* a reply that came later (from a worker): what the client pipelined
+     * meanwhile is parsed at the end of this iteration, never from here */
+    if (!h->in_parse && !c->closing && gmq_buf_used(&c->in) > 0)
+        gmq_conn_resume(c);
 }
 
 void
@@ -308,8 +316,8 @@ gmq_http_respond_json(gmq_conn_t *c, int code, const char *data, size_t dlen, co
     gmq_buf_free(&b);
 }
 
-static void
-http_error(gmq_conn_t *c, int status, const char *msg)
+void
+gmq_http_error(gmq_conn_t *c, int status, const char *msg)
 {
     gmq_buf_t b;
     gmq_buf_init(&b);
@@ -454,5 +462,5 @@ void
 gmq_http_timeout(gmq_conn_t *c)
 {
     c->u.http.head_started_ms = 0;
-    http_error(c, 408, "request head not complete within header_timeout");
+    gmq_http_error(c, 408, "request head not complete within header_timeout");
 }

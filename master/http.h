@@ -1,13 +1,37 @@
 /*
- * http.h - one parsed HTTP request as the API handlers see it: path,
- * decoded query and form parameters, raw body. Valid during dispatch only.
+ * http.h - HTTP/1.1 on client connections (http.c) and the API handlers
+ * (api.c): the per-connection parser state, one parsed request as the
+ * handlers see it (path, decoded query and form parameters, raw body;
+ * valid during dispatch only), and the response writers.
  */
 #ifndef GMQ_HTTP_H
 #define GMQ_HTTP_H
 
-#include "master.h"
+#include "common/buf.h"
+#include "common/gmq.h"
+
+#include <http_parser.h>
+
+typedef struct gmq_conn_s gmq_conn_t;
 
 #define GMQ_HTTP_MAX_PARAMS 64
+
+/* per-connection HTTP state */
+typedef struct {
+    http_parser parser;
+    gmq_buf_t   url;
+    gmq_buf_t   body;
+    gmq_buf_t   hfield, hvalue;
+    char        content_type[128];
+    char        authorization[300];
+    int         in_value;
+    int         in_parse;      /* gmq_http_on_data is running: replies need no resume */
+    int         complete;      /* a whole request parsed, waiting for its reply */
+    int         keep_alive;
+    int         too_large;
+    uint64_t    head_bytes;
+    uint64_t    head_started_ms; /* first byte of a request whose head is incomplete */
+} gmq_http_state_t;
 
 typedef struct {
     int    n;
@@ -26,6 +50,18 @@ typedef struct {
     size_t             body_len;
     const char        *content_type;
 } gmq_http_req_t;
+
+void gmq_http_conn_init(gmq_conn_t *c);
+void gmq_http_conn_free(gmq_conn_t *c);
+/* parse and dispatch what is buffered; stops while a reply is awaited */
+void gmq_http_on_data(gmq_conn_t *c);
+/* queue a response; a request answered later resumes the parser at the end
+ * of the loop iteration (never from here) */
+void gmq_http_respond(gmq_conn_t *c, int status, const char *ctype, const char *body, size_t len);
+void gmq_http_respond_json(gmq_conn_t *c, int code, const char *data, size_t dlen, const char *msg);
+/* an error response that closes the connection */
+void gmq_http_error(gmq_conn_t *c, int status, const char *msg);
+void gmq_http_timeout(gmq_conn_t *c);       /* 408 for a head not sent in time */
 
 /* the value of a query or form parameter (query first), NULL if absent */
 const char *gmq_http_param(const gmq_http_req_t *r, const char *key, size_t *len);

@@ -38,6 +38,10 @@ static void sup_on_backoff(struct ev_loop *loop, ev_timer *t, int revents);
 static void sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f);
 static void sup_close_fds_except(const int *keep, int n);
 static gmq_wproc_t *sup_find_pid(gmq_sup_t *s, pid_t pid);
+static gmq_wproc_t *sup_find(gmq_sup_t *s, const char *topic);
+static int  sup_write(gmq_wproc_t *w);
+static void sup_forget(gmq_wproc_t *w);
+static void sup_put_control(gmq_wproc_t *w, uint32_t type, uint64_t req_id);
 
 static const char *const sup_state_names[] = {
     "starting", "ready", "backoff", "fatal", "crashloop", "stopping", "stopped",
@@ -81,10 +85,8 @@ gmq_sup_state_name(gmq_wp_state_t st)
 gmq_wproc_t *
 gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
 {
-    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
-        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
-        if (strcmp(w->topic, topic) != 0)
-            continue;
+    gmq_wproc_t *w = sup_find(s, topic);
+    if (w != NULL) {
         if (w->state == GMQ_WP_FATAL || w->state == GMQ_WP_CRASHLOOP) {
             gmq_error_set(err, GMQ_E_UNAVAILABLE, "topic %s is unavailable (%s: %s)", topic,
                           gmq_sup_state_name(w->state), w->last_exit);
@@ -97,8 +99,14 @@ gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
         return w;
     }
     if (!create) {
-        gmq_error_set(err, GMQ_E_NOT_FOUND, "topic is not exist");
-        return NULL;
+        /* a topic forgotten by /exitTopic still has its directory */
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", s->m->cfg.data_save_path, topic);
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            gmq_error_set(err, GMQ_E_NOT_FOUND, "topic is not exist");
+            return NULL;
+        }
     }
     if (s->m->stopping) {
         gmq_error_set(err, GMQ_E_UNAVAILABLE, "node is shutting down");
@@ -108,9 +116,9 @@ gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
         gmq_error_set(err, GMQ_E_LIMIT, "too many topics: max_topics is %d", s->m->cfg.max_topics);
         return NULL;
     }
-    gmq_wproc_t *w = gmq_xcalloc(1, sizeof(*w));
+    w = gmq_xcalloc(1, sizeof(*w));
     w->sup = s;
-    w->sup_master = s->m;
+    w->m = s->m;
     snprintf(w->topic, sizeof(w->topic), "%s", topic);
     w->fd = -1;
     gmq_buf_init(&w->in);
@@ -202,7 +210,7 @@ sup_child(gmq_wproc_t *w, int fd)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    int keep[] = { 0, 1, 2, fd, gmq_log_fd() };
+    int keep[] = { 0, 1, 2, fd, gmq_log_fd(), m->lock_fd };
     sup_close_fds_except(keep, (int) GMQ_ARRAY_LEN(keep));
     gmq_proctitle_set("gmq-worker: %s", w->topic);
     char ident[GMQ_NAME_MAX + 16];
@@ -215,9 +223,9 @@ sup_child(gmq_wproc_t *w, int fd)
 static void
 sup_close_fds_except(const int *keep, int n)
 {
-    int sorted[8];
+    int sorted[16];
     int k = 0;
-    for (int i = 0; i < n && k < 8; i++)
+    for (int i = 0; i < n && k < 16; i++)
         if (keep[i] >= 0)
             sorted[k++] = keep[i];
     for (int i = 1; i < k; i++)           /* insertion sort */
@@ -265,7 +273,7 @@ sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f)
 {
     gmq_master_t *m = w->sup->m;
     uint32_t version, pid;
-    gmq_ipc_reply_t r;
+    gmq_op_reply_t r;
 
     switch (f->type) {
     case GMQ_IPC_READY:
@@ -283,17 +291,17 @@ sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f)
         snprintf(w->last_exit, sizeof(w->last_exit), "%.*s", (int) f->len, f->payload);
         return;
     case GMQ_IPC_REPLY: {
-        gmq_req_t *req = gmq_req_find(m, f->req_id);
+        gmq_req_t *req = gmq_req_find(m->reqs, f->req_id);
         if (req == NULL)
             return;     /* cancelled and already forgotten */
-        if (gmq_ipc_reply_parse(f, &r) != GMQ_OK) {
+        if (gmq_op_reply_decode(f->payload, f->len, &r) != GMQ_OK) {
             gmq_error_t e;
             gmq_error_set(&e, GMQ_E_INTERNAL, "malformed reply from worker");
             req->done(req, NULL, &e);
         } else {
             req->done(req, &r, NULL);
         }
-        gmq_req_finish(m, req);
+        gmq_req_finish(m->reqs, req);
         return;
     }
     default:
@@ -306,10 +314,8 @@ sup_on_write(struct ev_loop *loop, ev_io *io, int revents)
 {
     (void) revents;
     gmq_wproc_t *w = io->data;
-    if (gmq_buf_write_fd(&w->out, w->fd) < 0) {
-        sup_lost(w, strerror(errno));
+    if (sup_write(w) != GMQ_OK)
         return;
-    }
     if (gmq_buf_used(&w->out) == 0)
         ev_io_stop(loop, io);
 }
@@ -324,10 +330,8 @@ gmq_sup_flush(gmq_sup_t *s)
             continue;
         if (w->state != GMQ_WP_READY && w->state != GMQ_WP_STOPPING)
             continue;     /* requests wait in `out` until READY */
-        if (gmq_buf_write_fd(&w->out, w->fd) < 0) {
-            sup_lost(w, strerror(errno));
+        if (sup_write(w) != GMQ_OK)
             continue;
-        }
         if (gmq_buf_used(&w->out) > 0)
             ev_io_start(s->m->loop, &w->wio);
     }
@@ -347,9 +351,21 @@ sup_lost(gmq_wproc_t *w, const char *why)
     gmq_buf_reset(&w->out);
     if (w->last_exit[0] == '\0')
         snprintf(w->last_exit, sizeof(w->last_exit), "%s", why);
-    gmq_error_t e;
-    gmq_error_set(&e, GMQ_E_UNAVAILABLE, "topic %s: worker went away (%s); retry", w->topic, why);
-    gmq_req_fail_all(m, &w->reqs, &e);
+    /* a request the worker may have read may also have been applied: say
+     * so, so a client never takes a stored push for a refused one */
+    gmq_error_t unsent, unknown, lost;
+    gmq_error_set(&unsent, GMQ_E_UNAVAILABLE, "topic %s: worker went away (%s) before the request "
+                  "reached it; nothing was done; retry", w->topic, why);
+    gmq_error_set(&unknown, GMQ_E_UNAVAILABLE, "topic %s: worker went away (%s) after receiving "
+                  "the request: its outcome is unknown (it may have been applied)", w->topic, why);
+    gmq_error_set(&lost, GMQ_E_UNAVAILABLE, "topic %s: worker went away (%s); retry", w->topic, why);
+    while (!gmq_list_empty(&w->reqs)) {
+        gmq_req_t *req = container_of(w->reqs.next, gmq_req_t, wproc_link);
+        int sent = req->frame_at < w->out_sent;
+        req->done(req, NULL, !sent ? &unsent : gmq_op_mutates(req->op) ? &unknown : &lost);
+        gmq_req_finish(m->reqs, req);
+    }
+    w->out_total = w->out_sent = 0;
 }
 
 void
@@ -385,14 +401,8 @@ gmq_sup_reap(gmq_sup_t *s)
         if (w->state == GMQ_WP_STOPPING || s->m->stopping) {
             w->state = GMQ_WP_STOPPED;
             gmq_log_info("topic %s: worker %d stopped (%s)", w->topic, (int) pid, why);
-            if (!s->m->stopping) {
-                /* /exitTopic: forget it; the next request names it anew */
-                gmq_list_remove(&w->link);
-                s->nprocs--;
-                gmq_buf_free(&w->in);
-                gmq_buf_free(&w->out);
-                free(w);
-            }
+            if (!s->m->stopping)
+                sup_forget(w);    /* /exitTopic: the next request names it anew */
             continue;
         }
         if (was_fatal) {
@@ -447,7 +457,7 @@ gmq_sup_shutdown(gmq_sup_t *s)
         ev_timer_stop(s->m->loop, &w->backoff);
         if (w->pid > 0) {
             if (w->fd >= 0) {
-                gmq_ipc_put_control(&w->out, GMQ_IPC_SHUTDOWN, 0);
+                sup_put_control(w, GMQ_IPC_SHUTDOWN, 0);
             } else {
                 kill(w->pid, SIGTERM);
             }
@@ -463,26 +473,19 @@ gmq_sup_shutdown(gmq_sup_t *s)
 int
 gmq_sup_exit_topic(gmq_sup_t *s, const char *topic, gmq_error_t *err)
 {
-    gmq_wproc_t *w = NULL;
-    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next)
-        if (strcmp(container_of(l, gmq_wproc_t, link)->topic, topic) == 0)
-            w = container_of(l, gmq_wproc_t, link);
+    gmq_wproc_t *w = sup_find(s, topic);
     if (w == NULL)
         return gmq_error_set(err, GMQ_E_NOT_FOUND, "topic is not exist");
     ev_timer_stop(s->m->loop, &w->backoff);
     if (w->pid > 0) {
         if (w->fd >= 0)
-            gmq_ipc_put_control(&w->out, GMQ_IPC_SHUTDOWN, 0);
+            sup_put_control(w, GMQ_IPC_SHUTDOWN, 0);
         else
             kill(w->pid, SIGTERM);
         w->state = GMQ_WP_STOPPING;
     } else {
         /* fatal, crash loop or backoff: forget it now, a new request restarts it */
-        gmq_list_remove(&w->link);
-        s->nprocs--;
-        gmq_buf_free(&w->in);
-        gmq_buf_free(&w->out);
-        free(w);
+        sup_forget(w);
     }
     return GMQ_OK;
 }
@@ -553,4 +556,93 @@ sup_find_pid(gmq_sup_t *s, pid_t pid)
             return w;
     }
     return NULL;
+}
+
+static gmq_wproc_t *
+sup_find(gmq_sup_t *s, const char *topic)
+{
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
+        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
+        if (strcmp(w->topic, topic) == 0)
+            return w;
+    }
+    return NULL;
+}
+
+/* the worker is gone and so is every request of it: drop its entry */
+static void
+sup_forget(gmq_wproc_t *w)
+{
+    gmq_error_t e;
+    gmq_error_set(&e, GMQ_E_UNAVAILABLE, "topic %s: worker stopped; retry", w->topic);
+    gmq_req_fail_all(w->sup->m->reqs, &w->reqs, &e);
+    ev_timer_stop(w->sup->m->loop, &w->backoff);
+    gmq_list_remove(&w->link);
+    w->sup->nprocs--;
+    gmq_buf_free(&w->in);
+    gmq_buf_free(&w->out);
+    free(w);
+}
+
+static int
+sup_write(gmq_wproc_t *w)
+{
+    ssize_t n = gmq_buf_write_fd(&w->out, w->fd);
+    if (n < 0) {
+        sup_lost(w, strerror(errno));
+        return GMQ_ERR;
+    }
+    w->out_sent += (uint64_t) n;
+    return GMQ_OK;
+}
+
+void
+gmq_sup_send(gmq_wproc_t *w, gmq_req_t *req, const gmq_op_req_t *op)
+{
+    size_t before = gmq_buf_used(&w->out);
+    req->frame_at = w->out_total;
+    gmq_ipc_put_request(&w->out, req->id, op);
+    w->out_total += gmq_buf_used(&w->out) - before;
+    gmq_list_push_tail(&w->reqs, &req->wproc_link);
+}
+
+static void
+sup_put_control(gmq_wproc_t *w, uint32_t type, uint64_t req_id)
+{
+    gmq_ipc_put_control(&w->out, type, req_id);
+    w->out_total += GMQ_IPC_HDR_LEN;
+}
+
+void
+gmq_sup_cancel(gmq_wproc_t *w, uint64_t req_id)
+{
+    if (w->fd >= 0)
+        sup_put_control(w, GMQ_IPC_CANCEL, req_id);
+}
+
+size_t
+gmq_sup_backlog(const gmq_wproc_t *w)
+{
+    return gmq_buf_used(&w->out);
+}
+
+const char *
+gmq_sup_topic(const gmq_wproc_t *w)
+{
+    return w->topic;
+}
+
+void
+gmq_sup_send_settings(gmq_sup_t *s)
+{
+    gmq_op_settings_t set;
+    gmq_op_settings_from_config(&set, &s->m->cfg);
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
+        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
+        if (w->fd < 0 || w->state == GMQ_WP_STOPPING)
+            continue;      /* a worker forked later reads the new configuration itself */
+        size_t before = gmq_buf_used(&w->out);
+        gmq_ipc_put_settings(&w->out, &set);
+        w->out_total += gmq_buf_used(&w->out) - before;
+    }
 }

@@ -27,7 +27,7 @@ typedef enum {
 
 struct gmq_wproc_s {
     gmq_sup_t     *sup;
-    gmq_master_t  *sup_master;    /* the master that owns sup */
+    gmq_master_t  *m;             /* the master that owns sup */
     gmq_list_t     link;          /* in sup->procs */
     char           topic[GMQ_NAME_MAX + 1];
     pid_t          pid;
@@ -36,6 +36,8 @@ struct gmq_wproc_s {
     ev_io          rio, wio;
     ev_timer       backoff;
     gmq_buf_t      in, out;
+    uint64_t       out_total;     /* bytes ever queued in out for this socket */
+    uint64_t       out_sent;      /* of which written to the socket */
     gmq_list_t     reqs;          /* requests sent or queued, waiting for replies */
     unsigned       restarts;
     uint64_t       crashes[GMQ_SUP_CRASH_MAX];   /* ring of crash times (mono ms) */
@@ -46,9 +48,20 @@ struct gmq_wproc_s {
 
 gmq_sup_t   *gmq_sup_new(gmq_master_t *m);
 void         gmq_sup_free(gmq_sup_t *s);
-/* Find the topic's worker, spawning it if create is set and it is new.
- * NULL with err set: max_topics reached, or the worker is fatal/crash-looping. */
+/* Find the topic's worker, spawning it if the topic is new and create is
+ * set, or if it exists on disk. NULL with err set: the topic does not exist
+ * (E_NOT_FOUND "topic is not exist"), max_topics reached, or the worker is
+ * fatal/crash-looping. */
 gmq_wproc_t *gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err);
+/* queue req's frame (op) for the worker; sent at the end of the iteration */
+void         gmq_sup_send(gmq_wproc_t *w, gmq_req_t *req, const gmq_op_req_t *op);
+/* the client of a waiting pop/dead is gone: the worker drops the wait */
+void         gmq_sup_cancel(gmq_wproc_t *w, uint64_t req_id);
+/* bytes queued for the worker and not yet written (load shedding) */
+size_t       gmq_sup_backlog(const gmq_wproc_t *w);
+const char  *gmq_sup_topic(const gmq_wproc_t *w);
+/* SIGHUP: send the reloaded settings to every running worker */
+void         gmq_sup_send_settings(gmq_sup_t *s);
 /* spawn a worker for every topic directory already in the data dir */
 void         gmq_sup_start_existing(gmq_sup_t *s);
 void         gmq_sup_reap(gmq_sup_t *s);          /* on SIGCHLD */

@@ -1,101 +1,93 @@
 /*
- * tcp.c - the gmq v2 TCP protocol on client connections: command lines
- * `cmd arg ...\n`, u32-length bodies after pub/mpub/publish (always read
- * before any error is answered, so the stream never desyncs), and response
- * frames [u16 type][u32 len][data] sent in command order.
+ * tcp.c - the gmq v2 TCP protocol on client connections: events from the
+ * proto/tcp parser become operations (validated in master/ops.c); replies
+ * go out as frames in command order. An mpub's items are checked as they
+ * arrive and sent to the worker in chunks, one at a time, so what is
+ * stored is always a prefix and the reply says exactly how much.
  */
 #include "master.h"
 #include "chan.h"
+#include "ops.h"
+#include "sup.h"
 #include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_tree.h>
-
-#define TCP_RESP_MESSAGE 101
-#define TCP_RESP_ERROR   102
-#define TCP_RESP_RESULT  103
-#define TCP_RESP_CHANNEL 104
-#define TCP_RESP_PING    105
-
-#define TCP_HEARTBEAT_S  5.0
-#define TCP_MAX_WAIT_S   86400
 
 typedef struct tcp_resp_s {
     gmq_list_t link;          /* in c->u.tcp.resps */
-    uint64_t   slot;
     int        done;
     int        fatal;         /* close the connection once sent */
     int        waiting;       /* a pop waiting at a worker */
     gmq_buf_t  frame;
-    /* mpub */
-    uint32_t   pending, nids, total;
-    uint64_t  *ids;
-    char       err[GMQ_ERRMSG_MAX + 64];
 } tcp_resp_t;
 
-typedef void (*tcp_cmd_fn)(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-
-typedef struct {
-    const char *name;
-    int         bodies;       /* 0 none, 1 one body, 2 mpub: argv[1] bodies */
-    tcp_cmd_fn  fn;
-} tcp_cmd_t;
-
-static void cmd_pub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_pop(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_dead(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_ack(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_set(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_queue(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_requeue(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_subscribe(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_unsubscribe(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_publish(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_ping(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-static void cmd_auth(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv);
-
-static const tcp_cmd_t tcp_cmds[] = {
-    { "pub",         1, cmd_pub },
-    { "mpub",        2, cmd_mpub },
-    { "pop",         0, cmd_pop },
-    { "ack",         0, cmd_ack },
-    { "dead",        0, cmd_dead },
-    { "set",         0, cmd_set },
-    { "queue",       0, cmd_queue },
-    { "requeue",     0, cmd_requeue },
-    { "subscribe",   0, cmd_subscribe },
-    { "unsubscribe", 0, cmd_unsubscribe },
-    { "publish",     1, cmd_publish },
-    { "ping",        0, cmd_ping },
-    { "auth",        0, cmd_auth },
+/* an mpub: owned by its connection while its bodies are read, then by the
+ * request in flight for its next chunk (conn = NULL once the client left) */
+struct tcp_mpub_s {
+    gmq_conn_t *conn;
+    tcp_resp_t *resp;
+    char        topic[GMQ_NAME_MAX + 1];
+    uint32_t    total, nread, nsent, stored;
+    gmq_buf_t   items;        /* encoded, checked items */
+    size_t      sent_off;     /* bytes of items sent */
+    uint32_t    chunk;        /* items in the chunk in flight */
+    int         inflight;
+    gmq_buf_t   ids;          /* "[id,id,...]" */
+    gmq_error_t err;          /* the first bad item (the rest are still read) */
 };
 
-static const tcp_cmd_t *tcp_find(const char *name);
+typedef void (*tcp_cmd_fn)(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+
+static void cmd_pub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_pop(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_ack(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_set(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_queue(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_requeue(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_subscribe(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_unsubscribe(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_publish(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_ping(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_auth(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+
+static const tcp_cmd_fn tcp_cmds[GMQ_TCP_CMD__COUNT] = {
+    [GMQ_TCP_CMD_PUB] = cmd_pub,           [GMQ_TCP_CMD_MPUB] = cmd_mpub,
+    [GMQ_TCP_CMD_POP] = cmd_pop,           [GMQ_TCP_CMD_DEAD] = cmd_pop,
+    [GMQ_TCP_CMD_ACK] = cmd_ack,           [GMQ_TCP_CMD_SET] = cmd_set,
+    [GMQ_TCP_CMD_QUEUE] = cmd_queue,       [GMQ_TCP_CMD_REQUEUE] = cmd_requeue,
+    [GMQ_TCP_CMD_SUBSCRIBE] = cmd_subscribe, [GMQ_TCP_CMD_UNSUBSCRIBE] = cmd_unsubscribe,
+    [GMQ_TCP_CMD_PUBLISH] = cmd_publish,   [GMQ_TCP_CMD_PING] = cmd_ping,
+    [GMQ_TCP_CMD_AUTH] = cmd_auth,
+};
+
 static tcp_resp_t *tcp_resp_new(gmq_conn_t *c);
 static void tcp_resp_free(tcp_resp_t *r);
 static void tcp_finish(gmq_conn_t *c, tcp_resp_t *r, uint16_t type, const char *data, size_t len);
 static void tcp_fail(gmq_conn_t *c, tcp_resp_t *r, int fatal, int code, const char *fmt, ...)
     GMQ_PRINTF(5, 6);
 static void tcp_flush(gmq_conn_t *c);
-static void tcp_dispatch(gmq_conn_t *c, const tcp_cmd_t *cmd);
-static void tcp_reset_cmd(gmq_conn_t *c);
 static void tcp_on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents);
-static void tcp_on_reply(gmq_req_t *req, const gmq_ipc_reply_t *r, const gmq_error_t *err);
-static void tcp_on_mpub_reply(gmq_req_t *req, const gmq_ipc_reply_t *r, const gmq_error_t *err);
+static void tcp_on_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err);
+static void tcp_mpub_body(gmq_conn_t *c, tcp_mpub_t *mp, const gmq_tcp_event_t *ev);
+static void tcp_mpub_send(tcp_mpub_t *mp);
+static void tcp_mpub_end(tcp_mpub_t *mp, const char *errtext);
+static void tcp_mpub_free(tcp_mpub_t *mp);
 
 void
 gmq_tcp_conn_init(gmq_conn_t *c)
 {
     gmq_tcp_state_t *t = &c->u.tcp;
     memset(t, 0, sizeof(*t));
+    gmq_tcp_limits_t lim = { (size_t) c->m->cfg.max_line, (size_t) c->m->cfg.max_body,
+                             (uint32_t) c->m->cfg.max_mpub };
+    gmq_tcp_parser_init(&t->parser, &lim);
     gmq_list_init(&t->resps);
     gmq_list_init(&t->subs);
-    gmq_buf_init(&t->bodies);
-    ev_timer_init(&t->heartbeat, tcp_on_heartbeat, TCP_HEARTBEAT_S, TCP_HEARTBEAT_S);
+    ev_timer_init(&t->heartbeat, tcp_on_heartbeat, GMQ_TCP_HEARTBEAT_S, GMQ_TCP_HEARTBEAT_S);
     t->heartbeat.data = c;
 }
 
@@ -105,13 +97,17 @@ gmq_tcp_conn_free(gmq_conn_t *c)
     gmq_tcp_state_t *t = &c->u.tcp;
     ev_timer_stop(c->m->loop, &t->heartbeat);
     gmq_chan_drop_conn(c->m, c);
+    if (t->mpub != NULL) {
+        t->mpub->conn = NULL;
+        if (!t->mpub->inflight)
+            tcp_mpub_free(t->mpub);
+        t->mpub = NULL;
+    }
     while (!gmq_list_empty(&t->resps)) {
         tcp_resp_t *r = container_of(t->resps.next, tcp_resp_t, link);
         gmq_list_remove(&r->link);
         tcp_resp_free(r);
     }
-    tcp_reset_cmd(c);
-    gmq_buf_free(&t->bodies);
 }
 
 void
@@ -124,137 +120,29 @@ void
 gmq_tcp_on_data(gmq_conn_t *c)
 {
     gmq_tcp_state_t *t = &c->u.tcp;
-    gmq_master_t *m = c->m;
-    if (t->next_slot == 0 && t->state == 0 && c->ssl == NULL && gmq_buf_used(&c->in) > 0 &&
-        gmq_buf_rptr(&c->in)[0] == 0x16) {
-        /* a TLS ClientHello on the plain-text port */
-        tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_INVALID_CMD, "TLS handshake on a plain-text port");
-        return;
-    }
+    gmq_tcp_event_t ev;
+    size_t used;
+    if (c->ssl != NULL)
+        t->parser.started = 1;   /* a ClientHello check is for plain-text ports only */
     while (!c->dead && !c->closing && !t->broken && gmq_buf_used(&c->in) > 0) {
-        if (t->state == 1) {
-            /* bodies: u32 BE length + bytes, each */
-            if (gmq_buf_used(&c->in) < 4)
-                return;
-            uint32_t len = gmq_get_u32(gmq_buf_rptr(&c->in));
-            uint64_t limit = (uint64_t) m->cfg.max_body + (tcp_find(t->argv[0])->bodies == 2 ? 4096 : 0);
-            if (len > limit) {
-                tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_TOO_LARGE,
-                         "body of %u bytes is larger than max_body (%ld)", len, m->cfg.max_body);
-                tcp_reset_cmd(c);
-                return;
-            }
-            if (gmq_buf_used(&c->in) < 4 + (size_t) len)
-                return;
-            gmq_buf_append(&t->bodies, gmq_buf_rptr(&c->in), 4 + (size_t) len);
-            gmq_buf_consume(&c->in, 4 + (size_t) len);
-            t->nbodies++;
-            if (--t->bodies_need == 0) {
-                tcp_dispatch(c, tcp_find(t->argv[0]));
-                tcp_reset_cmd(c);
-            }
-            continue;
-        }
-        char *p = gmq_buf_rptr(&c->in);
-        size_t avail = gmq_buf_used(&c->in);
-        char *nl = memchr(p, '\n', avail);
-        size_t len = nl ? (size_t) (nl - p) : avail;
-        if (len > (size_t) m->cfg.max_line) {
-            tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_TOO_LARGE,
-                     "command line longer than max_line (%d bytes)", m->cfg.max_line);
-            return;
-        }
-        if (nl == NULL)
-            return;
-        size_t used = len + 1;
-        if (len > 0 && p[len - 1] == '\r')
-            len--;
-        t->line = gmq_xstrndup(p, len);
-        t->line_len = len;
-        gmq_buf_consume(&c->in, used);
-        /* split on every single space, like the original (empty tokens kept) */
-        char *s = t->line;
-        for (;;) {
-            char *sp = strchr(s, ' ');
-            if (t->argc < GMQ_TCP_MAX_TOKENS)
-                t->argv[t->argc++] = s;
-            t->ntokens++;
-            if (sp == NULL)
-                break;
-            *sp = '\0';
-            s = sp + 1;
-        }
-        const tcp_cmd_t *cmd = len > 0 ? tcp_find(t->argv[0]) : NULL;
-        if (!c->authed && (cmd == NULL || cmd->fn != cmd_auth)) {
+        int rc = gmq_tcp_parse(&t->parser, gmq_buf_rptr(&c->in), gmq_buf_used(&c->in), &used, &ev);
+        if (rc != GMQ_OK)
+            break;
+        if (ev.type == GMQ_TCP_EV_ERROR) {
+            tcp_fail(c, tcp_resp_new(c), ev.fatal, ev.ecode, "%s", ev.msg);
+        } else if (ev.type == GMQ_TCP_EV_BODY) {
+            if (t->mpub != NULL)
+                tcp_mpub_body(c, t->mpub, &ev);
+        } else if (!c->authed && ev.cmd != GMQ_TCP_CMD_AUTH) {
             tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_AUTH, "authentication required: send auth <token> first");
-            tcp_reset_cmd(c);
-            return;
-        }
-        if (len == 0) {
-            tcp_fail(c, tcp_resp_new(c), 0, GMQ_E_INVALID_CMD, "empty command line");
-        } else if (cmd == NULL) {
-            tcp_fail(c, tcp_resp_new(c), 0, GMQ_E_INVALID_CMD, "unknown cmd: %.64s", t->argv[0]);
-        } else if (cmd->bodies == 1 && !(cmd->fn == cmd_publish && t->ntokens >= 3)) {
-            /* (publish with the message on the line is gmq-client's old form: no body) */
-            t->bodies_need = 1;
-        } else if (cmd->bodies == 2) {
-            char *end = NULL;
-            long n = t->argc >= 3 && t->argv[2][0] >= '0' && t->argv[2][0] <= '9'
-                     ? strtol(t->argv[2], &end, 10) : 0;
-            if (t->ntokens != 3 || end == NULL || *end != '\0' || n < 1 || n > m->cfg.max_mpub) {
-                /* the number of bodies that follow is unknown: the stream cannot be resynced */
-                tcp_fail(c, tcp_resp_new(c), 1, GMQ_E_INVALID_PUSHNUM,
-                         "mpub <topic> <num>: num must be between 1 and %d (max_mpub)", m->cfg.max_mpub);
-                tcp_reset_cmd(c);
-                return;
-            }
-            t->bodies_need = (uint32_t) n;
+        } else if (ev.argc > GMQ_TCP_MAX_ARGS && ev.cmd != GMQ_TCP_CMD_PUBLISH) {
+            tcp_fail(c, tcp_resp_new(c), ev.cmd == GMQ_TCP_CMD_MPUB, GMQ_E_INVALID_PARAMS,
+                     "too many parameters for %s", gmq_tcp_cmd_name(ev.cmd));
         } else {
-            tcp_dispatch(c, cmd);
+            tcp_cmds[ev.cmd](c, tcp_resp_new(c), &ev);
         }
-        if (t->bodies_need > 0)
-            t->state = 1;
-        else
-            tcp_reset_cmd(c);
+        gmq_buf_consume(&c->in, used);
     }
-}
-
-static const tcp_cmd_t *
-tcp_find(const char *name)
-{
-    for (size_t i = 0; i < GMQ_ARRAY_LEN(tcp_cmds); i++)
-        if (strcmp(name, tcp_cmds[i].name) == 0)
-            return &tcp_cmds[i];
-    return NULL;
-}
-
-static void
-tcp_reset_cmd(gmq_conn_t *c)
-{
-    gmq_tcp_state_t *t = &c->u.tcp;
-    free(t->line);
-    t->line = NULL;
-    t->argc = t->ntokens = 0;
-    t->state = 0;
-    t->bodies_need = t->nbodies = 0;
-    gmq_buf_reset(&t->bodies);
-}
-
-static void
-tcp_dispatch(gmq_conn_t *c, const tcp_cmd_t *cmd)
-{
-    gmq_tcp_state_t *t = &c->u.tcp;
-    tcp_resp_t *r = tcp_resp_new(c);
-    int argc = t->ntokens - 1;
-    if (!c->authed && cmd->fn != cmd_auth) {
-        tcp_fail(c, r, 1, GMQ_E_AUTH, "authentication required: send auth <token> first");
-        return;
-    }
-    if (t->ntokens > GMQ_TCP_MAX_TOKENS && cmd->fn != cmd_publish) {
-        tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "too many parameters for %s", cmd->name);
-        return;
-    }
-    cmd->fn(c, r, argc, t->argv + 1);
 }
 
 /* ---- responses, in command order ---- */
@@ -263,7 +151,6 @@ static tcp_resp_t *
 tcp_resp_new(gmq_conn_t *c)
 {
     tcp_resp_t *r = gmq_xcalloc(1, sizeof(*r));
-    r->slot = c->u.tcp.next_slot++;
     gmq_buf_init(&r->frame);
     gmq_list_push_tail(&c->u.tcp.resps, &r->link);
     return r;
@@ -273,16 +160,13 @@ static void
 tcp_resp_free(tcp_resp_t *r)
 {
     gmq_buf_free(&r->frame);
-    free(r->ids);
     free(r);
 }
 
 static void
 tcp_finish(gmq_conn_t *c, tcp_resp_t *r, uint16_t type, const char *data, size_t len)
 {
-    gmq_buf_put_u16(&r->frame, type);
-    gmq_buf_put_u32(&r->frame, (uint32_t) len);
-    gmq_buf_append(&r->frame, data, len);
+    gmq_tcp_put_frame(&r->frame, type, data, len);
     r->done = 1;
     tcp_flush(c);
 }
@@ -292,16 +176,19 @@ tcp_fail(gmq_conn_t *c, tcp_resp_t *r, int fatal, int code, const char *fmt, ...
 {
     char msg[GMQ_ERRMSG_MAX + 128];
     va_list ap;
-    int n = snprintf(msg, sizeof(msg), "%s - ", gmq_ecode_name(code));
     va_start(ap, fmt);
-    vsnprintf(msg + n, sizeof(msg) - (size_t) n, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     r->fatal = fatal;
     if (fatal)
         c->u.tcp.broken = 1;     /* read nothing more; close once the error is out */
-    tcp_finish(c, r, TCP_RESP_ERROR, msg, strlen(msg));
+    gmq_tcp_put_error(&r->frame, code, "%s", msg);
+    r->done = 1;
+    tcp_flush(c);
 }
 
+/* move the finished head of the queue to the output (written at the end
+ * of the loop iteration) */
 static void
 tcp_flush(gmq_conn_t *c)
 {
@@ -318,7 +205,7 @@ tcp_flush(gmq_conn_t *c)
         if (c->closing)
             break;
     }
-    gmq_conn_flush(c);
+    gmq_conn_schedule(c);
 }
 
 static void
@@ -332,33 +219,70 @@ tcp_on_heartbeat(struct ev_loop *loop, ev_timer *timer, int revents)
     /* only between frames: the waiting pop must be the next reply */
     tcp_resp_t *head = container_of(t->resps.next, tcp_resp_t, link);
     if (head->waiting) {
-        static const char ping[] = { 0, TCP_RESP_PING, 0, 0, 0, 4, 'p', 'i', 'n', 'g' };
-        gmq_conn_send(c, ping, sizeof(ping));
+        gmq_tcp_put_frame(&c->out, GMQ_TCP_PING, "ping", 4);
+        gmq_conn_schedule(c);
     }
 }
 
 /* ---- requests to workers ---- */
 
-static gmq_req_t *
-tcp_req(gmq_conn_t *c, tcp_resp_t *r, const char *topic, gmq_op_t op, gmq_req_done_fn done)
+/* a topic argument as a C string; NULL (client answered) when invalid.
+ * code: the command's error code for a bad topic (0 = E_INVALID_TOPIC) */
+static const char *
+tcp_topic_as(gmq_conn_t *c, tcp_resp_t *r, gmq_tcp_str_t a, char out[GMQ_NAME_MAX + 1], int code)
 {
     gmq_error_t err;
-    gmq_req_t *req = gmq_req_new(c->m, c, topic, op, done ? done : tcp_on_reply, &err);
-    if (req == NULL) {
-        tcp_fail(c, r, 0, err.code, "%s", err.msg);
+    if (gmq_ops_check_topic(a.p, a.len, &err) != GMQ_OK) {
+        tcp_fail(c, r, 0, code ? code : (int) err.code, a.len == 0 ? "topic name required" : "%s",
+                 err.msg);
         return NULL;
     }
-    req->ctx = r;
-    gmq_ipc_request_arg_str(gmq_req_buf(req), "topic", topic);
-    return req;
+    memcpy(out, a.p, a.len);
+    out[a.len] = '\0';
+    return out;
+}
+
+static const char *
+tcp_topic(gmq_conn_t *c, tcp_resp_t *r, gmq_tcp_str_t a, char out[GMQ_NAME_MAX + 1])
+{
+    return tcp_topic_as(c, r, a, out, 0);
+}
+
+static gmq_op_str_t
+tcp_str(gmq_tcp_str_t a)
+{
+    gmq_op_str_t s = { a.p, a.len };
+    return s;
+}
+
+static int
+tcp_uint(gmq_tcp_str_t a, uint64_t max, uint64_t *out)
+{
+    return gmq_parse_u64(a.p, a.len, max, out);
 }
 
 static void
-tcp_on_reply(gmq_req_t *req, const gmq_ipc_reply_t *rep, const gmq_error_t *err)
+tcp_submit(gmq_conn_t *c, tcp_resp_t *r, const char *topic, gmq_op_req_t *op)
+{
+    gmq_error_t err;
+    if (gmq_ops_submit(c->m, c, topic, op, tcp_on_reply, r, &err) == NULL) {
+        tcp_fail(c, r, 0, err.code, "%s", err.msg);
+        return;
+    }
+    int waits = (op->op == GMQ_OP_POP || op->op == GMQ_OP_DEAD) && (op->forever || op->wait_ms > 0);
+    if (waits) {
+        r->waiting = 1;
+        if (c->u.tcp.waiting++ == 0)
+            ev_timer_start(c->m->loop, &c->u.tcp.heartbeat);
+    }
+}
+
+static void
+tcp_on_reply(gmq_req_t *req, const gmq_op_reply_t *rep, const gmq_error_t *err)
 {
     gmq_conn_t *c = req->conn;
     if (c == NULL || c->dead) {
-        gmq_req_release(c ? c->m : NULL, req, rep);
+        gmq_master_release(req->wproc->m, req, rep);
         return;
     }
     tcp_resp_t *r = req->ctx;
@@ -370,430 +294,375 @@ tcp_on_reply(gmq_req_t *req, const gmq_ipc_reply_t *rep, const gmq_error_t *err)
         return;
     }
     if (!rep->ok) {
-        tcp_fail(c, r, 0, rep->ecode, "%.*s", (int) rep->msglen, rep->msg);
+        tcp_fail(c, r, 0, rep->ecode, "%.*s", (int) rep->msg.len, rep->msg.p);
         return;
     }
+    gmq_buf_t b;
+    char ids[24];
     switch (rep->kind) {
     case GMQ_RK_MESSAGE:
-        tcp_finish(c, r, TCP_RESP_MESSAGE, rep->data, rep->datalen);
+        gmq_buf_init(&b);
+        gmq_ops_message_json(&b, rep);
+        tcp_finish(c, r, GMQ_TCP_MESSAGE, b.data, b.len);
+        gmq_buf_free(&b);
         break;
     case GMQ_RK_EMPTY:
-        tcp_finish(c, r, TCP_RESP_ERROR, "no message", 10);
+        tcp_finish(c, r, GMQ_TCP_ERROR, "no message", 10);
         break;
     case GMQ_RK_ID:
+        tcp_finish(c, r, GMQ_TCP_RESULT, ids,
+                   (size_t) snprintf(ids, sizeof(ids), "%llu", (unsigned long long) rep->id));
+        break;
     case GMQ_RK_JSON:
-        tcp_finish(c, r, TCP_RESP_RESULT, rep->data, rep->datalen);
+        tcp_finish(c, r, GMQ_TCP_RESULT, rep->json.p, rep->json.len);
         break;
     default:
-        tcp_finish(c, r, TCP_RESP_RESULT, "ok", 2);
+        tcp_finish(c, r, GMQ_TCP_RESULT, "ok", 2);
     }
-}
-
-/* a topic or bind key argument; answers the client and returns NULL if invalid */
-static const char *
-tcp_name(gmq_conn_t *c, tcp_resp_t *r, const char *v, int code, const char *what, int empty_ok)
-{
-    if (v[0] == '\0' && empty_ok)
-        return "default";
-    if (v[0] == '\0') {
-        tcp_fail(c, r, 0, code, "%s name required", what);
-        return NULL;
-    }
-    if (!gmq_name_valid(v, strlen(v))) {
-        tcp_fail(c, r, 0, code, "invalid %s name: use 1..%d of [A-Za-z0-9_.-]", what, GMQ_NAME_MAX);
-        return NULL;
-    }
-    return v;
-}
-
-static int
-tcp_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (s[0] < '0' || s[0] > '9')
-        return GMQ_ERR;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || v > max)
-        return GMQ_ERR;
-    *out = v;
-    return GMQ_OK;
 }
 
 /* ---- commands ---- */
 
 static void
-cmd_pub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_pub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    gmq_master_t *m = c->m;
+    char topic[GMQ_NAME_MAX + 1];
     uint64_t delay;
-    if (argc != 3) {
+    if (ev->argc != 3) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "3 parameters required: pub <topic> <route_key> <delay>");
         return;
     }
-    const char *topic = tcp_name(c, r, argv[0], GMQ_E_INVALID_TOPIC, "topic", 0);
-    if (topic == NULL)
+    if (tcp_topic(c, r, ev->argv[0], topic) == NULL)
         return;
-    if (strlen(argv[1]) > 1024) {
-        tcp_fail(c, r, 0, GMQ_E_INVALID_ROUTE, "route_key is longer than 1024 bytes");
-        return;
-    }
-    if (tcp_uint(argv[2], (uint64_t) m->cfg.max_delay, &delay) != GMQ_OK) {
-        tcp_fail(c, r, 0, GMQ_E_INVALID_DELAY,
-                 "delay must be a number of seconds between 0 and %d (max_delay)", m->cfg.max_delay);
+    if (tcp_uint(ev->argv[2], UINT64_MAX / 1000, &delay) != GMQ_OK) {
+        tcp_fail(c, r, 0, GMQ_E_INVALID_DELAY, "delay must be a number of seconds between 0 and "
+                 "%d (max_delay)", c->m->cfg.max_delay);
         return;
     }
-    gmq_buf_t *bodies = &c->u.tcp.bodies;
-    uint32_t blen = gmq_get_u32(bodies->data);
-    gmq_req_t *req = tcp_req(c, r, topic, GMQ_OP_PUSH, NULL);
-    if (req == NULL)
-        return;
-    gmq_buf_t *b = gmq_req_buf(req);
-    gmq_ipc_request_arg_str(b, "route_key", argv[1]);
-    gmq_ipc_request_arg_u64(b, "delay", delay * 1000);
-    gmq_ipc_request_arg_u64(b, "id", gmq_master_next_id(m));
-    gmq_ipc_request_arg(b, "body", bodies->data + 4, blen);
-    gmq_req_end(req);
+    gmq_op_req_t op = { .op = GMQ_OP_PUSH };
+    op.item.route_key = tcp_str(ev->argv[1]);
+    op.item.delay_ms = delay * 1000;
+    op.item.body.p = ev->body;
+    op.item.body.len = ev->body_len;
+    tcp_submit(c, r, topic, &op);
 }
 
 static void
-cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    gmq_master_t *m = c->m;
-    gmq_tcp_state_t *t = &c->u.tcp;
-    (void) argc;
-    const char *topic = tcp_name(c, r, argv[0], GMQ_E_INVALID_TOPIC, "topic", 0);
-    if (topic == NULL)
-        return;
-    /* validate every item first: all or nothing is sent to the worker */
-    uint32_t n = t->nbodies;
-    int failed = 0;
-    yajl_val *items = gmq_xcalloc(n, sizeof(yajl_val));
-    const char *p = t->bodies.data;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t len = gmq_get_u32(p);
-        char *js = gmq_xstrndup(p + 4, len);
-        char ebuf[200];
-        p += 4 + len;
-        items[i] = yajl_tree_parse(js, ebuf, sizeof(ebuf));
-        free(js);
-        static const char *kb[] = { "body", NULL }, *kd[] = { "delay", NULL },
-                          *kr[] = { "route_key", NULL }, *kr2[] = { "routeKey", NULL };
-        yajl_val v = items[i];
-        const char *bad = NULL;
-        if (v == NULL || !YAJL_IS_OBJECT(v)) {
-            char *nl = strchr(ebuf, '\n');
-            if (nl)
-                *nl = '\0';
-            tcp_fail(c, r, 0, GMQ_E_INVALID_JSON, "item %u: invalid JSON: %s", i + 1,
-                     v ? "not an object" : ebuf);
-            failed = 1;
-        } else {
-            yajl_val body = yajl_tree_get(v, kb, yajl_t_any);
-            yajl_val delay = yajl_tree_get(v, kd, yajl_t_any);
-            yajl_val rk = yajl_tree_get(v, kr, yajl_t_any);
-            if (rk == NULL)
-                rk = yajl_tree_get(v, kr2, yajl_t_any);
-            if (!YAJL_IS_STRING(body))
-                bad = "body must be a string";
-            else if (strlen(body->u.string) > (size_t) m->cfg.max_body)
-                bad = "body is larger than max_body";
-            else if (rk != NULL && !YAJL_IS_STRING(rk) && !YAJL_IS_NULL(rk))
-                bad = "route_key must be a string";
-            else if (delay != NULL && !YAJL_IS_NULL(delay) &&
-                     (!YAJL_IS_INTEGER(delay) || YAJL_GET_INTEGER(delay) < 0 ||
-                      YAJL_GET_INTEGER(delay) > m->cfg.max_delay))
-                bad = "delay must be seconds between 0 and max_delay";
-            if (bad) {
-                tcp_fail(c, r, 0, GMQ_E_INVALID_PUSH, "item %u: %s", i + 1, bad);
-                failed = 1;
+    tcp_mpub_t *mp = gmq_xcalloc(1, sizeof(*mp));
+    mp->conn = c;
+    mp->resp = r;
+    mp->total = ev->nbodies;
+    gmq_buf_init(&mp->items);
+    gmq_buf_init(&mp->ids);
+    gmq_error_t err;
+    if (gmq_ops_check_topic(ev->argv[0].p, ev->argv[0].len, &err) != GMQ_OK)
+        mp->err = err;     /* answered once every body is read */
+    else
+        snprintf(mp->topic, sizeof(mp->topic), "%.*s", (int) ev->argv[0].len, ev->argv[0].p);
+    c->u.tcp.mpub = mp;
+}
+
+static void
+tcp_mpub_body(gmq_conn_t *c, tcp_mpub_t *mp, const gmq_tcp_event_t *ev)
+{
+    mp->nread++;
+    if (mp->err.code == GMQ_E_NONE) {
+        gmq_ops_json_push_t p;
+        gmq_error_t err = { GMQ_E_NONE, "" };
+        gmq_ops_json_push_init(&p);
+        gmq_op_item_t it = { 0 };
+        if (gmq_ops_json_push_parse(&p, ev->body, ev->body_len, &err) == GMQ_OK && !p.has_body)
+            gmq_error_set(&err, GMQ_E_INVALID_PUSH, "body must be a string");
+        else if (err.code == GMQ_E_NONE && p.has_delay && (p.delay < 0 || p.delay > c->m->cfg.max_delay))
+            gmq_error_set(&err, GMQ_E_INVALID_PUSH, "delay must be seconds between 0 and max_delay");
+        if (err.code == GMQ_E_NONE) {
+            it.delay_ms = p.has_delay ? (uint64_t) p.delay * 1000 : 0;
+            it.route_key.p = p.route_key.data ? p.route_key.data : "";
+            it.route_key.len = p.route_key.len;
+            it.body.p = p.body.data ? p.body.data : "";
+            it.body.len = p.body.len;
+            if (gmq_ops_check_item(c->m, &it, &err) == GMQ_OK) {
+                gmq_op_item_put(&mp->items, &it);
+                gmq_buf_printf(&mp->ids, mp->nread == 1 ? "[%llu" : ",%llu", (unsigned long long) it.id);
             }
         }
-        if (failed) {    /* r may be sent and freed already: do not touch it */
-            for (uint32_t k = 0; k <= i; k++)
-                yajl_tree_free(items[k]);
-            free(items);
-            return;
-        }
+        if (err.code != GMQ_E_NONE)
+            gmq_error_set(&mp->err, err.code, "item %u: %s", mp->nread, err.msg);
+        gmq_ops_json_push_free(&p);
     }
-    r->ids = gmq_xcalloc(n, sizeof(uint64_t));
-    r->pending = n;
-    r->total = n;
-    for (uint32_t i = 0; i < n; i++) {
-        static const char *kb[] = { "body", NULL }, *kd[] = { "delay", NULL },
-                          *kr[] = { "route_key", NULL }, *kr2[] = { "routeKey", NULL };
-        yajl_val body = yajl_tree_get(items[i], kb, yajl_t_any);
-        yajl_val delay = yajl_tree_get(items[i], kd, yajl_t_any);
-        yajl_val rk = yajl_tree_get(items[i], kr, yajl_t_any);
-        if (rk == NULL)
-            rk = yajl_tree_get(items[i], kr2, yajl_t_any);
-        gmq_req_t *req = failed ? NULL : tcp_req(c, r, topic, GMQ_OP_PUSH, tcp_on_mpub_reply);
-        if (req == NULL) {
-            failed = 1;      /* answered (and perhaps freed) by tcp_req */
-        } else {
-            gmq_buf_t *b = gmq_req_buf(req);
-            const char *bs = body->u.string;
-            gmq_ipc_request_arg_str(b, "route_key", YAJL_IS_STRING(rk) ? YAJL_GET_STRING(rk) : "");
-            gmq_ipc_request_arg_u64(b, "delay", YAJL_IS_INTEGER(delay) ? (uint64_t) YAJL_GET_INTEGER(delay) * 1000 : 0);
-            gmq_ipc_request_arg_u64(b, "id", r->ids[i] = gmq_master_next_id(m));
-            gmq_ipc_request_arg(b, "body", bs, strlen(bs));
-            gmq_req_end(req);
-        }
-        yajl_tree_free(items[i]);
+    if (mp->nread < mp->total)
+        return;
+    c->u.tcp.mpub = NULL;
+    if (mp->err.code != GMQ_E_NONE) {
+        tcp_mpub_end(mp, NULL);     /* nothing is sent: all or nothing for bad input */
+        return;
     }
-    free(items);
+    gmq_buf_append_str(&mp->ids, "]");
+    tcp_mpub_send(mp);
 }
 
 static void
-tcp_on_mpub_reply(gmq_req_t *req, const gmq_ipc_reply_t *rep, const gmq_error_t *err)
+tcp_on_mpub_reply(gmq_req_t *req, const gmq_op_reply_t *rep, const gmq_error_t *err)
 {
-    gmq_conn_t *c = req->conn;
-    if (c == NULL || c->dead)
-        return;
-    tcp_resp_t *r = req->ctx;
-    if (rep == NULL || !rep->ok) {
-        if (r->err[0] == '\0')
-            snprintf(r->err, sizeof(r->err), "%s - %.*s",
-                     gmq_ecode_name(rep ? rep->ecode : err->code),
-                     (int) (rep ? rep->msglen : strlen(err->msg)), rep ? rep->msg : err->msg);
-    } else {
-        r->nids++;
-    }
-    if (--r->pending > 0)
-        return;
-    if (r->err[0] != '\0') {
-        char msg[sizeof(r->err) + 64];
-        snprintf(msg, sizeof(msg), "%s (%u of %u stored)", r->err, r->nids, r->total);
-        r->fatal = 0;
-        tcp_finish(c, r, TCP_RESP_ERROR, msg, strlen(msg));
+    tcp_mpub_t *mp = req->ctx;
+    mp->inflight = 0;
+    if (mp->conn == NULL || mp->conn->dead) {
+        tcp_mpub_free(mp);
         return;
     }
-    gmq_buf_t b;
-    gmq_buf_init(&b);
-    gmq_buf_append_str(&b, "[");
-    for (uint32_t i = 0; i < r->nids; i++)
-        gmq_buf_printf(&b, i ? ",%llu" : "%llu", (unsigned long long) r->ids[i]);
-    gmq_buf_append_str(&b, "]");
-    tcp_finish(c, r, TCP_RESP_RESULT, b.data, b.len);
-    gmq_buf_free(&b);
+    if (rep != NULL)
+        mp->stored += rep->count;
+    if (rep == NULL) {
+        mp->err = *err;
+    } else if (!rep->ok) {
+        gmq_error_set(&mp->err, rep->ecode, "%.*s", (int) rep->msg.len, rep->msg.p);
+    } else if (mp->nsent < mp->total) {
+        tcp_mpub_send(mp);
+        return;
+    }
+    tcp_mpub_end(mp, NULL);
+}
+
+/* send the next chunk of items (at least one, up to GMQ_MPUSH_CHUNK_BYTES) */
+static void
+tcp_mpub_send(tcp_mpub_t *mp)
+{
+    gmq_op_req_t op = { .op = GMQ_OP_MPUSH };
+    gmq_op_req_t view = { .op = GMQ_OP_MPUSH };
+    view.items.p = mp->items.data;
+    view.items.len = mp->items.len;
+    size_t off = mp->sent_off, end = off;
+    gmq_op_item_t it;
+    while (op.nitems == 0 || end - mp->sent_off < GMQ_MPUSH_CHUNK_BYTES) {
+        size_t next = end;
+        if (gmq_op_item_next(&view, &next, &it) != GMQ_OK)
+            break;
+        end = next;
+        op.nitems++;
+    }
+    op.items.p = mp->items.data + off;
+    op.items.len = end - off;
+    gmq_error_t err;
+    if (gmq_ops_submit(mp->conn->m, mp->conn, mp->topic, &op, tcp_on_mpub_reply, mp, &err) == NULL) {
+        mp->err = err;
+        tcp_mpub_end(mp, NULL);
+        return;
+    }
+    mp->inflight = 1;
+    mp->sent_off = end;
+    mp->nsent += op.nitems;
 }
 
 static void
-tcp_pop_common(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv, gmq_op_t op)
+tcp_mpub_end(tcp_mpub_t *mp, const char *errtext)
 {
-    const char *cmd = op == GMQ_OP_POP ? "pop" : "dead";
-    if (argc < 2 || argc > 3) {
-        tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "2 parameters required: %s <topic> <bind_key> [timeout]", cmd);
-        return;
-    }
-    const char *topic = tcp_name(c, r, argv[0], GMQ_E_INVALID_PARAMS, "topic", 0);
-    if (topic == NULL)
-        return;
-    const char *bk = tcp_name(c, r, argv[1], GMQ_E_INVALID_BINDKEY, "bind key", 1);
-    if (bk == NULL)
-        return;
+    (void) errtext;
+    gmq_conn_t *c = mp->conn;
+    if (mp->err.code != GMQ_E_NONE)
+        tcp_fail(c, mp->resp, 0, mp->err.code, "%s (%u of %u stored)", mp->err.msg, mp->stored,
+                 mp->total);
+    else
+        tcp_finish(c, mp->resp, GMQ_TCP_RESULT, mp->ids.data, mp->ids.len);
+    tcp_mpub_free(mp);
+}
+
+static void
+tcp_mpub_free(tcp_mpub_t *mp)
+{
+    gmq_buf_free(&mp->items);
+    gmq_buf_free(&mp->ids);
+    free(mp);
+}
+
+static void
+cmd_pop(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
+{
+    const char *name = ev->cmd == GMQ_TCP_CMD_POP ? "pop" : "dead";
+    char topic[GMQ_NAME_MAX + 1];
     uint64_t timeout = 0;
-    if (argc == 3 && tcp_uint(argv[2], TCP_MAX_WAIT_S, &timeout) != GMQ_OK) {
-        tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "timeout must be seconds between 0 and %d", TCP_MAX_WAIT_S);
+    if (ev->argc < 2 || ev->argc > 3) {
+        tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "2 parameters required: %s <topic> <bind_key> [timeout]", name);
         return;
     }
-    gmq_req_t *req = tcp_req(c, r, topic, op, NULL);
-    if (req == NULL)
+    /* pop and dead answer a bad topic with E_INVALID_PARAMS, like the original */
+    if (tcp_topic_as(c, r, ev->argv[0], topic, GMQ_E_INVALID_PARAMS) == NULL)
         return;
-    snprintf(req->bind_key, sizeof(req->bind_key), "%s", bk);
-    gmq_buf_t *b = gmq_req_buf(req);
-    gmq_ipc_request_arg_str(b, "bind_key", bk);
+    if (ev->argc == 3 && tcp_uint(ev->argv[2], GMQ_WAIT_MAX_S, &timeout) != GMQ_OK) {
+        tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "timeout must be seconds between 0 and %d", GMQ_WAIT_MAX_S);
+        return;
+    }
+    gmq_op_req_t op = { .op = ev->cmd == GMQ_TCP_CMD_POP ? GMQ_OP_POP : GMQ_OP_DEAD };
+    op.bind_key = tcp_str(ev->argv[1]);
     /* pop blocks (with heartbeats) unless a timeout is given; dead answers at once */
-    if (argc == 3 && timeout > 0)
-        gmq_ipc_request_arg_u64(b, "wait", timeout * 1000);
-    else if (argc == 2 && op == GMQ_OP_POP)
-        gmq_ipc_request_arg_str(b, "forever", "1");
-    gmq_req_end(req);
-    if (argc == 2 ? op == GMQ_OP_POP : timeout > 0) {
-        r->waiting = 1;
-        if (c->u.tcp.waiting++ == 0)
-            ev_timer_start(c->m->loop, &c->u.tcp.heartbeat);
-    }
+    op.wait_ms = timeout * 1000;
+    op.forever = ev->argc == 2 && op.op == GMQ_OP_POP;
+    tcp_submit(c, r, topic, &op);
 }
 
 static void
-cmd_pop(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+tcp_id_op(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_str_t *id_arg, gmq_tcp_str_t topic_arg,
+          gmq_tcp_str_t bk_arg, gmq_op_t op, int code)
 {
-    tcp_pop_common(c, r, argc, argv, GMQ_OP_POP);
-}
-
-static void
-cmd_dead(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
-{
-    tcp_pop_common(c, r, argc, argv, GMQ_OP_DEAD);
-}
-
-static void
-tcp_id_op(gmq_conn_t *c, tcp_resp_t *r, const char *ids, const char *topic_arg, const char *bk_arg,
-          gmq_op_t op, int code)
-{
+    char topic[GMQ_NAME_MAX + 1];
     uint64_t id = 0;
-    if (ids != NULL && (tcp_uint(ids, UINT64_MAX, &id) != GMQ_OK || (id == 0 && op == GMQ_OP_ACK))) {
+    if (id_arg != NULL && (tcp_uint(*id_arg, UINT64_MAX, &id) != GMQ_OK || (id == 0 && op == GMQ_OP_ACK))) {
         tcp_fail(c, r, 0, code, "msgId must be a decimal message id");
         return;
     }
-    const char *topic = tcp_name(c, r, topic_arg, GMQ_E_INVALID_TOPIC, "topic", 0);
-    if (topic == NULL)
+    if (tcp_topic(c, r, topic_arg, topic) == NULL)
         return;
-    const char *bk = tcp_name(c, r, bk_arg, GMQ_E_INVALID_BINDKEY, "bind key", 1);
-    if (bk == NULL)
-        return;
-    gmq_req_t *req = tcp_req(c, r, topic, op, NULL);
-    if (req == NULL)
-        return;
-    gmq_ipc_request_arg_str(gmq_req_buf(req), "bind_key", bk);
-    gmq_ipc_request_arg_u64(gmq_req_buf(req), "id", id);
-    gmq_req_end(req);
+    gmq_op_req_t o = { .op = op, .bind_key = tcp_str(bk_arg), .id = id };
+    tcp_submit(c, r, topic, &o);
 }
 
 static void
-cmd_ack(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_ack(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    if (argc != 3) {
+    if (ev->argc != 3) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "3 parameters required: ack <msg_id> <topic> <bind_key>");
         return;
     }
-    tcp_id_op(c, r, argv[0], argv[1], argv[2], GMQ_OP_ACK, GMQ_E_INVALID_ACK);
+    tcp_id_op(c, r, &ev->argv[0], ev->argv[1], ev->argv[2], GMQ_OP_ACK, GMQ_E_INVALID_ACK);
 }
 
 static void
-cmd_requeue(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_requeue(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    if (argc < 2 || argc > 3) {
+    if (ev->argc < 2 || ev->argc > 3) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "requeue <topic> <bind_key> [msg_id]");
         return;
     }
-    tcp_id_op(c, r, argc == 3 ? argv[2] : NULL, argv[0], argv[1], GMQ_OP_REQUEUE, GMQ_E_INVALID_PARAMS);
+    tcp_id_op(c, r, ev->argc == 3 ? &ev->argv[2] : NULL, ev->argv[0], ev->argv[1], GMQ_OP_REQUEUE,
+              GMQ_E_INVALID_PARAMS);
 }
 
 static void
-cmd_set(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_set(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    static const char *keys[] = { "auto_ack", "mode", "ttr", "retry" };
-    static const uint64_t max[] = { 1, 3, 86400, 1000 };
-    uint64_t v[4];
-    if (argc != 2 && argc != 5) {
+    static const char *const keys[] = { "auto_ack", "mode", "ttr", "retry" };
+    static const uint64_t max[] = { 1, GMQ_MODE_MAX, GMQ_TTR_MAX_S, GMQ_RETRY_MAX };
+    char topic[GMQ_NAME_MAX + 1];
+    int32_t v[4] = { -1, -1, -1, -1 };
+    if (ev->argc != 2 && ev->argc != 5) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "set <topic> <isAutoAck> [<mode> <msg_ttr> <msg_retry>]");
         return;
     }
-    const char *topic = tcp_name(c, r, argv[0], GMQ_E_INVALID_TOPIC, "topic", 0);
-    if (topic == NULL)
+    if (tcp_topic(c, r, ev->argv[0], topic) == NULL)
         return;
-    for (int i = 0; i < argc - 1; i++) {
-        if (tcp_uint(argv[i + 1], max[i], &v[i]) != GMQ_OK || (i == 1 && v[i] == 0) ||
-            (i == 2 && v[i] == 0)) {
+    for (int i = 0; i < ev->argc - 1; i++) {
+        uint64_t x;
+        if (tcp_uint(ev->argv[i + 1], max[i], &x) != GMQ_OK) {
             tcp_fail(c, r, 0, GMQ_E_INVALID_SET, "%s must be a number between %d and %llu", keys[i],
                      i == 1 || i == 2 ? 1 : 0, (unsigned long long) max[i]);
             return;
         }
+        v[i] = (int32_t) x;
     }
-    gmq_req_t *req = tcp_req(c, r, topic, GMQ_OP_CONFIG, NULL);
-    if (req == NULL)
-        return;
-    for (int i = 0; i < argc - 1; i++)
-        gmq_ipc_request_arg_u64(gmq_req_buf(req), keys[i], v[i]);
-    gmq_req_end(req);
+    gmq_op_req_t op = { .op = GMQ_OP_CONFIG, .auto_ack = v[0], .mode = v[1], .ttr = v[2], .retry = v[3] };
+    tcp_submit(c, r, topic, &op);
 }
 
 static void
-cmd_queue(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_queue(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    if (argc != 2) {
+    char topic[GMQ_NAME_MAX + 1];
+    if (ev->argc != 2) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "2 parameters required: queue <topic> <bind_key>");
         return;
     }
-    const char *topic = tcp_name(c, r, argv[0], GMQ_E_INVALID_TOPIC, "topic", 0);
-    if (topic == NULL)
+    if (tcp_topic(c, r, ev->argv[0], topic) == NULL)
         return;
-    const char *bk = tcp_name(c, r, argv[1], GMQ_E_INVALID_BINDKEY, "bind key", 0);
-    if (bk == NULL)
-        return;
-    gmq_req_t *req = tcp_req(c, r, topic, GMQ_OP_DECLARE, NULL);
-    if (req == NULL)
-        return;
-    gmq_ipc_request_arg_str(gmq_req_buf(req), "bind_key", bk);
-    gmq_req_end(req);
+    gmq_op_req_t op = { .op = GMQ_OP_DECLARE, .bind_key = tcp_str(ev->argv[1]) };
+    tcp_submit(c, r, topic, &op);
+}
+
+/* a channel name as a C string; NULL (client answered) when invalid */
+static const char *
+tcp_channel(gmq_conn_t *c, tcp_resp_t *r, gmq_tcp_str_t a, char out[GMQ_NAME_MAX + 1])
+{
+    if (a.len == 0) {
+        tcp_fail(c, r, 0, GMQ_E_INVALID_CHANNEL, "channel name required");
+        return NULL;
+    }
+    if (!gmq_name_valid(a.p, a.len)) {
+        tcp_fail(c, r, 0, GMQ_E_INVALID_CHANNEL, "invalid channel name: use 1..%d of [A-Za-z0-9_.-]",
+                 GMQ_NAME_MAX);
+        return NULL;
+    }
+    memcpy(out, a.p, a.len);
+    out[a.len] = '\0';
+    return out;
 }
 
 static void
-cmd_subscribe(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_subscribe(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
+    char ch[GMQ_NAME_MAX + 1];
     gmq_error_t err;
-    if (argc != 1) {
+    if (ev->argc != 1) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "1 parameters required: subscribe <channel>");
         return;
     }
-    if (tcp_name(c, r, argv[0], GMQ_E_INVALID_CHANNEL, "channel", 0) == NULL)
+    if (tcp_channel(c, r, ev->argv[0], ch) == NULL)
         return;
-    if (gmq_chan_subscribe(c->m, c, argv[0], &err) != GMQ_OK)
+    if (gmq_chan_subscribe(c->m, c, ch, &err) != GMQ_OK)
         tcp_fail(c, r, 0, err.code, "%s", err.msg);
     else
-        tcp_finish(c, r, TCP_RESP_RESULT, "ok", 2);
+        tcp_finish(c, r, GMQ_TCP_RESULT, "ok", 2);
 }
 
 static void
-cmd_unsubscribe(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_unsubscribe(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    if (argc != 1) {
+    char ch[GMQ_NAME_MAX + 1];
+    if (ev->argc != 1) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "1 parameters required: unsubscribe <channel>");
         return;
     }
-    if (gmq_chan_unsubscribe(c->m, c, argv[0]) != GMQ_OK)
-        tcp_fail(c, r, 0, GMQ_E_INVALID_CHANNEL, "not subscribed to %.128s", argv[0]);
+    if (tcp_channel(c, r, ev->argv[0], ch) == NULL)
+        return;
+    if (gmq_chan_unsubscribe(c->m, c, ch) != GMQ_OK)
+        tcp_fail(c, r, 0, GMQ_E_INVALID_CHANNEL, "not subscribed to %s", ch);
     else
-        tcp_finish(c, r, TCP_RESP_RESULT, "ok", 2);
+        tcp_finish(c, r, GMQ_TCP_RESULT, "ok", 2);
 }
 
 static void
-cmd_publish(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_publish(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    gmq_tcp_state_t *t = &c->u.tcp;
-    if (argc < 1) {
+    char ch[GMQ_NAME_MAX + 1];
+    if (ev->argc < 1) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "1 parameters required: publish <channel>");
         return;
     }
-    if (tcp_name(c, r, argv[0], GMQ_E_INVALID_CHANNEL, "channel", 0) == NULL)
+    if (tcp_channel(c, r, ev->argv[0], ch) == NULL)
         return;
-    const char *msg;
-    size_t len;
-    if (argc >= 2) {
-        /* old one-line form `publish <channel> <message ...>`: the rest of the
-         * line is the message (the split put NULs where its spaces were) */
-        char *start = argv[1];
-        len = t->line_len - (size_t) (start - t->line);
-        for (size_t i = 0; i < len; i++)
-            if (start[i] == '\0')
-                start[i] = ' ';
-        msg = start;
-    } else {
-        msg = t->bodies.data + 4;
-        len = gmq_get_u32(t->bodies.data);
-    }
-    if (gmq_chan_publish(c->m, argv[0], msg, len) == 0)
+    /* the old one-line form `publish <channel> <message ...>` has no body */
+    const char *msg = ev->has_body ? ev->body : ev->tail.p;
+    size_t len = ev->has_body ? ev->body_len : ev->tail.len;
+    if (gmq_chan_publish(c->m, ch, msg, len) == 0)
         tcp_fail(c, r, 0, GMQ_E_INVALID_PUBLISH, "no subscribers");
     else
-        tcp_finish(c, r, TCP_RESP_RESULT, "ok", 2);
+        tcp_finish(c, r, GMQ_TCP_RESULT, "ok", 2);
 }
 
 static void
-cmd_ping(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_ping(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    (void) argc; (void) argv;
-    tcp_finish(c, r, TCP_RESP_RESULT, "pong", 4);
+    (void) ev;
+    tcp_finish(c, r, GMQ_TCP_RESULT, "pong", 4);
 }
 
 static void
-cmd_auth(gmq_conn_t *c, tcp_resp_t *r, int argc, char **argv)
+cmd_auth(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
-    if (argc != 1 || !gmq_master_token_ok(c->m, argv[0], strlen(argv[0]))) {
+    if (ev->argc != 1 || !gmq_master_token_ok(c->m, ev->argv[0].p, ev->argv[0].len)) {
         gmq_log_info("connection %llu: TCP auth refused", (unsigned long long) c->id);
         tcp_fail(c, r, 1, GMQ_E_AUTH, "wrong token");
         return;
     }
     c->authed = 1;
-    tcp_finish(c, r, TCP_RESP_RESULT, "ok", 2);
+    tcp_finish(c, r, GMQ_TCP_RESULT, "ok", 2);
 }

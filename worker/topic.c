@@ -919,9 +919,10 @@ topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err)
         if (hit)
             t->targets[(*n)++] = t->slots[i]->q;
     }
+    /* (a long key is cut so the error text keeps its end) */
     if (*n == 0)
-        return gmq_error_set(err, GMQ_E_INVALID_ROUTE, "routeKey:%s is not match with queue, "
-                             "the mode is %d", rk, t->conf.mode);
+        return gmq_error_set(err, GMQ_E_INVALID_ROUTE, "routeKey:%.*s%s is not match with queue, "
+                             "the mode is %d", 128, rk, strlen(rk) > 128 ? "..." : "", t->conf.mode);
     return GMQ_OK;
 }
 

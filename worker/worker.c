@@ -49,7 +49,7 @@ struct gmq_worker_s {
     int                exit_code;
 };
 
-typedef void (*worker_op_fn)(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r);
+typedef void (*worker_op_fn)(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r);
 
 static void worker_on_read(struct ev_loop *loop, ev_io *io, int revents);
 static void worker_on_write(struct ev_loop *loop, ev_io *io, int revents);
@@ -58,29 +58,32 @@ static void worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents);
 static void worker_on_batch(struct ev_loop *loop, ev_prepare *p, int revents);
 static void worker_handle_frame(gmq_worker_t *w, const gmq_ipc_frame_t *f);
 static void worker_reply_err(gmq_worker_t *w, uint64_t req_id, const gmq_error_t *e);
-static void worker_reply_ok(gmq_worker_t *w, uint64_t req_id, int kind, const char *msg,
-                            const void *data, size_t len);
+static void worker_reply_ok(gmq_worker_t *w, uint64_t req_id, const char *msg);
+static void worker_reply(gmq_worker_t *w, uint64_t req_id, gmq_op_reply_t *r, const char *msg);
 static void worker_reply_msg(gmq_worker_t *w, uint64_t req_id, const gmq_msg_t *m);
-static int  worker_arg_str(const gmq_ipc_request_t *r, const char *key, char *out, size_t cap);
+static void worker_cstr(gmq_op_str_t s, char *out, size_t cap);
+static void worker_apply_settings(gmq_worker_t *w, const gmq_op_settings_t *s);
+static void worker_store_opts(gmq_store_opts_t *o, const char *data_dir, const gmq_op_settings_t *s);
 static void worker_serve_waits(gmq_worker_t *w);
 static void worker_rearm(gmq_worker_t *w);
 static void worker_stop(gmq_worker_t *w, int code);
 
-static void op_push(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_pop(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_ack(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_config(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_declare(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_stat(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_queues(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_requeue(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_msg(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_toggle_ack(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_release(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
-static void op_crash(gmq_worker_t *w, uint64_t id, const gmq_ipc_request_t *r);
+static void op_mpush(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_push(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_pop(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_ack(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_config(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_declare(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_stat(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_queues(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_requeue(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_msg(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_toggle_ack(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_release(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_crash(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
 
 static const worker_op_fn worker_ops[GMQ_OP__COUNT] = {
-    [GMQ_OP_PUSH] = op_push,       [GMQ_OP_POP] = op_pop,         [GMQ_OP_ACK] = op_ack,
+    [GMQ_OP_PUSH] = op_push,       [GMQ_OP_MPUSH] = op_mpush,     [GMQ_OP_POP] = op_pop,         [GMQ_OP_ACK] = op_ack,
     [GMQ_OP_DEAD] = op_pop,        [GMQ_OP_CONFIG] = op_config,   [GMQ_OP_DECLARE] = op_declare,
     [GMQ_OP_STAT] = op_stat,       [GMQ_OP_QUEUES] = op_queues,   [GMQ_OP_REQUEUE] = op_requeue,
     [GMQ_OP_MSG] = op_msg,         [GMQ_OP_TOGGLE_ACK] = op_toggle_ack,
@@ -100,23 +103,17 @@ gmq_worker_main(const gmq_config_t *cfg, const char *topic, int fd)
     gmq_buf_init(&w.pending);
     gmq_buf_init(&w.out);
 
-    gmq_store_opts_t opts = {
-        .data_dir = cfg->data_save_path,
-        .fsync = cfg->fsync,
-        .segment_size = (size_t) cfg->segment_size,
-        .max_delay_ms = (uint64_t) cfg->max_delay * 1000,
-        .default_ttr = cfg->msg_ttr,
-        .default_retry = cfg->msg_max_retry,
-        .max_queues = cfg->max_queues_per_topic,
-    };
+    gmq_op_settings_t set;
+    gmq_op_settings_from_config(&set, cfg);
+    gmq_store_opts_t opts;
+    worker_store_opts(&opts, cfg->data_save_path, &set);
     w.topic = gmq_topic_open(topic, &opts, &err);
     if (w.topic == NULL) {
         /* tell the master why, so /debug/workers can show it; do not respawn */
         gmq_log_error("topic %s cannot be opened: %s", topic, err.msg);
         gmq_buf_t b;
         gmq_buf_init(&b);
-        gmq_ipc_put_header(&b, GMQ_IPC_FATAL, (uint32_t) strlen(err.msg), 0);
-        gmq_buf_append_str(&b, err.msg);
+        gmq_ipc_put_fatal(&b, err.msg);
         ssize_t n = write(fd, b.data, b.len);
         (void) n;
         gmq_buf_free(&b);
@@ -195,9 +192,23 @@ worker_on_read(struct ev_loop *loop, ev_io *io, int revents)
 }
 
 static void
+worker_store_opts(gmq_store_opts_t *o, const char *data_dir, const gmq_op_settings_t *s)
+{
+    memset(o, 0, sizeof(*o));
+    o->data_dir = data_dir;
+    o->fsync = s->fsync;
+    o->segment_size = (size_t) s->segment_size;
+    o->max_delay_ms = s->max_delay_ms;
+    o->default_ttr = s->default_ttr;
+    o->default_retry = s->default_retry;
+    o->max_queues = s->max_queues;
+}
+
+static void
 worker_handle_frame(gmq_worker_t *w, const gmq_ipc_frame_t *f)
 {
-    gmq_ipc_request_t r;
+    gmq_op_req_t r;
+    gmq_op_settings_t set;
     gmq_error_t err = { 0, "" };
     switch (f->type) {
     case GMQ_IPC_SHUTDOWN:
@@ -213,9 +224,15 @@ worker_handle_frame(gmq_worker_t *w, const gmq_ipc_frame_t *f)
             }
         }
         return;
+    case GMQ_IPC_SETTINGS:
+        if (gmq_op_settings_decode(f->payload, f->len, &set) != GMQ_OK)
+            gmq_log_warn("ipc: malformed settings frame ignored");
+        else
+            worker_apply_settings(w, &set);
+        return;
     case GMQ_IPC_REQUEST:
-        if (gmq_ipc_request_parse(f, &r) != GMQ_OK || r.op == 0 || r.op >= GMQ_OP__COUNT ||
-            worker_ops[r.op] == NULL) {
+        if (gmq_op_req_decode(f->payload, f->len, &r) != GMQ_OK || r.op == 0 ||
+            r.op >= GMQ_OP__COUNT || worker_ops[r.op] == NULL) {
             gmq_error_set(&err, GMQ_E_INTERNAL, "malformed request");
             worker_reply_err(w, f->req_id, &err);
             return;
@@ -304,7 +321,8 @@ worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
         worker_wait_t *x = *pp;
         if (x->deadline_ms != 0 && x->deadline_ms <= now) {
             *pp = x->next;
-            worker_reply_ok(w, x->req_id, GMQ_RK_EMPTY, "no message", NULL, 0);
+            worker_reply(w, x->req_id, &(gmq_op_reply_t) { .ok = 1, .kind = GMQ_RK_EMPTY },
+                         "no message");
             free(x);
         } else {
             pp = &x->next;
@@ -372,99 +390,116 @@ worker_stop(gmq_worker_t *w, int code)
 /* ---- replies ---- */
 
 static void
-worker_reply_err(gmq_worker_t *w, uint64_t req_id, const gmq_error_t *e)
+worker_reply(gmq_worker_t *w, uint64_t req_id, gmq_op_reply_t *r, const char *msg)
 {
-    gmq_ipc_put_reply(&w->pending, req_id, 0, e->code, GMQ_RK_NONE, e->msg, NULL, 0);
+    r->msg.p = msg;
+    r->msg.len = strlen(msg);
+    gmq_ipc_put_reply(&w->pending, req_id, r);
 }
 
 static void
-worker_reply_ok(gmq_worker_t *w, uint64_t req_id, int kind, const char *msg, const void *data,
-                size_t len)
+worker_reply_err(gmq_worker_t *w, uint64_t req_id, const gmq_error_t *e)
 {
-    gmq_ipc_put_reply(&w->pending, req_id, 1, 0, kind, msg, data, len);
+    worker_reply(w, req_id, &(gmq_op_reply_t) { .ok = 0, .ecode = e->code }, e->msg);
+}
+
+static void
+worker_reply_ok(gmq_worker_t *w, uint64_t req_id, const char *msg)
+{
+    worker_reply(w, req_id, &(gmq_op_reply_t) { .ok = 1, .kind = GMQ_RK_NONE }, msg);
 }
 
 static void
 worker_reply_msg(gmq_worker_t *w, uint64_t req_id, const gmq_msg_t *m)
 {
-    gmq_buf_t b;
-    gmq_buf_init(&b);
-    gmq_buf_printf(&b, "{\"id\":\"%llu\",\"body\":", (unsigned long long) m->id);
-    gmq_buf_json_str(&b, m->body, m->len);
-    gmq_buf_printf(&b, ",\"retry_count\":%u}", m->retry);
-    worker_reply_ok(w, req_id, GMQ_RK_MESSAGE, "success", b.data, b.len);
-    gmq_buf_free(&b);
+    gmq_op_reply_t r = { .ok = 1, .kind = GMQ_RK_MESSAGE, .id = m->id, .retry = m->retry };
+    r.body.p = m->body;
+    r.body.len = m->len;
+    worker_reply(w, req_id, &r, "success");
 }
 
-static int
-worker_arg_str(const gmq_ipc_request_t *r, const char *key, char *out, size_t cap)
-{
-    size_t n = 0;
-    const char *v = gmq_ipc_request_get(r, key, &n);
-    if (v == NULL)
-        n = 0;
-    if (n >= cap)
-        return GMQ_ERR;
-    memcpy(out, v ? v : "", n);
-    out[n] = '\0';
-    return GMQ_OK;
-}
-
-/* the bind_key and id arguments of ack, release and requeue (id 0 if absent) */
+/* a name from a request (the decoder bounds it) as a C string */
 static void
-worker_args_bk_id(const gmq_ipc_request_t *r, char bk[GMQ_NAME_MAX + 1], uint64_t *id)
+worker_cstr(gmq_op_str_t s, char *out, size_t cap)
 {
-    *id = 0;
-    worker_arg_str(r, "bind_key", bk, GMQ_NAME_MAX + 1);
-    gmq_ipc_request_get_u64(r, "id", id);
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    memcpy(out, s.p, n);
+    out[n] = '\0';
+}
+
+/* SIGHUP: the master sends the reloaded settings */
+static void
+worker_apply_settings(gmq_worker_t *w, const gmq_op_settings_t *s)
+{
+    gmq_store_opts_t opts;
+    worker_store_opts(&opts, w->cfg->data_save_path, s);
+    gmq_topic_set_opts(w->topic, &opts);
+    gmq_log_set_level(s->log_level);
+    gmq_log_info("settings reloaded: msg_ttr %d, msg_retry %d, max_delay %llu s, fsync %s",
+                 s->default_ttr, s->default_retry, (unsigned long long) (s->max_delay_ms / 1000),
+                 gmq_config_fsync_name(s->fsync));
 }
 
 /* ---- operations ---- */
 
 static void
-op_push(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_push(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
-    char rk[GMQ_NAME_MAX * 4 + 1];
-    size_t blen = 0;
-    uint64_t id = 0, delay = 0;
+    char rk[GMQ_ROUTE_KEY_MAX + 1];
     gmq_error_t err = { 0, "" };
-    const char *body = gmq_ipc_request_get(r, "body", &blen);
-    if (worker_arg_str(r, "route_key", rk, sizeof(rk)) != GMQ_OK || body == NULL ||
-        gmq_ipc_request_get_u64(r, "id", &id) != GMQ_OK) {
-        gmq_error_set(&err, GMQ_E_INVALID_PARAMS, "malformed push");
+    worker_cstr(r->item.route_key, rk, sizeof(rk));
+    if (gmq_topic_push(w->topic, r->item.id, rk, r->item.body.p, r->item.body.len,
+                       r->item.delay_ms, gmq_now_ms(), &err) != GMQ_OK) {
         worker_reply_err(w, req_id, &err);
         return;
     }
-    gmq_ipc_request_get_u64(r, "delay", &delay);
-    if (gmq_topic_push(w->topic, id, rk, body, blen, delay, gmq_now_ms(), &err) != GMQ_OK) {
-        worker_reply_err(w, req_id, &err);
-        return;
+    worker_reply(w, req_id, &(gmq_op_reply_t) { .ok = 1, .kind = GMQ_RK_ID, .id = r->item.id },
+                 "success");
+}
+
+/* one chunk of an mpub: items in order, stopping at the first failure, so
+ * what is stored is always a prefix; the reply counts it either way */
+static void
+op_mpush(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
+{
+    char rk[GMQ_ROUTE_KEY_MAX + 1];
+    gmq_error_t err = { 0, "" };
+    gmq_op_item_t it;
+    size_t off = 0;
+    uint32_t stored = 0;
+    uint64_t now = gmq_now_ms();
+    while (gmq_op_item_next(r, &off, &it) == GMQ_OK) {
+        worker_cstr(it.route_key, rk, sizeof(rk));
+        if (gmq_topic_push(w->topic, it.id, rk, it.body.p, it.body.len, it.delay_ms, now,
+                           &err) != GMQ_OK) {
+            worker_reply(w, req_id, &(gmq_op_reply_t) { .ok = 0, .ecode = err.code,
+                                                        .kind = GMQ_RK_COUNT, .count = stored },
+                         err.msg);
+            return;
+        }
+        stored++;
     }
-    char ids[24];
-    int n = snprintf(ids, sizeof(ids), "%llu", (unsigned long long) id);
-    worker_reply_ok(w, req_id, GMQ_RK_ID, "success", ids, (size_t) n);
+    worker_reply(w, req_id, &(gmq_op_reply_t) { .ok = 1, .kind = GMQ_RK_COUNT, .count = stored },
+                 "success");
 }
 
 static void
-op_pop(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_pop(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
     char bk[GMQ_NAME_MAX + 1];
     gmq_msg_t m;
     gmq_error_t err = { 0, "" };
-    uint64_t wait_ms = 0;
-    int forever = gmq_ipc_request_get(r, "forever", NULL) != NULL;
-    worker_arg_str(r, "bind_key", bk, sizeof(bk));
-    gmq_ipc_request_get_u64(r, "wait", &wait_ms);
+    worker_cstr(r->bind_key, bk, sizeof(bk));
     uint64_t now = gmq_now_ms();
     int rc = r->op == GMQ_OP_DEAD ? gmq_topic_dead(w->topic, bk, now, &m, &err)
                                   : gmq_topic_pop(w->topic, bk, now, &m, &err);
     if (rc == GMQ_OK) {
         worker_reply_msg(w, req_id, &m);
-    } else if (rc == GMQ_AGAIN && (forever || wait_ms > 0)) {
+    } else if (rc == GMQ_AGAIN && (r->forever || r->wait_ms > 0)) {
         worker_wait_t *x = gmq_xcalloc(1, sizeof(*x));
         x->req_id = req_id;
         x->op = r->op;
-        x->deadline_ms = forever ? 0 : now + wait_ms;
+        x->deadline_ms = r->forever ? 0 : now + r->wait_ms;
         memcpy(x->bind_key, bk, sizeof(bk));
         worker_wait_t **pp = &w->waits;
         while (*pp)
@@ -472,72 +507,56 @@ op_pop(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
         *pp = x;
         worker_rearm(w);
     } else if (rc == GMQ_AGAIN) {
-        worker_reply_ok(w, req_id, GMQ_RK_EMPTY, "no message", NULL, 0);
+        worker_reply(w, req_id, &(gmq_op_reply_t) { .ok = 1, .kind = GMQ_RK_EMPTY }, "no message");
     } else {
         worker_reply_err(w, req_id, &err);
     }
 }
 
 static void
-op_ack(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_ack(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
     char bk[GMQ_NAME_MAX + 1];
-    uint64_t id;
     gmq_error_t err = { 0, "" };
-    worker_args_bk_id(r, bk, &id);
+    worker_cstr(r->bind_key, bk, sizeof(bk));
     gmq_topic_conf_t conf;
     gmq_topic_get_config(w->topic, &conf);
-    if (gmq_topic_ack(w->topic, bk, id, &err) == GMQ_OK)
-        worker_reply_ok(w, req_id, GMQ_RK_NONE, "success", NULL, 0);
-    else if (conf.auto_ack && err.code == GMQ_E_INVALID_ACK)
+    if (gmq_topic_ack(w->topic, bk, r->id, &err) == GMQ_OK)
+        worker_reply_ok(w, req_id, "success");
+    else if (conf.auto_ack && err.code == GMQ_E_INVALID_ACK && strncmp(err.msg, "msgId:", 6) == 0)
         /* the seed flow acks on an auto-ack topic: delivery already finished it */
-        worker_reply_ok(w, req_id, GMQ_RK_NONE,
-                        "success (topic is auto-ack: the message was acknowledged on delivery)",
-                        NULL, 0);
+        worker_reply_ok(w, req_id,
+                        "success (topic is auto-ack: the message was acknowledged on delivery)");
     else
         worker_reply_err(w, req_id, &err);
 }
 
 static void
-op_release(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_release(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
     char bk[GMQ_NAME_MAX + 1];
-    uint64_t id;
     gmq_error_t err = { 0, "" };
-    worker_args_bk_id(r, bk, &id);
-    if (gmq_topic_release(w->topic, bk, id, &err) != GMQ_OK)
-        gmq_log_warn("release of %llu failed: %s", (unsigned long long) id, err.msg);
-    worker_reply_ok(w, req_id, GMQ_RK_NONE, "ok", NULL, 0);
+    worker_cstr(r->bind_key, bk, sizeof(bk));
+    if (gmq_topic_release(w->topic, bk, r->id, &err) != GMQ_OK)
+        gmq_log_warn("release of %llu failed: %s", (unsigned long long) r->id, err.msg);
+    worker_reply_ok(w, req_id, "ok");
     worker_serve_waits(w);
 }
 
-static int
-op_int_arg(const gmq_ipc_request_t *r, const char *key)
-{
-    uint64_t v;
-    if (gmq_ipc_request_get_u64(r, key, &v) != GMQ_OK || v > 0x7fffffff)
-        return -1;
-    return (int) v;
-}
-
 static void
-op_config(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_config(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
-    gmq_topic_conf_t p = {
-        .auto_ack = op_int_arg(r, "auto_ack"),
-        .mode = op_int_arg(r, "mode"),
-        .ttr = op_int_arg(r, "ttr"),
-        .retry = op_int_arg(r, "retry"),
-    };
+    gmq_topic_conf_t p = { .auto_ack = r->auto_ack, .mode = r->mode, .ttr = r->ttr,
+                           .retry = r->retry };
     gmq_error_t err = { 0, "" };
     if (gmq_topic_set_config(w->topic, &p, &err) != GMQ_OK)
         worker_reply_err(w, req_id, &err);
     else
-        worker_reply_ok(w, req_id, GMQ_RK_NONE, "success", NULL, 0);
+        worker_reply_ok(w, req_id, "success");
 }
 
 static void
-op_toggle_ack(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_toggle_ack(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
     (void) r;
     gmq_topic_conf_t c;
@@ -547,19 +566,19 @@ op_toggle_ack(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
     if (gmq_topic_set_config(w->topic, &p, &err) != GMQ_OK)
         worker_reply_err(w, req_id, &err);
     else
-        worker_reply_ok(w, req_id, GMQ_RK_NONE, "success", NULL, 0);
+        worker_reply_ok(w, req_id, "success");
 }
 
 static void
-op_declare(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_declare(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
     char bk[GMQ_NAME_MAX + 1];
     gmq_error_t err = { 0, "" };
-    worker_arg_str(r, "bind_key", bk, sizeof(bk));
+    worker_cstr(r->bind_key, bk, sizeof(bk));
     if (gmq_topic_declare(w->topic, bk, &err) != GMQ_OK)
         worker_reply_err(w, req_id, &err);
     else
-        worker_reply_ok(w, req_id, GMQ_RK_NONE, "ok", NULL, 0);
+        worker_reply_ok(w, req_id, "ok");
 }
 
 static void
@@ -568,64 +587,68 @@ worker_reply_json(gmq_worker_t *w, uint64_t req_id, void (*write)(gmq_topic_t *,
     gmq_buf_t b;
     gmq_buf_init(&b);
     write(w->topic, &b);
-    worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", b.data, b.len);
+    gmq_op_reply_t rep = { .ok = 1, .kind = GMQ_RK_JSON };
+    rep.json.p = b.data;
+    rep.json.len = b.len;
+    worker_reply(w, req_id, &rep, "success");
     gmq_buf_free(&b);
 }
 
 static void
-op_stat(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_stat(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
     (void) r;
     worker_reply_json(w, req_id, gmq_topic_stats_json);
 }
 
 static void
-op_queues(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_queues(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
     (void) r;
     worker_reply_json(w, req_id, gmq_topic_queues_json);
 }
 
 static void
-op_requeue(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_requeue(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
     char bk[GMQ_NAME_MAX + 1];
-    uint64_t id;
     int moved = 0;
     gmq_error_t err = { 0, "" };
-    worker_args_bk_id(r, bk, &id);
-    if (gmq_topic_requeue(w->topic, bk, id, gmq_now_ms(), &moved, &err) != GMQ_OK) {
+    worker_cstr(r->bind_key, bk, sizeof(bk));
+    if (gmq_topic_requeue(w->topic, bk, r->id, gmq_now_ms(), &moved, &err) != GMQ_OK) {
         worker_reply_err(w, req_id, &err);
         return;
     }
     char js[48];
-    int n = snprintf(js, sizeof(js), "{\"requeued\":%d}", moved);
-    worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", js, (size_t) n);
+    gmq_op_reply_t rep = { .ok = 1, .kind = GMQ_RK_JSON };
+    rep.json.p = js;
+    rep.json.len = (size_t) snprintf(js, sizeof(js), "{\"requeued\":%d}", moved);
+    worker_reply(w, req_id, &rep, "success");
     worker_serve_waits(w);
 }
 
 static void
-op_msg(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_msg(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
-    uint64_t id = 0;
     gmq_error_t err = { 0, "" };
     gmq_buf_t b;
     gmq_buf_init(&b);
-    gmq_ipc_request_get_u64(r, "id", &id);
-    if (gmq_topic_lookup_json(w->topic, id, &b, &err) != GMQ_OK)
+    if (gmq_topic_lookup_json(w->topic, r->id, &b, &err) != GMQ_OK) {
         worker_reply_err(w, req_id, &err);
-    else
-        worker_reply_ok(w, req_id, GMQ_RK_JSON, "success", b.data, b.len);
+    } else {
+        gmq_op_reply_t rep = { .ok = 1, .kind = GMQ_RK_JSON };
+        rep.json.p = b.data;
+        rep.json.len = b.len;
+        worker_reply(w, req_id, &rep, "success");
+    }
     gmq_buf_free(&b);
 }
 
 static void
-op_crash(gmq_worker_t *w, uint64_t req_id, const gmq_ipc_request_t *r)
+op_crash(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
 {
     (void) req_id;
-    uint64_t code = 1;
-    gmq_ipc_request_get_u64(r, "code", &code);
-    gmq_log_warn("exiting with status %llu on request (test hook)", (unsigned long long) code);
+    gmq_log_warn("exiting with status %u on request (test hook)", r->code);
     gmq_topic_close(w->topic);
-    _exit((int) code);
+    _exit((int) r->code);
 }

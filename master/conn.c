@@ -1,0 +1,288 @@
+/*
+ * conn.c - owns client connections: reading, the output queue written once
+ * per loop iteration, parser resumes, closing at the end of the iteration,
+ * and the once-a-second deadlines (TLS handshake, HTTP head, idle).
+ */
+#include "conn.h"
+#include "master.h"
+#include "sup.h"
+#include "tls.h"
+#include "common/log.h"
+
+#include <openssl/ssl.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONN_READ_CHUNK (64 * 1024)
+#define CONN_READ_TURNS 16          /* reads per readiness event (fairness) */
+
+static void conn_on_read(struct ev_loop *loop, ev_io *io, int revents);
+static void conn_on_write(struct ev_loop *loop, ev_io *io, int revents);
+static void conn_enqueue(gmq_conn_t *c);
+static void conn_dispatch(gmq_conn_t *c);
+
+gmq_conn_t *
+gmq_conn_new(gmq_master_t *m, int fd, gmq_proto_t proto)
+{
+    gmq_conn_t *c = gmq_xcalloc(1, sizeof(*c));
+    c->m = m;
+    c->fd = fd;
+    c->proto = proto;
+    c->id = ++m->next_conn_id;
+    c->io = &gmq_conn_io_plain;
+    c->accepted_ms = c->last_active_ms = gmq_mono_ms();
+    c->authed = m->cfg.auth_token[0] == '\0';
+    gmq_buf_init(&c->in);
+    gmq_buf_init(&c->out);
+    gmq_list_init(&c->reqs);
+    gmq_list_init(&c->flush_link);
+    ev_io_init(&c->rio, conn_on_read, fd, EV_READ);
+    ev_io_init(&c->wio, conn_on_write, fd, EV_WRITE);
+    c->rio.data = c->wio.data = c;
+    gmq_list_push_tail(&m->conns, &c->link);
+    m->nconns++;
+    m->stat_conns_total++;
+    if (proto == GMQ_PROTO_HTTP)
+        gmq_http_conn_init(c);
+    else
+        gmq_tcp_conn_init(c);
+    return c;
+}
+
+void
+gmq_conn_start(gmq_conn_t *c)
+{
+    ev_io_start(c->m->loop, &c->rio);
+}
+
+static void
+conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) loop; (void) revents;
+    gmq_conn_t *c = io->data;
+    int got = 0;
+    int write_waits = c->tls_want == 1;    /* a TLS write waited for this readability */
+    /* TLS may hold decrypted bytes the socket no longer signals: read until EAGAIN */
+    for (int i = 0; i < CONN_READ_TURNS && !c->dead; i++) {
+        char *p = gmq_buf_reserve(&c->in, CONN_READ_CHUNK);
+        ssize_t n = c->io->read(c, p, CONN_READ_CHUNK);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            gmq_conn_close(c);
+            return;
+        }
+        if (n < 0)
+            break;
+        c->in.len += (size_t) n;
+        got = 1;
+        if ((size_t) n < CONN_READ_CHUNK && c->ssl == NULL)
+            break;
+    }
+    if (c->tls_want == 2)
+        ev_io_start(c->m->loop, &c->wio);
+    if (write_waits && gmq_buf_used(&c->out) > 0)
+        conn_enqueue(c);
+    if (!got)
+        return;
+    if (c->closing) {
+        /* an error is on its way out and nothing more is parsed: drop the input */
+        gmq_buf_reset(&c->in);
+        return;
+    }
+    c->last_active_ms = gmq_mono_ms();
+    conn_dispatch(c);
+}
+
+static void
+conn_dispatch(gmq_conn_t *c)
+{
+    if (c->proto == GMQ_PROTO_HTTP)
+        gmq_http_on_data(c);
+    else
+        gmq_tcp_on_data(c);
+}
+
+static void
+conn_on_write(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) revents;
+    gmq_conn_t *c = io->data;
+    if (c->tls_want == 2) {
+        /* a TLS read was waiting for the socket to become writable */
+        c->tls_want = 0;
+        ev_io_stop(loop, io);
+        conn_on_read(loop, &c->rio, EV_READ);
+        if (c->dead)
+            return;
+    }
+    gmq_conn_flush(c);
+}
+
+void
+gmq_conn_send(gmq_conn_t *c, const void *p, size_t n)
+{
+    if (c->dead)
+        return;
+    gmq_buf_append(&c->out, p, n);
+    conn_enqueue(c);
+}
+
+void
+gmq_conn_schedule(gmq_conn_t *c)
+{
+    if (!c->dead)
+        conn_enqueue(c);
+}
+
+void
+gmq_conn_resume(gmq_conn_t *c)
+{
+    if (c->dead)
+        return;
+    c->resume = 1;
+    conn_enqueue(c);
+}
+
+static void
+conn_enqueue(gmq_conn_t *c)
+{
+    if (gmq_list_empty(&c->flush_link))
+        gmq_list_push_tail(&c->m->flushq, &c->flush_link);
+}
+
+void
+gmq_conn_run_queues(gmq_master_t *m)
+{
+    /* parsers first: what they answer at once is written in the same pass */
+    for (gmq_list_t *l = m->flushq.next; l != &m->flushq; l = l->next) {
+        gmq_conn_t *c = container_of(l, gmq_conn_t, flush_link);
+        if (c->resume && !c->dead && !c->closing) {
+            c->resume = 0;
+            conn_dispatch(c);
+        }
+    }
+    while (!gmq_list_empty(&m->flushq)) {
+        gmq_conn_t *c = container_of(m->flushq.next, gmq_conn_t, flush_link);
+        gmq_list_remove(&c->flush_link);
+        c->resume = 0;
+        if (!c->dead && !ev_is_active(&c->wio))
+            gmq_conn_flush(c);
+    }
+    while (!gmq_list_empty(&m->dead_conns))
+        gmq_conn_free(container_of(m->dead_conns.next, gmq_conn_t, link));
+}
+
+void
+gmq_conn_flush(gmq_conn_t *c)
+{
+    if (c->dead)
+        return;
+    while (gmq_buf_used(&c->out) > 0) {
+        ssize_t n = c->io->write(c, gmq_buf_rptr(&c->out), gmq_buf_used(&c->out));
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            gmq_conn_close(c);
+            return;
+        }
+        gmq_buf_consume(&c->out, (size_t) n);
+    }
+    if (gmq_buf_used(&c->out) > 0) {
+        if (gmq_buf_used(&c->out) > (size_t) c->m->cfg.max_output) {
+            gmq_log_warn("connection %llu: %zu bytes unread by the client (max_output); closing",
+                         (unsigned long long) c->id, gmq_buf_used(&c->out));
+            gmq_conn_close(c);
+            return;
+        }
+        if (c->tls_want == 1) {
+            /* TLS needs the peer's bytes first (a handshake): the read watcher retries */
+            ev_io_stop(c->m->loop, &c->wio);
+            ev_io_start(c->m->loop, &c->rio);
+        } else {
+            ev_io_start(c->m->loop, &c->wio);
+        }
+    } else {
+        ev_io_stop(c->m->loop, &c->wio);
+        if (c->closing)
+            gmq_conn_close(c);
+    }
+}
+
+void
+gmq_conn_close(gmq_conn_t *c)
+{
+    if (c->dead)
+        return;
+    c->dead = 1;
+    ev_io_stop(c->m->loop, &c->rio);
+    ev_io_stop(c->m->loop, &c->wio);
+    /* requests still at workers: forget the client, cancel waits */
+    while (!gmq_list_empty(&c->reqs)) {
+        gmq_req_t *req = container_of(c->reqs.next, gmq_req_t, conn_link);
+        gmq_list_remove(&req->conn_link);
+        req->conn = NULL;
+        if (req->op == GMQ_OP_POP || req->op == GMQ_OP_DEAD)
+            gmq_sup_cancel(req->wproc, req->id);
+    }
+    gmq_list_remove(&c->link);
+    gmq_list_push_tail(&c->m->dead_conns, &c->link);
+    c->m->nconns--;
+}
+
+void
+gmq_conn_free(gmq_conn_t *c)
+{
+    gmq_list_remove(&c->link);
+    gmq_list_remove(&c->flush_link);
+    ev_io_stop(c->m->loop, &c->rio);
+    ev_io_stop(c->m->loop, &c->wio);
+    while (!gmq_list_empty(&c->reqs)) {
+        gmq_req_t *req = container_of(c->reqs.next, gmq_req_t, conn_link);
+        gmq_list_remove(&req->conn_link);
+        req->conn = NULL;
+    }
+    if (c->proto == GMQ_PROTO_HTTP)
+        gmq_http_conn_free(c);
+    else
+        gmq_tcp_conn_free(c);
+    c->io->close(c);
+    close(c->fd);
+    gmq_buf_free(&c->in);
+    gmq_buf_free(&c->out);
+    free(c);
+}
+
+void
+gmq_conn_sweep(gmq_master_t *m)
+{
+    uint64_t now = gmq_mono_ms();
+    uint64_t head_ms = (uint64_t) m->cfg.header_timeout * 1000;
+    uint64_t idle_ms = (uint64_t) m->cfg.idle_timeout * 1000;
+    for (gmq_list_t *l = m->conns.next; l != &m->conns;) {
+        gmq_conn_t *c = container_of(l, gmq_conn_t, link);
+        l = l->next;
+        if (c->ssl != NULL && !SSL_is_init_finished(c->ssl) && now - c->accepted_ms > head_ms) {
+            gmq_log_debug("connection %llu: TLS handshake timed out", (unsigned long long) c->id);
+            gmq_conn_close(c);
+            continue;
+        }
+        if (c->proto == GMQ_PROTO_HTTP && c->u.http.head_started_ms != 0 &&
+            now - c->u.http.head_started_ms > head_ms) {
+            gmq_http_timeout(c);
+            continue;
+        }
+        /* waiting for a reply (a blocked pop) or subscribed to a channel is not idle */
+        if (idle_ms > 0 && now - c->last_active_ms > idle_ms && gmq_list_empty(&c->reqs) &&
+            gmq_buf_used(&c->out) == 0 &&
+            !(c->proto == GMQ_PROTO_TCP && !gmq_list_empty(&c->u.tcp.subs))) {
+            gmq_log_debug("connection %llu: idle for %d s (idle_timeout); closing",
+                          (unsigned long long) c->id, m->cfg.idle_timeout);
+            if (c->proto == GMQ_PROTO_TCP)
+                gmq_tcp_idle_close(c);
+            else
+                gmq_conn_close(c);
+        }
+    }
+}
