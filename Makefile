@@ -1,5 +1,5 @@
 # gmq - one flat Makefile. Objects in $(BUILD)/, binaries $(BUILD)/gmq-master ...
-# Targets: all run test check itest asan bench clean install
+# Targets: all run test check itest asan bench clean
 
 BUILD   ?= build
 CC      ?= cc
@@ -35,7 +35,7 @@ UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
 
-.PHONY: all run test check itest asan bench clean deps install
+.PHONY: all run test check itest asan bench clean deps
 all: $(BINS)
 
 $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
