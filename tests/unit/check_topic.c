@@ -1226,6 +1226,112 @@ START_TEST(test_config_format_1)
 }
 END_TEST
 
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* sizes of the segment files under <topic>/<sub>, oldest first; bytes
+ * allocated on disk in *blocks */
+static int
+seg_sizes(const char *sub, off_t *sizes, int max, long long *blocks)
+{
+    char path[256], *names[256];
+    int n = 0;
+    snprintf(path, sizeof(path), "%s/orders/%s", dir, sub);
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, "seg-", 4) == 0 && n < 256)
+            names[n++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, (size_t) n, sizeof(*names), cmp_str);
+    *blocks = 0;
+    for (int i = 0; i < n; i++) {
+        char f[512];
+        struct stat st;
+        snprintf(f, sizeof(f), "%s/%s", path, names[i]);
+        ck_assert_int_eq(stat(f, &st), 0);
+        if (i < max)
+            sizes[i] = st.st_size;
+        *blocks += (long long) st.st_blocks * 512;
+        free(names[i]);
+    }
+    return n;
+}
+
+/* a queue's first segment is small and each next one doubles up to
+ * segment_size: one small message takes <= 1 MiB, a fan-out to 100 queues
+ * takes 100 small segments, not 100 * 64 MiB */
+START_TEST(test_segments_follow_data)
+{
+    opts.segment_size = 64 << 20;
+    opts.fsync = GMQ_FSYNC_NO;
+    opts.max_queues = 200;
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    off_t sz[64];
+    long long blocks;
+    ck_assert_int_eq(gmq_topic_declare(t, "a", &err), GMQ_OK);
+    push_ok(t, 1, "a", "small", 0, T0);
+    ck_assert_int_eq(seg_sizes("q/a", sz, 64, &blocks), 1);
+    ck_assert_int_le(sz[0], 1 << 20);
+    ck_assert_int_le(blocks, 1 << 20);
+
+    char body[1000];
+    memset(body, 'g', sizeof(body));
+    for (uint64_t id = 2; id <= 5000; id++) {
+        body[0] = (char) ('a' + id % 26);
+        ck_assert_int_eq(gmq_topic_push(t, id, "a", body, sizeof(body), 0, T0, &err), GMQ_OK);
+    }
+    int n = seg_sizes("q/a", sz, 64, &blocks);
+    ck_assert_int_eq(n, 5);                          /* 256K 512K 1M 2M 4M for ~5 MB */
+    for (int i = 1; i < n; i++)
+        ck_assert_int_eq(sz[i], 2 * sz[i - 1]);
+    gmq_topic_close(t);
+
+    t = open_topic();                                /* sizes come from the files */
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 5000);
+    for (uint64_t id = 5001; id <= 8000; id++)
+        ck_assert_int_eq(gmq_topic_push(t, id, "a", body, sizeof(body), 0, T0, &err), GMQ_OK);
+    n = seg_sizes("q/a", sz, 64, &blocks);
+    ck_assert_int_eq(n, 6);
+    ck_assert_int_eq(sz[5], 2 * sz[4]);
+    gmq_msg_t m = pop_ok(t, "a", T0);
+    ck_assert_uint_eq(m.id, 1);
+    ck_assert(memcmp(m.body, "small", 5) == 0);
+    for (uint64_t id = 2; id <= 8000; id++) {
+        if (gmq_topic_pop(t, "a", T0, &m, &err) != GMQ_OK || m.id != id || m.len != 1000 ||
+            (id <= 5000 && m.body[0] != 'a' + (char) (id % 26)))
+            ck_abort_msg("pop %llu went wrong", (unsigned long long) id);
+        ck_assert_int_eq(gmq_topic_ack(t, "a", id, &err), GMQ_OK);
+    }
+    ck_assert_int_eq(gmq_topic_ack(t, "a", 1, &err), GMQ_OK);
+    push_ok(t, 9000, "a", "after", 0, T0);
+    n = seg_sizes("q/a", sz, 64, &blocks);
+    ck_assert_int_le(n, 2);                          /* the drained ones are gone */
+
+    gmq_topic_conf_t c = { .auto_ack = -1, .mode = GMQ_MODE_TOPIC, .ttr = -1, .retry = -1 };
+    ck_assert_int_eq(gmq_topic_set_config(t, &c, &err), GMQ_OK);
+    char bk[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(bk, sizeof(bk), "f.%d", i);
+        ck_assert_int_eq(gmq_topic_declare(t, bk, &err), GMQ_OK);
+    }
+    push_ok(t, 9001, "f.*", "fan-out", 0, T0);
+    long long total = 0;
+    for (int i = 0; i < 100; i++) {
+        snprintf(bk, sizeof(bk), "q/f.%d", i);
+        ck_assert_int_eq(seg_sizes(bk, sz, 64, &blocks), 1);
+        total += blocks;
+    }
+    ck_assert_int_le(total, 100LL << 20);
+    gmq_topic_close(t);
+}
+END_TEST
+
 static Suite *
 topic_suite(void)
 {
@@ -1257,6 +1363,7 @@ topic_suite(void)
     tcase_add_test(tc, test_counters_file_damage);
     tcase_add_test(tc, test_set_opts);
     tcase_add_test(tc, test_config_format_1);
+    tcase_add_test(tc, test_segments_follow_data);
     suite_add_tcase(s, tc);
     TCase *bulk = tcase_create("bulk");
     tcase_add_checked_fixture(bulk, setup, teardown);
