@@ -610,6 +610,28 @@ START_TEST(test_recover_corrupt_middle)
 }
 END_TEST
 
+/* the ACK right after a damaged DELIVER still counts: the message stays done */
+START_TEST(test_recover_ack_after_corrupt_deliver)
+{
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    push_ok(t, 1, "", "0123456789abcdef", 0, T0);        /* MSG at 0, 64 bytes */
+    push_ok(t, 2, "", "", 0, T0);                        /* MSG at 64, 48 bytes */
+    pop_ok(t, "", T0);                                   /* DELIVER at 112 */
+    ck_assert_int_eq(gmq_topic_ack(t, "", 1, &err), GMQ_OK);   /* ACK at 160 */
+    gmq_topic_close(t);
+    damage_first_segment(112 + 20, 4, 0);
+    t = open_topic();
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 1);
+    gmq_msg_t m = pop_ok(t, "", T0);
+    ck_assert_uint_eq(m.id, 2);
+    ck_assert_uint_eq(m.len, 0);
+    expect_empty(t, "", T0);
+    gmq_topic_close(t);
+}
+END_TEST
+
 START_TEST(test_recover_torn_tail)
 {
     gmq_topic_t *t = open_topic();
@@ -1352,6 +1374,7 @@ topic_suite(void)
     tcase_add_test(tc, test_lock_and_names);
     tcase_add_test(tc, test_full_disk);
     tcase_add_test(tc, test_recover_corrupt_middle);
+    tcase_add_test(tc, test_recover_ack_after_corrupt_deliver);
     tcase_add_test(tc, test_recover_torn_tail);
     tcase_add_test(tc, test_space_pinned_by_delay);
     tcase_add_test(tc, test_space_lagging_consumer);
