@@ -290,8 +290,8 @@ gmq_topic_declare(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
         return gmq_error_set(err, GMQ_E_INVALID_BINDKEY, "invalid bindKey");
     if (topic_slot(t, bind_key) != NULL)
         return gmq_error_set(err, GMQ_E_INVALID_DECLARE, "bindKey %s has exist.", bind_key);
-    if (t->opts.max_queues > 0 && t->nslots >= (size_t) t->opts.max_queues &&
-        strcmp(bind_key, TOPIC_DEFAULT) != 0)
+    /* the on-demand default queue too (topic_route) */
+    if (t->opts.max_queues > 0 && t->nslots >= (size_t) t->opts.max_queues)
         return gmq_error_set(err, GMQ_E_LIMIT, "too many queues: topic %s has %zu, max_queues_per_topic "
                              "is %d", t->name, t->nslots, t->opts.max_queues);
     /* the binding is durable before the queue exists */

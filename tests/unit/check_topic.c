@@ -1139,6 +1139,23 @@ START_TEST(test_queue_limit)
     ck_assert_int_eq(gmq_topic_declare(t, "b", &err), GMQ_OK);
     ck_assert_int_eq(gmq_topic_declare(t, "c", &err), GMQ_ERR);
     ck_assert_int_eq(err.code, GMQ_E_LIMIT);
+    ck_assert_str_eq(err.msg, "too many queues: topic orders has 2, max_queues_per_topic is 2");
+    /* the on-demand default queue counts too */
+    ck_assert_int_eq(gmq_topic_push(t, 1, "", "x", 1, 0, T0, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_LIMIT);
+    ck_assert_str_eq(err.msg, "too many queues: topic orders has 2, max_queues_per_topic is 2");
+    ck_assert_int_eq(gmq_topic_declare(t, "default", &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_LIMIT);
+    gmq_msg_t m;
+    ck_assert_int_eq(gmq_topic_pop(t, "", T0, &m, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_POP);
+    ck_assert_int_eq(stat_field(t, "queue_num"), 2);
+    gmq_topic_close(t);
+    opts.max_queues = 3;                         /* room for it: created on the push */
+    t = open_topic();
+    push_ok(t, 1, "", "x", 0, T0);
+    ck_assert_int_eq(stat_field(t, "queue_num"), 3);
+    ck_assert_uint_eq(pop_ok(t, "default", T0).id, 1);
     gmq_topic_close(t);
 }
 END_TEST
