@@ -903,6 +903,7 @@ topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err)
         return GMQ_OK;
     }
     gmq_route_regex_t *re = NULL;
+    uint64_t budget = GMQ_ROUTE_PUSH_BUDGET;    /* for all bind keys together */
     if (t->conf.mode == GMQ_MODE_REGEX && (re = gmq_route_regex(t->routes, rk, err)) == NULL)
         return GMQ_ERR;
     for (size_t i = 0; i < t->nslots; i++) {
@@ -913,9 +914,11 @@ topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err)
         else if (strcmp(bk, TOPIC_DEFAULT) == 0)
             hit = 0;
         else if (t->conf.mode == GMQ_MODE_REGEX)
-            hit = gmq_route_regex_search(t->routes, re, bk);
+            hit = gmq_route_regex_search(t->routes, re, bk, &budget, err);
         else
             hit = gmq_route_topic_match(rk, bk);
+        if (hit < 0)
+            return GMQ_ERR;
         if (hit)
             t->targets[(*n)++] = t->slots[i]->q;
     }

@@ -438,6 +438,7 @@ START_TEST(test_routing_modes_fanout)
     ck_assert_uint_lt(gmq_mono_ms() - t0, 2000);
     ck_assert_int_eq(rc, GMQ_ERR);
     ck_assert_int_eq(err.code, GMQ_E_INVALID_ROUTE);
+    ck_assert_msg(strstr(err.msg, "limit") != NULL, "%s", err.msg);
     /* mode 3 */
     c = (gmq_topic_conf_t) { .auto_ack = -1, .mode = 3, .ttr = -1, .retry = -1 };
     ck_assert_int_eq(gmq_topic_set_config(t, &c, &err), GMQ_OK);
@@ -1371,6 +1372,31 @@ START_TEST(test_segments_follow_data)
 }
 END_TEST
 
+/* mode 2: one matching budget per push over all bind keys; running out of
+ * it refuses the push (nothing stored) instead of routing to fewer queues */
+START_TEST(test_regex_budget_per_push)
+{
+    opts.max_queues = 1000;
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    char bk[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(bk, sizeof(bk), "aaaaaaaaaaaaaa-%d", i);   /* ~100,000 steps each */
+        ck_assert_int_eq(gmq_topic_declare(t, bk, &err), GMQ_OK);
+    }
+    gmq_topic_conf_t c = { .auto_ack = -1, .mode = GMQ_MODE_REGEX, .ttr = -1, .retry = -1 };
+    ck_assert_int_eq(gmq_topic_set_config(t, &c, &err), GMQ_OK);
+    ck_assert_int_eq(gmq_topic_push(t, 1, "(a+)+$", "x", 1, 0, T0, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_ROUTE);
+    ck_assert_msg(strstr(err.msg, "budget") != NULL, "%s", err.msg);
+    ck_assert_int_eq(stat_field(t, "push_num"), 0);
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 0);
+    push_ok(t, 2, "-1[0-9]$", "ten of them", 0, T0);     /* a plain pattern still routes */
+    ck_assert_int_eq(stat_field(t, "push_num"), 10);
+    gmq_topic_close(t);
+}
+END_TEST
+
 static Suite *
 topic_suite(void)
 {
@@ -1404,6 +1430,7 @@ topic_suite(void)
     tcase_add_test(tc, test_set_opts);
     tcase_add_test(tc, test_config_format_1);
     tcase_add_test(tc, test_segments_follow_data);
+    tcase_add_test(tc, test_regex_budget_per_push);
     suite_add_tcase(s, tc);
     TCase *bulk = tcase_create("bulk");
     tcase_add_checked_fixture(bulk, setup, teardown);
