@@ -2,7 +2,9 @@
  * check_topic.c - the storage engine through its API (worker/topic.h) with
  * simulated time: push/pop/ack, TTR and retries, dead letters, delay,
  * recovery after close or damage, routing modes, fan-out, full disk, the
- * directory lock, and disk use following the backlog.
+ * directory lock, disk use following the backlog and growing segments, the
+ * counters file across kill -9 and damage, node settings on an open topic
+ * (set_opts, TTR/retry following the default), the regex budget of a push.
  */
 #include "worker/topic.h"
 #include "common/config.h"
