@@ -26,9 +26,9 @@ static int            queue_load(gmq_queue_t *q, gmq_error_t *err);
 static int            queue_cmp_u64(const void *a, const void *b);
 static void           queue_recover_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r,
                                         size_t off);
-static size_t         queue_headroom(const gmq_queue_t *q);
+static size_t         queue_headroom(size_t seg_size);
 static gmq_segment_t *queue_active(const gmq_queue_t *q);
-static int            queue_room(gmq_queue_t *q, size_t need, size_t headroom, gmq_error_t *err);
+static int            queue_room(gmq_queue_t *q, size_t need, int headroom, gmq_error_t *err);
 static int            queue_state_rec(gmq_queue_t *q, gmq_qmsg_t *m, int type, uint16_t flags,
                                       uint64_t ts, uint64_t due, uint32_t retry, gmq_error_t *err);
 static void           queue_attach_body(gmq_queue_t *q, gmq_qmsg_t *m, gmq_segment_t *s, size_t off);
@@ -103,7 +103,7 @@ gmq_queue_close(gmq_queue_t *q)
 int
 gmq_queue_reserve(gmq_queue_t *q, size_t len, gmq_error_t *err)
 {
-    return queue_room(q, gmq_record_size(len), queue_headroom(q), err);
+    return queue_room(q, gmq_record_size(len), 1, err);
 }
 
 gmq_qmsg_t *
@@ -231,10 +231,11 @@ gmq_queue_gc(gmq_queue_t *q)
         }
         if (q->nsegs < 3)
             break;
-        /* the oldest segment pins the ones after it, which are mostly free:
+        /* the oldest segment pins the ones after it, which are mostly free
+         * (the two hold less than a quarter of their size in live data):
          * copy its few live messages to the tail so all of them can go */
         gmq_segment_t *second = container_of(first->link.next, gmq_segment_t, link);
-        if (first->live_bytes + second->live_bytes >= q->seg_size / 2)
+        if (first->live_bytes + second->live_bytes >= (first->size + second->size) / 4)
             break;
         if (queue_relocate(q, first) != GMQ_OK || first->live != 0)
             break;
@@ -378,10 +379,11 @@ queue_recover_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off
     }
 }
 
+/* bytes of a segment kept for state records when messages no longer fit */
 static size_t
-queue_headroom(const gmq_queue_t *q)
+queue_headroom(size_t seg_size)
 {
-    size_t h = q->seg_size / 16;
+    size_t h = seg_size / 16;
     return h < QUEUE_HEADROOM_MAX ? h : QUEUE_HEADROOM_MAX;
 }
 
@@ -391,16 +393,21 @@ queue_active(const gmq_queue_t *q)
     return gmq_list_empty(&q->segs) ? NULL : container_of(q->segs.prev, gmq_segment_t, link);
 }
 
-/* room for need bytes plus headroom in the active segment, or a new one */
+/* Room for need bytes (plus the segment's headroom) in the active segment,
+ * or a new segment: the first is GMQ_QUEUE_FIRST_SEGMENT, each next one
+ * twice the size of the one before it (from its file, so after a restart
+ * too) up to seg_size, so a queue's disk space follows what it holds */
 static int
-queue_room(gmq_queue_t *q, size_t need, size_t headroom, gmq_error_t *err)
+queue_room(gmq_queue_t *q, size_t need, int headroom, gmq_error_t *err)
 {
     gmq_segment_t *a = queue_active(q);
-    if (a != NULL && gmq_segment_room(a) >= need + headroom)
+    if (a != NULL && gmq_segment_room(a) >= need + (headroom ? queue_headroom(a->size) : 0))
         return GMQ_OK;
-    size_t size = q->seg_size;
-    if (size < need + queue_headroom(q))
-        size = need + queue_headroom(q);
+    size_t size = a != NULL ? 2 * a->size : GMQ_QUEUE_FIRST_SEGMENT;
+    if (size > q->seg_size)
+        size = q->seg_size;
+    if (size < need + queue_headroom(size))
+        size = need + QUEUE_HEADROOM_MAX;
     gmq_segment_t *s = gmq_segment_create(q->dir, a ? a->no + 1 : 1, size, q->sync_create, err);
     if (s == NULL)
         return GMQ_ERR;
@@ -566,7 +573,7 @@ queue_relocate(gmq_queue_t *q, gmq_segment_t *s)
         gmq_qmsg_t *m = r.type == GMQ_REC_MSG ? gmq_queue_find(q, r.id) : NULL;
         if (m != NULL && m->seg == s && m->off == p) {
             gmq_error_t err;
-            if (queue_room(q, sz + GMQ_RECORD_HDR, queue_headroom(q), &err) != GMQ_OK) {
+            if (queue_room(q, sz + GMQ_RECORD_HDR, 1, &err) != GMQ_OK) {
                 gmq_log_warn("queue %s: relocation stopped: %s", q->bind_key, err.msg);
                 return GMQ_ERR;
             }

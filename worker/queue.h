@@ -18,6 +18,9 @@
 #include <stdint.h>
 
 typedef struct gmq_queue_s gmq_queue_t;
+
+/* a queue's first segment file; each next one doubles, up to seg_size */
+#define GMQ_QUEUE_FIRST_SEGMENT (256 * 1024)
 typedef struct gmq_qmsg_s  gmq_qmsg_t;
 
 #define GMQ_QMSG_READY    0
@@ -46,7 +49,7 @@ struct gmq_queue_s {
     char        *dir;
     gmq_list_t   segs;            /* oldest first; the last one is active */
     size_t       nsegs;
-    size_t       seg_size;
+    size_t       seg_size;        /* largest new segment (the first is smaller) */
     int          sync_create;     /* fsync new segment files and the directory */
     gmq_qmsg_t **buckets;
     size_t       nbuckets;
@@ -69,7 +72,7 @@ gmq_queue_t *gmq_queue_open(const char *dir, const char *bind_key, int dead, siz
 void         gmq_queue_close(gmq_queue_t *q);
 
 /* make sure a message record with a body of len bytes fits (may create a
- * segment: E_STORAGE on a full disk). */
+ * segment, preallocated before use: E_STORAGE on a full disk). */
 int          gmq_queue_reserve(gmq_queue_t *q, size_t len, gmq_error_t *err);
 /* append a message; due_at > 0 = delayed until then. Returns it, or NULL. */
 gmq_qmsg_t  *gmq_queue_put(gmq_queue_t *q, uint64_t id, const char *body, size_t len,

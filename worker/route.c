@@ -1,7 +1,8 @@
 /*
  * route.c - owns route matching: exact, AMQP topic wildcards, and the LRU
  * cache of compiled PCRE2 patterns with the match context that bounds the
- * work of one search.
+ * work of one search (PCRE2's limits) and of one push (a step budget
+ * counted by an auto-callout before each pattern item).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "route.h"
@@ -23,6 +24,7 @@ struct gmq_route_cache_s {
     uint64_t            clock;
     pcre2_match_context *mctx;
     pcre2_match_data   *md;
+    uint64_t            left;   /* steps left during a search (route_callout) */
 };
 
 typedef struct {
@@ -31,6 +33,7 @@ typedef struct {
 } route_word_t;
 
 static size_t route_split(const char *s, route_word_t **out);
+static int    route_callout(pcre2_callout_block *b, void *arg);
 
 int
 gmq_route_exact(const char *route_key, const char *bind_key)
@@ -87,6 +90,7 @@ gmq_route_cache_new(size_t slots)
         gmq_log_fatal("pcre2: out of memory");
     pcre2_set_match_limit(c->mctx, GMQ_ROUTE_MATCH_LIMIT);
     pcre2_set_depth_limit(c->mctx, GMQ_ROUTE_DEPTH_LIMIT);
+    pcre2_set_callout(c->mctx, route_callout, c);
     return c;
 }
 
@@ -121,8 +125,9 @@ gmq_route_regex(gmq_route_cache_t *c, const char *pattern, gmq_error_t *err)
 
     int ecode;
     PCRE2_SIZE eoff;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR) pattern, PCRE2_ZERO_TERMINATED, 0, &ecode,
-                                     &eoff, NULL);
+    /* a callout before every item: the steps the push budget counts */
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR) pattern, PCRE2_ZERO_TERMINATED,
+                                     PCRE2_AUTO_CALLOUT, &ecode, &eoff, NULL);
     if (code == NULL) {
         PCRE2_UCHAR msg[128];
         pcre2_get_error_message(ecode, msg, sizeof(msg));
@@ -139,13 +144,54 @@ gmq_route_regex(gmq_route_cache_t *c, const char *pattern, gmq_error_t *err)
 }
 
 int
-gmq_route_regex_search(gmq_route_cache_t *c, gmq_route_regex_t *re, const char *subject)
+gmq_route_regex_search(gmq_route_cache_t *c, gmq_route_regex_t *re, const char *subject,
+                       uint64_t *budget, gmq_error_t *err)
 {
-    int rc = pcre2_match(re->code, (PCRE2_SPTR) subject, strlen(subject), 0, 0, c->md, c->mctx);
+    c->left = *budget;
+    int rc = c->left > 0 ? pcre2_match(re->code, (PCRE2_SPTR) subject, strlen(subject), 0, 0,
+                                       c->md, c->mctx)
+                         : PCRE2_ERROR_CALLOUT;
+    *budget = c->left;
     if (rc >= 0)
         return 1;
-    if (rc != PCRE2_ERROR_NOMATCH)
-        gmq_log_debug("route pattern %s vs %s: pcre2 error %d, no match", re->pattern, subject, rc);
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    /* route keys are up to 1 KiB: shortened so the limit's name fits */
+    switch (rc) {
+    case PCRE2_ERROR_CALLOUT:
+        return gmq_error_set(err, GMQ_E_INVALID_ROUTE, "routeKey:%.64s used up the regex "
+                             "budget of a push (%d steps over all bind keys) at bindKey %s",
+                             re->pattern, GMQ_ROUTE_PUSH_BUDGET, subject);
+    case PCRE2_ERROR_MATCHLIMIT:
+        return gmq_error_set(err, GMQ_E_INVALID_ROUTE, "routeKey:%.64s hit the regex match "
+                             "limit (%d) on bindKey %s", re->pattern, GMQ_ROUTE_MATCH_LIMIT,
+                             subject);
+    case PCRE2_ERROR_DEPTHLIMIT:
+        return gmq_error_set(err, GMQ_E_INVALID_ROUTE, "routeKey:%.64s hit the regex depth "
+                             "limit (%d) on bindKey %s", re->pattern, GMQ_ROUTE_DEPTH_LIMIT,
+                             subject);
+    case PCRE2_ERROR_HEAPLIMIT:
+        return gmq_error_set(err, GMQ_E_INVALID_ROUTE, "routeKey:%.64s hit the regex heap "
+                             "limit on bindKey %s", re->pattern, subject);
+    default: {
+        PCRE2_UCHAR msg[96];
+        pcre2_get_error_message(rc, msg, sizeof(msg));
+        return gmq_error_set(err, GMQ_E_INVALID_ROUTE, "routeKey:%.64s cannot be matched "
+                             "against bindKey %s: %s", re->pattern, subject, (const char *) msg);
+    }
+    }
+}
+
+/* before each pattern item: one step of the push's budget; out of steps,
+ * the match stops with PCRE2_ERROR_CALLOUT */
+static int
+route_callout(pcre2_callout_block *b, void *arg)
+{
+    (void) b;
+    gmq_route_cache_t *c = arg;
+    if (c->left == 0)
+        return PCRE2_ERROR_CALLOUT;
+    c->left--;
     return 0;
 }
 

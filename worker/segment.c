@@ -251,11 +251,13 @@ segment_data_end(const gmq_segment_t *s, size_t from, size_t to)
     return n > lo ? n * sizeof(uint64_t) : 0;
 }
 
-/* first offset in [from, end) holding a valid record, 0 if none */
+/* first offset in [from, end) where a valid record starts, 0 if none. A
+ * record may end past end: its last words can be zero (an empty body, ts,
+ * due and retry 0), and end is only past the last non-zero word. */
 static size_t
 segment_resync(const gmq_segment_t *s, size_t from, size_t end)
 {
-    for (size_t p = from; p + GMQ_RECORD_HDR <= end; p += GMQ_RECORD_ALIGN) {
+    for (size_t p = from; p < end && p + GMQ_RECORD_HDR <= s->size; p += GMQ_RECORD_ALIGN) {
         gmq_record_t r;
         size_t sz;
         if (gmq_record_decode(s->map + p, s->size - p, &r, &sz) == GMQ_OK)

@@ -290,8 +290,8 @@ gmq_topic_declare(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
         return gmq_error_set(err, GMQ_E_INVALID_BINDKEY, "invalid bindKey");
     if (topic_slot(t, bind_key) != NULL)
         return gmq_error_set(err, GMQ_E_INVALID_DECLARE, "bindKey %s has exist.", bind_key);
-    if (t->opts.max_queues > 0 && t->nslots >= (size_t) t->opts.max_queues &&
-        strcmp(bind_key, TOPIC_DEFAULT) != 0)
+    /* the on-demand default queue too (topic_route) */
+    if (t->opts.max_queues > 0 && t->nslots >= (size_t) t->opts.max_queues)
         return gmq_error_set(err, GMQ_E_LIMIT, "too many queues: topic %s has %zu, max_queues_per_topic "
                              "is %d", t->name, t->nslots, t->opts.max_queues);
     /* the binding is durable before the queue exists */
@@ -903,6 +903,7 @@ topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err)
         return GMQ_OK;
     }
     gmq_route_regex_t *re = NULL;
+    uint64_t budget = GMQ_ROUTE_PUSH_BUDGET;    /* for all bind keys together */
     if (t->conf.mode == GMQ_MODE_REGEX && (re = gmq_route_regex(t->routes, rk, err)) == NULL)
         return GMQ_ERR;
     for (size_t i = 0; i < t->nslots; i++) {
@@ -913,9 +914,11 @@ topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err)
         else if (strcmp(bk, TOPIC_DEFAULT) == 0)
             hit = 0;
         else if (t->conf.mode == GMQ_MODE_REGEX)
-            hit = gmq_route_regex_search(t->routes, re, bk);
+            hit = gmq_route_regex_search(t->routes, re, bk, &budget, err);
         else
             hit = gmq_route_topic_match(rk, bk);
+        if (hit < 0)
+            return GMQ_ERR;
         if (hit)
             t->targets[(*n)++] = t->slots[i]->q;
     }

@@ -68,11 +68,13 @@ void         gmq_topic_set_opts(gmq_topic_t *t, const gmq_store_opts_t *opts);
 int  gmq_topic_set_config(gmq_topic_t *t, const gmq_topic_conf_t *patch, gmq_error_t *err);
 void gmq_topic_get_config(const gmq_topic_t *t, gmq_topic_conf_t *out);
 
-/* declare a queue; E_INVALID_DECLARE "bindKey <bk> has exist." if it exists */
+/* declare a queue; E_INVALID_DECLARE "bindKey <bk> has exist." if it exists,
+ * E_LIMIT "too many queues: ..." past max_queues */
 int  gmq_topic_declare(gmq_topic_t *t, const char *bind_key, gmq_error_t *err);
 
 /* Route and store one message under the given id (ids come from the caller).
- * Empty route key -> the "default" queue (auto-created). delay_ms > 0 -> held
+ * Empty route key -> the "default" queue (created on demand, E_LIMIT as for
+ * declare past max_queues). delay_ms > 0 -> held
  * in the delay heap until now_ms + delay_ms. No matching queue -> GMQ_ERR with
  * E_INVALID_ROUTE "routeKey:<rk> is not match with queue, the mode is <m>".
  * A full disk -> GMQ_ERR with E_STORAGE and nothing stored. */

@@ -187,6 +187,69 @@ START_TEST(test_zeroed_hole_in_middle)
 }
 END_TEST
 
+typedef struct {
+    int          n;
+    gmq_record_t r[4];
+} recs_t;
+
+static void
+collect_recs(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off)
+{
+    (void) s;
+    (void) off;
+    recs_t *x = arg;
+    if (x->n < (int) GMQ_ARRAY_LEN(x->r))
+        x->r[x->n] = *r;
+    x->n++;
+}
+
+/* every record type with every body length 0..16, written right after a
+ * corrupt record (a message or a state record): resync finds it, even when
+ * its last words are zero (an empty body, ts/due/retry 0, a zero body) */
+START_TEST(test_resync_after_corrupt)
+{
+    gmq_error_t err;
+    static const char zeros[16];
+    uint64_t no = 0;
+    for (int bad = 0; bad < 2; bad++)
+        for (uint8_t type = GMQ_REC_MSG; type <= GMQ_REC_MOVED; type++)
+            for (uint32_t len = 0; len <= 16; len++)
+                for (int more = 0; more < 2; more++) {
+                    gmq_segment_t *s = gmq_segment_create(dir, ++no, 65536, 0, &err);
+                    ck_assert_ptr_nonnull(s);
+                    gmq_record_t a = bad ? (gmq_record_t) { .type = GMQ_REC_DELIVER, .id = 5,
+                                                           .ts = 1, .due = 2 }
+                                         : (gmq_record_t) { .type = GMQ_REC_MSG, .id = 5,
+                                                           .len = 10, .body = "0123456789" };
+                    gmq_record_t b = { .type = type, .len = len, .id = 77, .body = zeros };
+                    gmq_record_t c = { .type = GMQ_REC_ACK, .id = 78 };
+                    size_t off = gmq_segment_append(s, &a);
+                    gmq_segment_append(s, &b);
+                    if (more)
+                        gmq_segment_append(s, &c);
+                    s->map[off + 20] ^= 0x40;            /* inside a's id: bad CRC */
+                    gmq_segment_close(s, 0);
+
+                    s = gmq_segment_open(dir, no, &err);
+                    ck_assert_ptr_nonnull(s);
+                    recs_t x = { 0 };
+                    unsigned corrupt = 0;
+                    gmq_segment_scan(s, collect_recs, &x, &corrupt);
+                    ck_assert_msg(x.n == 1 + more && corrupt == 1,
+                                  "bad %d type %u len %u more %d: %d records, %u corrupt", bad,
+                                  type, len, more, x.n, corrupt);
+                    ck_assert_uint_eq(x.r[0].type, type);
+                    ck_assert_uint_eq(x.r[0].len, len);
+                    ck_assert_uint_eq(x.r[0].id, 77);
+                    if (more)
+                        ck_assert_uint_eq(x.r[1].id, 78);
+                    ck_assert_uint_eq(s->wpos, off + gmq_record_size(a.len) + gmq_record_size(len) +
+                                               (more ? GMQ_RECORD_HDR : 0));
+                    gmq_segment_close(s, 1);
+                }
+}
+END_TEST
+
 static int
 fail_enospc(int fd, off_t off, off_t len)
 {
@@ -255,6 +318,7 @@ segment_suite(void)
     tcase_add_test(tc, test_torn_tail);
     tcase_add_test(tc, test_corrupt_middle_via_file);
     tcase_add_test(tc, test_zeroed_hole_in_middle);
+    tcase_add_test(tc, test_resync_after_corrupt);
     tcase_add_test(tc, test_full_disk);
     tcase_add_test(tc, test_enospc_env_file);
     tcase_add_test(tc, test_parse_name);

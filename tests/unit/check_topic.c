@@ -2,7 +2,9 @@
  * check_topic.c - the storage engine through its API (worker/topic.h) with
  * simulated time: push/pop/ack, TTR and retries, dead letters, delay,
  * recovery after close or damage, routing modes, fan-out, full disk, the
- * directory lock, and disk use following the backlog.
+ * directory lock, disk use following the backlog and growing segments, the
+ * counters file across kill -9 and damage, node settings on an open topic
+ * (set_opts, TTR/retry following the default), the regex budget of a push.
  */
 #include "worker/topic.h"
 #include "common/config.h"
@@ -438,6 +440,7 @@ START_TEST(test_routing_modes_fanout)
     ck_assert_uint_lt(gmq_mono_ms() - t0, 2000);
     ck_assert_int_eq(rc, GMQ_ERR);
     ck_assert_int_eq(err.code, GMQ_E_INVALID_ROUTE);
+    ck_assert_msg(strstr(err.msg, "limit") != NULL, "%s", err.msg);
     /* mode 3 */
     c = (gmq_topic_conf_t) { .auto_ack = -1, .mode = 3, .ttr = -1, .retry = -1 };
     ck_assert_int_eq(gmq_topic_set_config(t, &c, &err), GMQ_OK);
@@ -606,6 +609,28 @@ START_TEST(test_recover_corrupt_middle)
     uint64_t want[] = { 1, 2, 3, 4, 6, 7, 8, 9, 10 };
     for (size_t i = 0; i < GMQ_ARRAY_LEN(want); i++)
         ck_assert_uint_eq(pop_ok(t, "", T0).id, want[i]);
+    gmq_topic_close(t);
+}
+END_TEST
+
+/* the ACK right after a damaged DELIVER still counts: the message stays done */
+START_TEST(test_recover_ack_after_corrupt_deliver)
+{
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    push_ok(t, 1, "", "0123456789abcdef", 0, T0);        /* MSG at 0, 64 bytes */
+    push_ok(t, 2, "", "", 0, T0);                        /* MSG at 64, 48 bytes */
+    pop_ok(t, "", T0);                                   /* DELIVER at 112 */
+    ck_assert_int_eq(gmq_topic_ack(t, "", 1, &err), GMQ_OK);   /* ACK at 160 */
+    gmq_topic_close(t);
+    damage_first_segment(112 + 20, 4, 0);
+    t = open_topic();
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 1);
+    gmq_msg_t m = pop_ok(t, "", T0);
+    ck_assert_uint_eq(m.id, 2);
+    ck_assert_uint_eq(m.len, 0);
+    expect_empty(t, "", T0);
     gmq_topic_close(t);
 }
 END_TEST
@@ -1117,6 +1142,23 @@ START_TEST(test_queue_limit)
     ck_assert_int_eq(gmq_topic_declare(t, "b", &err), GMQ_OK);
     ck_assert_int_eq(gmq_topic_declare(t, "c", &err), GMQ_ERR);
     ck_assert_int_eq(err.code, GMQ_E_LIMIT);
+    ck_assert_str_eq(err.msg, "too many queues: topic orders has 2, max_queues_per_topic is 2");
+    /* the on-demand default queue counts too */
+    ck_assert_int_eq(gmq_topic_push(t, 1, "", "x", 1, 0, T0, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_LIMIT);
+    ck_assert_str_eq(err.msg, "too many queues: topic orders has 2, max_queues_per_topic is 2");
+    ck_assert_int_eq(gmq_topic_declare(t, "default", &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_LIMIT);
+    gmq_msg_t m;
+    ck_assert_int_eq(gmq_topic_pop(t, "", T0, &m, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_POP);
+    ck_assert_int_eq(stat_field(t, "queue_num"), 2);
+    gmq_topic_close(t);
+    opts.max_queues = 3;                         /* room for it: created on the push */
+    t = open_topic();
+    push_ok(t, 1, "", "x", 0, T0);
+    ck_assert_int_eq(stat_field(t, "queue_num"), 3);
+    ck_assert_uint_eq(pop_ok(t, "default", T0).id, 1);
     gmq_topic_close(t);
 }
 END_TEST
@@ -1226,6 +1268,137 @@ START_TEST(test_config_format_1)
 }
 END_TEST
 
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* sizes of the segment files under <topic>/<sub>, oldest first; bytes
+ * allocated on disk in *blocks */
+static int
+seg_sizes(const char *sub, off_t *sizes, int max, long long *blocks)
+{
+    char path[256], *names[256];
+    int n = 0;
+    snprintf(path, sizeof(path), "%s/orders/%s", dir, sub);
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, "seg-", 4) == 0 && n < 256)
+            names[n++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, (size_t) n, sizeof(*names), cmp_str);
+    *blocks = 0;
+    for (int i = 0; i < n; i++) {
+        char f[512];
+        struct stat st;
+        snprintf(f, sizeof(f), "%s/%s", path, names[i]);
+        ck_assert_int_eq(stat(f, &st), 0);
+        if (i < max)
+            sizes[i] = st.st_size;
+        *blocks += (long long) st.st_blocks * 512;
+        free(names[i]);
+    }
+    return n;
+}
+
+/* a queue's first segment is small and each next one doubles up to
+ * segment_size: one small message takes <= 1 MiB, a fan-out to 100 queues
+ * takes 100 small segments, not 100 * 64 MiB */
+START_TEST(test_segments_follow_data)
+{
+    opts.segment_size = 64 << 20;
+    opts.fsync = GMQ_FSYNC_NO;
+    opts.max_queues = 200;
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    off_t sz[64];
+    long long blocks;
+    ck_assert_int_eq(gmq_topic_declare(t, "a", &err), GMQ_OK);
+    push_ok(t, 1, "a", "small", 0, T0);
+    ck_assert_int_eq(seg_sizes("q/a", sz, 64, &blocks), 1);
+    ck_assert_int_le(sz[0], 1 << 20);
+    ck_assert_int_le(blocks, 1 << 20);
+
+    char body[1000];
+    memset(body, 'g', sizeof(body));
+    for (uint64_t id = 2; id <= 5000; id++) {
+        body[0] = (char) ('a' + id % 26);
+        ck_assert_int_eq(gmq_topic_push(t, id, "a", body, sizeof(body), 0, T0, &err), GMQ_OK);
+    }
+    int n = seg_sizes("q/a", sz, 64, &blocks);
+    ck_assert_int_eq(n, 5);                          /* 256K 512K 1M 2M 4M for ~5 MB */
+    for (int i = 1; i < n; i++)
+        ck_assert_int_eq(sz[i], 2 * sz[i - 1]);
+    gmq_topic_close(t);
+
+    t = open_topic();                                /* sizes come from the files */
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 5000);
+    for (uint64_t id = 5001; id <= 8000; id++)
+        ck_assert_int_eq(gmq_topic_push(t, id, "a", body, sizeof(body), 0, T0, &err), GMQ_OK);
+    n = seg_sizes("q/a", sz, 64, &blocks);
+    ck_assert_int_eq(n, 6);
+    ck_assert_int_eq(sz[5], 2 * sz[4]);
+    gmq_msg_t m = pop_ok(t, "a", T0);
+    ck_assert_uint_eq(m.id, 1);
+    ck_assert(memcmp(m.body, "small", 5) == 0);
+    for (uint64_t id = 2; id <= 8000; id++) {
+        if (gmq_topic_pop(t, "a", T0, &m, &err) != GMQ_OK || m.id != id || m.len != 1000 ||
+            (id <= 5000 && m.body[0] != 'a' + (char) (id % 26)))
+            ck_abort_msg("pop %llu went wrong", (unsigned long long) id);
+        ck_assert_int_eq(gmq_topic_ack(t, "a", id, &err), GMQ_OK);
+    }
+    ck_assert_int_eq(gmq_topic_ack(t, "a", 1, &err), GMQ_OK);
+    push_ok(t, 9000, "a", "after", 0, T0);
+    n = seg_sizes("q/a", sz, 64, &blocks);
+    ck_assert_int_le(n, 2);                          /* the drained ones are gone */
+
+    gmq_topic_conf_t c = { .auto_ack = -1, .mode = GMQ_MODE_TOPIC, .ttr = -1, .retry = -1 };
+    ck_assert_int_eq(gmq_topic_set_config(t, &c, &err), GMQ_OK);
+    char bk[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(bk, sizeof(bk), "f.%d", i);
+        ck_assert_int_eq(gmq_topic_declare(t, bk, &err), GMQ_OK);
+    }
+    push_ok(t, 9001, "f.*", "fan-out", 0, T0);
+    long long total = 0;
+    for (int i = 0; i < 100; i++) {
+        snprintf(bk, sizeof(bk), "q/f.%d", i);
+        ck_assert_int_eq(seg_sizes(bk, sz, 64, &blocks), 1);
+        total += blocks;
+    }
+    ck_assert_int_le(total, 100LL << 20);
+    gmq_topic_close(t);
+}
+END_TEST
+
+/* mode 2: one matching budget per push over all bind keys; running out of
+ * it refuses the push (nothing stored) instead of routing to fewer queues */
+START_TEST(test_regex_budget_per_push)
+{
+    opts.max_queues = 1000;
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    char bk[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(bk, sizeof(bk), "aaaaaaaaaaaaaa-%d", i);   /* ~100,000 steps each */
+        ck_assert_int_eq(gmq_topic_declare(t, bk, &err), GMQ_OK);
+    }
+    gmq_topic_conf_t c = { .auto_ack = -1, .mode = GMQ_MODE_REGEX, .ttr = -1, .retry = -1 };
+    ck_assert_int_eq(gmq_topic_set_config(t, &c, &err), GMQ_OK);
+    ck_assert_int_eq(gmq_topic_push(t, 1, "(a+)+$", "x", 1, 0, T0, &err), GMQ_ERR);
+    ck_assert_int_eq(err.code, GMQ_E_INVALID_ROUTE);
+    ck_assert_msg(strstr(err.msg, "budget") != NULL, "%s", err.msg);
+    ck_assert_int_eq(stat_field(t, "push_num"), 0);
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 0);
+    push_ok(t, 2, "-1[0-9]$", "ten of them", 0, T0);     /* a plain pattern still routes */
+    ck_assert_int_eq(stat_field(t, "push_num"), 10);
+    gmq_topic_close(t);
+}
+END_TEST
+
 static Suite *
 topic_suite(void)
 {
@@ -1246,6 +1419,7 @@ topic_suite(void)
     tcase_add_test(tc, test_lock_and_names);
     tcase_add_test(tc, test_full_disk);
     tcase_add_test(tc, test_recover_corrupt_middle);
+    tcase_add_test(tc, test_recover_ack_after_corrupt_deliver);
     tcase_add_test(tc, test_recover_torn_tail);
     tcase_add_test(tc, test_space_pinned_by_delay);
     tcase_add_test(tc, test_space_lagging_consumer);
@@ -1257,6 +1431,8 @@ topic_suite(void)
     tcase_add_test(tc, test_counters_file_damage);
     tcase_add_test(tc, test_set_opts);
     tcase_add_test(tc, test_config_format_1);
+    tcase_add_test(tc, test_segments_follow_data);
+    tcase_add_test(tc, test_regex_budget_per_push);
     suite_add_tcase(s, tc);
     TCase *bulk = tcase_create("bulk");
     tcase_add_checked_fixture(bulk, setup, teardown);
