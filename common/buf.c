@@ -86,10 +86,27 @@ gmq_buf_put_u16(gmq_buf_t *b, uint16_t v)
 }
 
 void
+gmq_put_u32(void *p, uint32_t v)
+{
+    unsigned char *c = p;
+    c[0] = (unsigned char) (v >> 24);
+    c[1] = (unsigned char) (v >> 16);
+    c[2] = (unsigned char) (v >> 8);
+    c[3] = (unsigned char) v;
+}
+
+void
+gmq_put_u64(void *p, uint64_t v)
+{
+    gmq_put_u32(p, (uint32_t) (v >> 32));
+    gmq_put_u32((unsigned char *) p + 4, (uint32_t) v);
+}
+
+void
 gmq_buf_put_u32(gmq_buf_t *b, uint32_t v)
 {
-    unsigned char p[4] = { (unsigned char) (v >> 24), (unsigned char) (v >> 16),
-                           (unsigned char) (v >> 8), (unsigned char) v };
+    unsigned char p[4];
+    gmq_put_u32(p, v);
     gmq_buf_append(b, p, 4);
 }
 

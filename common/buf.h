@@ -42,6 +42,9 @@ int     gmq_buf_fill_fd(gmq_buf_t *b, int fd, size_t chunk, int *eof);
 /* write() as much as the fd takes; returns bytes written or -1 (EAGAIN = 0) */
 ssize_t gmq_buf_write_fd(gmq_buf_t *b, int fd);
 
+/* the one set of big-endian helpers: into buffers, and at raw pointers */
+void     gmq_put_u32(void *p, uint32_t v);
+void     gmq_put_u64(void *p, uint64_t v);
 uint16_t gmq_get_u16(const void *p);
 uint32_t gmq_get_u32(const void *p);
 uint64_t gmq_get_u64(const void *p);

@@ -5,6 +5,7 @@
  * and the flags go through the same conversion code.
  */
 #include "config.h"
+#include "net.h"
 
 #include <confuse.h>
 #include <errno.h>
@@ -597,36 +598,23 @@ config_choice(const char *const *choices, const char *v)
 static int
 config_addr_valid(const char *v)
 {
-    const char *colon = strrchr(v, ':');
+    char host[256], port[16];
+    uint64_t n;
     const char *p;
-    long port = 0;
 
-    if (colon == NULL || colon[1] == '\0')
+    if (gmq_hostport_split(v, host, sizeof(host), port, sizeof(port)) != GMQ_OK ||
+        gmq_parse_u64(port, strlen(port), 65535, &n) != GMQ_OK || n < 1)
         return 0;
-    for (p = colon + 1; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9' || port > 65535)
-            return 0;
-        port = port * 10 + (*p - '0');
-    }
-    if (port < 1 || port > 65535)
-        return 0;
-
-    if (v[0] == '[') {
-        /* bracketed IPv6: "[" hex digits, ':' and '.' "]:" */
-        if (colon - v < 3 || colon[-1] != ']')
-            return 0;
-        for (p = v + 1; p < colon - 1; p++)
-            if (!(strchr("0123456789abcdefABCDEF:.", *p)))
-                return 0;
-        return 1;
-    }
-    for (p = v; p < colon; p++) {
+    /* a name or IPv4 address, or (it was bracketed) an IPv6 address */
+    int v6 = v[0] == '[';
+    for (p = host; *p != '\0'; p++) {
         char ch = *p;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_'))
+        if (v6 ? strchr("0123456789abcdefABCDEF:.", ch) == NULL
+               : !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_'))
             return 0;
     }
-    return 1;
+    return !v6 || host[0] != '\0';
 }
 
 static void

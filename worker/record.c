@@ -4,14 +4,11 @@
  * corrupt or from another format version.
  */
 #include "record.h"
+#include "common/buf.h"
 
 #include <string.h>
 #include <zlib.h>
 
-static void     record_put32(unsigned char *p, uint32_t v);
-static void     record_put64(unsigned char *p, uint64_t v);
-static uint32_t record_get32(const unsigned char *p);
-static uint64_t record_get64(const unsigned char *p);
 
 size_t
 gmq_record_encode(void *dst, const gmq_record_t *r)
@@ -19,24 +16,24 @@ gmq_record_encode(void *dst, const gmq_record_t *r)
     unsigned char *p = dst;
     size_t size = gmq_record_size(r->len);
 
-    record_put32(p, GMQ_RECORD_MAGIC);
+    gmq_put_u32(p, GMQ_RECORD_MAGIC);
     p[8] = GMQ_RECORD_VERSION;
     p[9] = r->type;
     p[10] = (unsigned char) (r->flags >> 8);
     p[11] = (unsigned char) r->flags;
-    record_put32(p + 12, r->len);
-    record_put64(p + 16, r->id);
-    record_put64(p + 24, r->ts);
-    record_put64(p + 32, r->due);
-    record_put32(p + 40, r->retry);
-    record_put32(p + 44, 0);
+    gmq_put_u32(p + 12, r->len);
+    gmq_put_u64(p + 16, r->id);
+    gmq_put_u64(p + 24, r->ts);
+    gmq_put_u64(p + 32, r->due);
+    gmq_put_u32(p + 40, r->retry);
+    gmq_put_u32(p + 44, 0);
     if (r->len > 0)
         memcpy(p + GMQ_RECORD_HDR, r->body, r->len);
     if (size > GMQ_RECORD_HDR + r->len)
         memset(p + GMQ_RECORD_HDR + r->len, 0, size - GMQ_RECORD_HDR - r->len);
     uLong crc = crc32(0L, Z_NULL, 0);
     crc = crc32(crc, p + 8, (uInt) (size - 8));
-    record_put32(p + 4, (uint32_t) crc);
+    gmq_put_u32(p + 4, (uint32_t) crc);
     return size;
 }
 
@@ -47,58 +44,30 @@ gmq_record_decode(const void *src, size_t avail, gmq_record_t *out, size_t *size
 
     if (avail < 4)
         return GMQ_AGAIN;
-    uint32_t magic = record_get32(p);
+    uint32_t magic = gmq_get_u32(p);
     if (magic == 0)
         return GMQ_AGAIN;
     if (magic != GMQ_RECORD_MAGIC || avail < GMQ_RECORD_HDR)
         return GMQ_ERR;
     if (p[8] != GMQ_RECORD_VERSION || p[9] < GMQ_REC_MSG || p[9] > GMQ_REC_MOVED)
         return GMQ_ERR;
-    uint32_t len = record_get32(p + 12);
+    uint32_t len = gmq_get_u32(p + 12);
     if (len > GMQ_RECORD_MAX_BODY || gmq_record_size(len) > avail)
         return GMQ_ERR;
     size_t sz = gmq_record_size(len);
     uLong crc = crc32(0L, Z_NULL, 0);
     crc = crc32(crc, p + 8, (uInt) (sz - 8));
-    if ((uint32_t) crc != record_get32(p + 4))
+    if ((uint32_t) crc != gmq_get_u32(p + 4))
         return GMQ_ERR;
 
     out->type = p[9];
     out->flags = (uint16_t) ((p[10] << 8) | p[11]);
     out->len = len;
-    out->id = record_get64(p + 16);
-    out->ts = record_get64(p + 24);
-    out->due = record_get64(p + 32);
-    out->retry = record_get32(p + 40);
+    out->id = gmq_get_u64(p + 16);
+    out->ts = gmq_get_u64(p + 24);
+    out->due = gmq_get_u64(p + 32);
+    out->retry = gmq_get_u32(p + 40);
     out->body = (const char *) p + GMQ_RECORD_HDR;
     *size = sz;
     return GMQ_OK;
-}
-
-static void
-record_put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char) (v >> 24);
-    p[1] = (unsigned char) (v >> 16);
-    p[2] = (unsigned char) (v >> 8);
-    p[3] = (unsigned char) v;
-}
-
-static void
-record_put64(unsigned char *p, uint64_t v)
-{
-    record_put32(p, (uint32_t) (v >> 32));
-    record_put32(p + 4, (uint32_t) v);
-}
-
-static uint32_t
-record_get32(const unsigned char *p)
-{
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
-}
-
-static uint64_t
-record_get64(const unsigned char *p)
-{
-    return ((uint64_t) record_get32(p) << 32) | record_get32(p + 4);
 }
