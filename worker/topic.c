@@ -1,15 +1,18 @@
 /*
- * topic.c - owns one topic: its directory and lock, its config file, its
+ * topic.c - owns one topic: its directory and lock, its settings, its
  * queues and their dead-letter queues, the delay and TTR heaps shared by
  * them, routing of pushes, the durability policy and the stats. Layout:
- * <data_dir>/<topic>/{topic.conf,counters,q/<bindkey>/,dlq/<bindkey>/}.
+ * <data_dir>/<topic>/{topic.conf,counters,q/<bindkey>/,dlq/<bindkey>/};
+ * the files topic.conf and counters are topicconf.c's and counters.c's.
  */
 #include "topic.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/seam.h"
+#include "worker/counters.h"
 #include "worker/queue.h"
 #include "worker/route.h"
+#include "worker/topicconf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,67 +22,18 @@
 #include <string.h>
 #include <time.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
-#define TOPIC_CONF      "topic.conf"
-#define TOPIC_CONF_TMP  "topic.conf.tmp"
 #define TOPIC_DEFAULT   "default"
 #define TOPIC_NO_QUEUE  "bindkey:%s is not associated with queue"   /* the original's text */
-#define TOPIC_CONF_VERSION 2      /* 2 added ttr_set/retry_set */
-#define TOPIC_SET_TTR   0x1       /* msgTTR was set by /config, not the node default */
-#define TOPIC_SET_RETRY 0x2
-
-/* the counters file, <topic>/counters: a header with the topic's counters,
- * then one slot per queue, named by its bind key; mapped shared, so each
- * counter is one store to memory and survives a kill -9 (docs/storage.md) */
-#define TOPIC_CTR_FILE    "counters"
-#define TOPIC_CTR_MAGIC   0x474d5163u   /* "GMQc" in native byte order */
-#define TOPIC_CTR_VERSION 1
-#define TOPIC_CTR_SLOT    256           /* bytes of the header and of each slot */
-#define TOPIC_CTR_FIRST   4096          /* a new file: the header and 15 slots */
-#define TOPIC_CTR_MAX     (1u << 30)    /* a larger file is not ours */
-
-typedef struct {
-    uint64_t push_num, pop_num, acked_num, timeout_num, dead_num;
-} topic_ctr_t;
-
-typedef struct {
-    uint64_t pushed, popped, acked, timed_out, dead_lettered;
-} topic_qctr_t;
-
-typedef struct {
-    uint32_t    magic;
-    uint32_t    version;
-    uint32_t    slot_size;
-    uint32_t    nslots;      /* slots after the header (the file may be longer) */
-    uint64_t    zero;
-    topic_ctr_t c;
-    uint8_t     reserved[TOPIC_CTR_SLOT - 24 - sizeof(topic_ctr_t)];
-} topic_ctr_hdr_t;
-
-typedef struct {
-    uint32_t     crc;        /* crc32 of len and name, never 0; 0 = free (all zero) */
-    uint16_t     len;
-    uint16_t     zero;
-    char         name[GMQ_NAME_MAX + 8];   /* NUL-padded bind key */
-    topic_qctr_t c;
-    uint8_t      reserved[TOPIC_CTR_SLOT - 144 - sizeof(topic_qctr_t)];
-} topic_ctr_slot_t;
-
-_Static_assert(sizeof(topic_ctr_hdr_t) == TOPIC_CTR_SLOT && offsetof(topic_ctr_hdr_t, c) == 24,
-               "counters file header layout");
-_Static_assert(sizeof(topic_ctr_slot_t) == TOPIC_CTR_SLOT && offsetof(topic_ctr_slot_t, c) == 144,
-               "counters file slot layout");
 
 typedef struct {
     gmq_queue_t  *q;      /* the queue of this bind key */
     gmq_queue_t  *dlq;    /* its dead letters, NULL until the first one */
-    topic_qctr_t *ctr;    /* its counters: in its counters file slot, or &own */
-    topic_qctr_t  own;
-    uint32_t      ctr_ix; /* 1 + its slot in the counters file, 0 = none */
+    gmq_counters_queue_t *ctr;    /* its counters: in its counters file slot, or &own */
+    gmq_counters_queue_t  own;
+    uint32_t              ctr_ix; /* its slot in the counters file, 0 = none */
 } topic_slot_t;
 
 struct gmq_topic_s {
@@ -88,7 +42,7 @@ struct gmq_topic_s {
     char              *data_dir;
     gmq_store_opts_t   opts;
     gmq_topic_conf_t   conf;        /* effective: ttr and retry follow the node default */
-    unsigned           conf_set;    /* ...unless set here: TOPIC_SET_* */
+    unsigned           conf_set;    /* ...unless set here: GMQ_TOPICCONF_SET_* */
     int                lock_fd;
     topic_slot_t     **slots;       /* in declaration order */
     size_t             nslots, cap;
@@ -102,12 +56,8 @@ struct gmq_topic_s {
     uint64_t           last_sync;
     int                dirty;       /* records appended since the last sync */
     gmq_bgsync_t      *bg;          /* fsync=everysec: the background sync thread */
-    topic_ctr_t       *ctr;         /* in the counters file's header, or &ctr_own */
-    topic_ctr_t        ctr_own;
-    int                ctr_fd;
-    char              *ctr_map;     /* the counters file, NULL = counters in memory only */
-    size_t             ctr_size;    /* bytes mapped */
-    uint32_t           ctr_next;    /* where the search for a free slot starts */
+    gmq_counters_t       *ctrs;     /* the counters file */
+    gmq_counters_topic_t *ctr;      /* the topic's totals in it (moves when it grows) */
     int                ctr_bound;   /* the file's slots were matched with the queues */
 };
 
@@ -133,14 +83,10 @@ static int           topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *er
 static void          topic_gc(gmq_queue_t *q);
 static void          topic_queue_json(gmq_buf_t *out, const topic_slot_t *sl);
 static void          topic_msg_json(gmq_buf_t *out, const gmq_qmsg_t *m);
-static void          topic_ctr_open(gmq_topic_t *t);
-static const char   *topic_ctr_map(gmq_topic_t *t, int fd, size_t size);
+static int           topic_conf_queue(void *ctx, const char *bind_key, gmq_error_t *err);
 static void          topic_ctr_bind_all(gmq_topic_t *t);
 static void          topic_ctr_bind(gmq_topic_t *t, topic_slot_t *sl);
-static int           topic_ctr_grow(gmq_topic_t *t);
-static void          topic_ctr_close(gmq_topic_t *t);
-static uint32_t      topic_ctr_crc(const char *name, size_t len);
-static topic_ctr_slot_t *topic_ctr_slot(const gmq_topic_t *t, uint32_t i);
+static void          topic_ctr_remap(gmq_topic_t *t);
 
 gmq_topic_t *
 gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
@@ -151,8 +97,6 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     }
     gmq_topic_t *t = gmq_xcalloc(1, sizeof(*t));
     t->lock_fd = -1;
-    t->ctr_fd = -1;
-    t->ctr = &t->ctr_own;
     t->name = gmq_xstrdup(name);
     t->data_dir = gmq_xstrdup(opts->data_dir);
     t->opts = *opts;
@@ -182,7 +126,8 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
                       strerror(errno));
         goto fail;
     }
-    topic_ctr_open(t);                       /* never fails: counters are not data */
+    t->ctrs = gmq_counters_open(name, t->dir);   /* never fails: counters are not data */
+    t->ctr = gmq_counters_topic(t->ctrs);
     if (topic_conf_load(t, err) != GMQ_OK)
         goto fail;
     topic_ctr_bind_all(t);
@@ -234,7 +179,7 @@ gmq_topic_close(gmq_topic_t *t)
     gmq_heap_free(&t->delay);
     gmq_heap_free(&t->ttr);
     gmq_route_cache_free(t->routes);
-    topic_ctr_close(t);
+    gmq_counters_close(t->ctrs);
     if (t->lock_fd >= 0)
         close(t->lock_fd);   /* releases the flock */
     free(t->name);
@@ -262,13 +207,13 @@ gmq_topic_set_config(gmq_topic_t *t, const gmq_topic_conf_t *patch, gmq_error_t 
         if (patch->ttr <= 0)
             return gmq_error_set(err, GMQ_E_INVALID_SET, "msgTTR must be > 0");
         c.ttr = patch->ttr;
-        set |= TOPIC_SET_TTR;
+        set |= GMQ_TOPICCONF_SET_TTR;
     }
     if (patch->retry != -1) {
         if (patch->retry < 0)
             return gmq_error_set(err, GMQ_E_INVALID_SET, "msgRetry must be >= 0");
         c.retry = patch->retry;
-        set |= TOPIC_SET_RETRY;
+        set |= GMQ_TOPICCONF_SET_RETRY;
     }
     if (topic_conf_save(t, &c, set, NULL, err) != GMQ_OK)
         return GMQ_ERR;
@@ -643,64 +588,16 @@ topic_path(const gmq_topic_t *t, const char *a, const char *b)
     return p;
 }
 
-/* topic.conf: "gmq-topic 2", then "auto_ack N", "mode N", "ttr N",
- * "retry N", "ttr_set 0|1", "retry_set 0|1" and one "queue <bindkey>" line
- * per declared queue. ttr/retry hold the effective values (what version 1
- * readers use); with *_set 0 the node default applies instead. A version 1
- * file (no *_set lines) counts a ttr or retry that differs from the node
- * default as set; it is rewritten as version 2 at once, so this is decided
- * once, against the default of the first open after the upgrade. */
+/* topic.conf (topicconf.c); a missing file is written at once, one in
+ * an older format is rewritten as the current one */
 static int
 topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
 {
-    char *path = topic_path(t, TOPIC_CONF, NULL);
-    FILE *f = fopen(path, "r");
-    free(path);
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return topic_conf_save(t, &t->conf, t->conf_set, NULL, err);
-        return gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot read %s/%s: %s", t->dir,
-                             TOPIC_CONF, strerror(errno));
-    }
-    char line[GMQ_NAME_MAX + 64], word[32], arg[GMQ_NAME_MAX + 2];
-    int rc = GMQ_OK, version = 1, ttr = -1, retry = -1, ttr_set = 0, retry_set = 0;
-    while (rc == GMQ_OK && fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "%31s %129s", word, arg) != 2)
-            continue;
-        if (strcmp(word, "gmq-topic") == 0)
-            version = atoi(arg);
-        else if (strcmp(word, "auto_ack") == 0)
-            t->conf.auto_ack = atoi(arg) ? 1 : 0;
-        else if (strcmp(word, "mode") == 0)
-            t->conf.mode = atoi(arg);
-        else if (strcmp(word, "ttr") == 0)
-            ttr = atoi(arg);
-        else if (strcmp(word, "retry") == 0)
-            retry = atoi(arg);
-        else if (strcmp(word, "ttr_set") == 0)
-            ttr_set = atoi(arg) != 0;
-        else if (strcmp(word, "retry_set") == 0)
-            retry_set = atoi(arg) != 0;
-        else if (strcmp(word, "queue") == 0 && gmq_name_valid(arg, strlen(arg)) &&
-                 topic_slot(t, arg) == NULL && topic_slot_open(t, arg, err) == NULL)
-            rc = GMQ_ERR;
-    }
-    fclose(f);
-    if (t->conf.mode < GMQ_MODE_EXACT || t->conf.mode > GMQ_MODE_TOPIC)
-        t->conf.mode = GMQ_MODE_EXACT;
-    if (version < TOPIC_CONF_VERSION) {
-        ttr_set = ttr > 0 && ttr != t->conf.ttr;
-        retry_set = retry >= 0 && retry != t->conf.retry;
-    }
-    if (ttr_set && ttr > 0) {
-        t->conf.ttr = ttr;
-        t->conf_set |= TOPIC_SET_TTR;
-    }
-    if (retry_set && retry >= 0) {
-        t->conf.retry = retry;
-        t->conf_set |= TOPIC_SET_RETRY;
-    }
-    if (rc == GMQ_OK && version < TOPIC_CONF_VERSION) {
+    int old, rc = gmq_topicconf_load(t->dir, &t->conf, &t->conf_set, topic_conf_queue, t, &old,
+                                     err);
+    if (rc == GMQ_AGAIN)
+        return topic_conf_save(t, &t->conf, t->conf_set, NULL, err);
+    if (rc == GMQ_OK && old) {
         gmq_error_t e2;
         if (topic_conf_save(t, &t->conf, t->conf_set, NULL, &e2) != GMQ_OK)
             gmq_log_warn("topic %s: %s (the file stays in the old format)", t->name, e2.msg);
@@ -708,56 +605,29 @@ topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
     return rc;
 }
 
-/* write temp, fsync, rename, fsync the directory; extra = a queue being added */
+/* a "queue" line of topic.conf: open it, once */
+static int
+topic_conf_queue(void *ctx, const char *bind_key, gmq_error_t *err)
+{
+    gmq_topic_t *t = ctx;
+    if (topic_slot(t, bind_key) == NULL && topic_slot_open(t, bind_key, err) == NULL)
+        return GMQ_ERR;
+    return GMQ_OK;
+}
+
+/* the declared queues and extra (a queue being added, or NULL) */
 static int
 topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set, const char *extra,
                 gmq_error_t *err)
 {
-    gmq_buf_t b;
-    gmq_buf_init(&b);
-    gmq_buf_printf(&b, "gmq-topic %d\nauto_ack %d\nmode %d\nttr %d\nretry %d\nttr_set %d\n"
-                   "retry_set %d\n", TOPIC_CONF_VERSION, c->auto_ack, c->mode, c->ttr, c->retry,
-                   (set & TOPIC_SET_TTR) != 0, (set & TOPIC_SET_RETRY) != 0);
+    const char **names = gmq_xmalloc((t->nslots + 1) * sizeof(*names));
+    size_t n = 0;
     for (size_t i = 0; i < t->nslots; i++)
-        gmq_buf_printf(&b, "queue %s\n", t->slots[i]->q->bind_key);
+        names[n++] = t->slots[i]->q->bind_key;
     if (extra != NULL)
-        gmq_buf_printf(&b, "queue %s\n", extra);
-
-    char *tmp = topic_path(t, TOPIC_CONF_TMP, NULL), *path = topic_path(t, TOPIC_CONF, NULL);
-    int rc = GMQ_ERR, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    const char *what = "create";
-    if (fd >= 0) {
-        ssize_t w = write(fd, b.data, b.len);
-        what = "write";
-        if (w == (ssize_t) b.len) {
-            what = "fsync";
-            if (gmq_seam.fsync(fd) == 0) {
-                what = "rename";
-                if (gmq_seam.rename(tmp, path) == 0)
-                    rc = GMQ_OK;
-            }
-        } else if (w >= 0) {
-            errno = ENOSPC;
-        }
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
-    if (rc != GMQ_OK) {
-        gmq_error_set(err, GMQ_E_STORAGE, "%s: cannot %s %s: %s",
-                      errno == ENOSPC ? "no space left on device" : "storage error", what, tmp,
-                      strerror(errno));
-        unlink(tmp);
-    } else {
-        int dfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            gmq_seam.fsync(dfd);
-            close(dfd);
-        }
-    }
-    free(tmp);
-    free(path);
-    gmq_buf_free(&b);
+        names[n++] = extra;
+    int rc = gmq_topicconf_save(t->dir, c, set, names, n, err);
+    free(names);
     return rc;
 }
 
@@ -765,9 +635,9 @@ topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set, const c
 static void
 topic_follow_defaults(gmq_topic_t *t)
 {
-    if (!(t->conf_set & TOPIC_SET_TTR))
+    if (!(t->conf_set & GMQ_TOPICCONF_SET_TTR))
         t->conf.ttr = t->opts.default_ttr > 0 ? t->opts.default_ttr : GMQ_TOPIC_DEFAULT_TTR;
-    if (!(t->conf_set & TOPIC_SET_RETRY))
+    if (!(t->conf_set & GMQ_TOPICCONF_SET_RETRY))
         t->conf.retry = t->opts.default_retry >= 0 ? t->opts.default_retry
                                                    : GMQ_TOPIC_DEFAULT_RETRY;
 }
@@ -1028,7 +898,7 @@ static void
 topic_queue_json(gmq_buf_t *out, const topic_slot_t *sl)
 {
     const gmq_queue_t *q = sl->q, *dlq = sl->dlq;
-    const topic_qctr_t *c = sl->ctr;
+    const gmq_counters_queue_t *c = sl->ctr;
     gmq_buf_append_str(out, "{\"bind_key\":");
     gmq_buf_json_str(out, q->bind_key, strlen(q->bind_key));
     gmq_buf_printf(out, ",\"ready\":%zu,\"in_flight\":%zu,\"delayed\":%zu,\"dead\":%zu,"
@@ -1051,120 +921,24 @@ topic_msg_json(gmq_buf_t *out, const gmq_qmsg_t *m)
                    m->due_at, m->delivered_at, m->seg->no, m->off, m->len);
 }
 
-/* ---- the counters file ---- */
-
-/* Map <topic>/counters, or start a new one when it is missing or not
- * valid. Nothing here fails the open: without the file the counters are
- * kept in memory only, which is logged. */
-static void
-topic_ctr_open(gmq_topic_t *t)
-{
-    char *path = topic_path(t, TOPIC_CTR_FILE, NULL);
-    struct stat st;
-    int e;
-    t->ctr_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (t->ctr_fd < 0 || fstat(t->ctr_fd, &st) != 0) {
-        gmq_log_warn("topic %s: cannot open %s (%s): counters are kept in memory only", t->name,
-                     path, strerror(errno));
-        goto fail;
-    }
-    if (st.st_size > 0) {
-        const char *why = topic_ctr_map(t, t->ctr_fd, (size_t) st.st_size);
-        if (why == NULL)
-            goto done;
-        gmq_log_warn("topic %s: %s %s: counters start from 0", t->name, path, why);
-        if (gmq_seam.ftruncate(t->ctr_fd, 0) != 0) {
-            gmq_log_warn("topic %s: cannot truncate %s (%s): counters are kept in memory only",
-                         t->name, path, strerror(errno));
-            goto fail;
-        }
-    }
-    /* reserved before it is mapped: a full disk is an error here, never a SIGBUS */
-    if ((e = gmq_seam.fallocate(t->ctr_fd, 0, TOPIC_CTR_FIRST)) != 0) {
-        gmq_log_warn("topic %s: cannot allocate %s (%s): counters are kept in memory only",
-                     t->name, path, strerror(e));
-        goto fail;
-    }
-    void *map = mmap(NULL, TOPIC_CTR_FIRST, PROT_READ | PROT_WRITE, MAP_SHARED, t->ctr_fd, 0);
-    if (map == MAP_FAILED) {
-        gmq_log_warn("topic %s: cannot map %s (%s): counters are kept in memory only", t->name,
-                     path, strerror(errno));
-        goto fail;
-    }
-    t->ctr_map = map;
-    t->ctr_size = TOPIC_CTR_FIRST;
-    topic_ctr_hdr_t *h = map;
-    h->version = TOPIC_CTR_VERSION;
-    h->slot_size = TOPIC_CTR_SLOT;
-    h->nslots = TOPIC_CTR_FIRST / TOPIC_CTR_SLOT - 1;
-    h->magic = TOPIC_CTR_MAGIC;          /* last: a file without it is started again */
-    goto done;
-
-fail:
-    if (t->ctr_fd >= 0)
-        close(t->ctr_fd);
-    t->ctr_fd = -1;
-done:
-    if (t->ctr_map != NULL)
-        t->ctr = &((topic_ctr_hdr_t *) (void *) t->ctr_map)->c;
-    free(path);
-}
-
-/* map an existing file of size bytes and check it; NULL, or what is wrong
- * with it (then nothing stays mapped). Slots that are neither free nor
- * valid are cleared. */
-static const char *
-topic_ctr_map(gmq_topic_t *t, int fd, size_t size)
-{
-    if (size < TOPIC_CTR_FIRST || size > TOPIC_CTR_MAX)
-        return "has a bad size";
-    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED)
-        return "cannot be mapped";
-    const topic_ctr_hdr_t *h = map;
-    if (h->magic != TOPIC_CTR_MAGIC || h->version != TOPIC_CTR_VERSION ||
-        h->slot_size != TOPIC_CTR_SLOT || h->nslots == 0 ||
-        ((size_t) h->nslots + 1) * TOPIC_CTR_SLOT > size) {
-        munmap(map, size);
-        return "has a bad header";
-    }
-    t->ctr_map = map;
-    t->ctr_size = size;
-    unsigned cleared = 0;
-    static const topic_ctr_slot_t zero;
-    for (uint32_t i = 0; i < h->nslots; i++) {
-        topic_ctr_slot_t *s = topic_ctr_slot(t, i);
-        if (s->crc == 0 ? memcmp(s, &zero, sizeof(*s)) == 0
-                        : s->len > 0 && s->len <= GMQ_NAME_MAX && s->name[s->len] == '\0' &&
-                          gmq_name_valid(s->name, s->len) && s->crc == topic_ctr_crc(s->name, s->len))
-            continue;
-        memset(s, 0, sizeof(*s));
-        cleared++;
-    }
-    if (cleared)
-        gmq_log_warn("topic %s: %u damaged slots of %s/%s cleared: those queues' counters start "
-                     "from 0", t->name, cleared, t->dir, TOPIC_CTR_FILE);
-    return NULL;
-}
+/* ---- the counters file (counters.c) ---- */
 
 /* after the queues are loaded: give each its slot (by name), clear the
  * slots of queues that are gone, and new slots to the queues without one */
 static void
 topic_ctr_bind_all(gmq_topic_t *t)
 {
-    if (t->ctr_map != NULL) {
-        uint32_t n = ((topic_ctr_hdr_t *) (void *) t->ctr_map)->nslots;
-        for (uint32_t i = 0; i < n; i++) {
-            topic_ctr_slot_t *s = topic_ctr_slot(t, i);
-            if (s->crc == 0)
-                continue;
-            topic_slot_t *sl = topic_slot(t, s->name);
-            if (sl != NULL && sl->ctr_ix == 0) {
-                sl->ctr = &s->c;
-                sl->ctr_ix = i + 1;
-            } else {
-                memset(s, 0, sizeof(*s));
-            }
+    uint32_t n = gmq_counters_nslots(t->ctrs);
+    for (uint32_t ix = 1; ix <= n; ix++) {
+        const char *name = gmq_counters_name(t->ctrs, ix);
+        if (name == NULL)
+            continue;
+        topic_slot_t *sl = topic_slot(t, name);
+        if (sl != NULL && sl->ctr_ix == 0) {
+            sl->ctr = gmq_counters_queue(t->ctrs, ix);
+            sl->ctr_ix = ix;
+        } else {
+            gmq_counters_release(t->ctrs, ix);
         }
     }
     t->ctr_bound = 1;
@@ -1173,88 +947,28 @@ topic_ctr_bind_all(gmq_topic_t *t)
             topic_ctr_bind(t, t->slots[i]);
 }
 
-/* a free slot of the file for sl (the file grows when it is full); without
- * one its counters stay in memory */
+/* a free slot of the file for sl; without one its counters stay in memory */
 static void
 topic_ctr_bind(gmq_topic_t *t, topic_slot_t *sl)
 {
-    if (t->ctr_map == NULL || !t->ctr_bound)
+    if (!t->ctr_bound)
         return;
-    uint32_t n = ((topic_ctr_hdr_t *) (void *) t->ctr_map)->nslots, i = t->ctr_next % n, k;
-    for (k = 0; k < n && topic_ctr_slot(t, i)->crc != 0; k++)
-        i = (i + 1) % n;
-    if (k == n) {
-        if (topic_ctr_grow(t) != GMQ_OK)
-            return;
-        i = n;
-    }
-    topic_ctr_slot_t *s = topic_ctr_slot(t, i);
-    const char *bk = sl->q->bind_key;
-    size_t len = strlen(bk);
-    s->c = *sl->ctr;
-    memcpy(s->name, bk, len);
-    s->len = (uint16_t) len;
-    s->crc = topic_ctr_crc(bk, len);     /* last: the slot is in use once it matches */
-    sl->ctr = &s->c;
-    sl->ctr_ix = i + 1;
-    t->ctr_next = i + 1;
+    int moved;
+    uint32_t ix = gmq_counters_claim(t->ctrs, sl->q->bind_key, sl->ctr, &moved);
+    if (moved)
+        topic_ctr_remap(t);
+    if (ix == 0)
+        return;
+    sl->ctr = gmq_counters_queue(t->ctrs, ix);
+    sl->ctr_ix = ix;
 }
 
-/* twice the slots: reserve the space, remap, then point every counter
- * pointer into the new mapping */
-static int
-topic_ctr_grow(gmq_topic_t *t)
+/* the file was remapped: point every counter pointer into the new mapping */
+static void
+topic_ctr_remap(gmq_topic_t *t)
 {
-    topic_ctr_hdr_t *h = (topic_ctr_hdr_t *) (void *) t->ctr_map;
-    size_t size = ((size_t) h->nslots + 1) * TOPIC_CTR_SLOT * 2;
-    if (size > TOPIC_CTR_MAX)
-        return GMQ_ERR;
-    if (size > t->ctr_size) {
-        int e = gmq_seam.fallocate(t->ctr_fd, 0, (off_t) size);
-        void *map = e == 0 ? mremap(t->ctr_map, t->ctr_size, size, MREMAP_MAYMOVE) : MAP_FAILED;
-        if (map == MAP_FAILED) {
-            gmq_log_warn("topic %s: cannot grow %s/%s (%s): the counters of new queues are kept "
-                         "in memory only", t->name, t->dir, TOPIC_CTR_FILE,
-                         strerror(e ? e : errno));
-            return GMQ_ERR;
-        }
-        t->ctr_map = map;
-        t->ctr_size = size;
-        h = map;
-    }
-    h->nslots = (uint32_t) (size / TOPIC_CTR_SLOT - 1);
-    t->ctr = &h->c;
+    t->ctr = gmq_counters_topic(t->ctrs);
     for (size_t i = 0; i < t->nslots; i++)
         if (t->slots[i]->ctr_ix != 0)
-            t->slots[i]->ctr = &topic_ctr_slot(t, t->slots[i]->ctr_ix - 1)->c;
-    return GMQ_OK;
-}
-
-static void
-topic_ctr_close(gmq_topic_t *t)
-{
-    if (t->ctr_map != NULL) {
-        if (gmq_seam.msync(t->ctr_map, t->ctr_size, MS_SYNC) != 0)
-            gmq_log_warn("topic %s: msync of %s/%s: %s", t->name, t->dir, TOPIC_CTR_FILE,
-                         strerror(errno));
-        munmap(t->ctr_map, t->ctr_size);
-    }
-    if (t->ctr_fd >= 0)
-        close(t->ctr_fd);
-}
-
-static uint32_t
-topic_ctr_crc(const char *name, size_t len)
-{
-    unsigned char l[2] = { (unsigned char) (len >> 8), (unsigned char) len };
-    uLong c = crc32(0L, Z_NULL, 0);
-    c = crc32(c, l, 2);
-    c = crc32(c, (const Bytef *) name, (uInt) len);
-    return (uint32_t) c != 0 ? (uint32_t) c : 1;
-}
-
-static topic_ctr_slot_t *
-topic_ctr_slot(const gmq_topic_t *t, uint32_t i)
-{
-    return (topic_ctr_slot_t *) (void *) (t->ctr_map + TOPIC_CTR_SLOT * ((size_t) i + 1));
+            t->slots[i]->ctr = gmq_counters_queue(t->ctrs, t->slots[i]->ctr_ix);
 }
