@@ -115,6 +115,7 @@ static const struct config_key config_keys[] = {
     KEY_INT(max_queues_per_topic, "1024", 1, 100000, "queues bound to one topic"),
     KEY_INT(idle_timeout, "0", 0, 86400, "seconds before an idle client is closed (0 = never)"),
     KEY_INT(header_timeout, "10", 1, 3600, "seconds to send a complete HTTP head"),
+    KEY_INT(body_timeout, "60", 1, 3600, "seconds to send an HTTP body once its head is in"),
     KEY_SIZE(max_header, "16K", 1 * KiB, 1 * MiB, "bytes of an HTTP head"),
     KEY_SIZE(max_output, "64M", 64 * KiB, 1 * GiB, "bytes queued to one client"),
 

@@ -58,6 +58,7 @@ struct gmq_config_s {
     int   max_queues_per_topic; /* 1..100000, default 1024 */
     int   idle_timeout;       /* seconds, 0 = never, default 0 */
     int   header_timeout;     /* seconds to send a complete HTTP head, default 10 */
+    int   body_timeout;       /* seconds to send an HTTP body after its head, default 60 */
     long  max_header;         /* bytes of an HTTP head, default 16 KiB */
     long  max_output;         /* bytes queued to one client, default 64 MiB */
 

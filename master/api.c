@@ -514,11 +514,16 @@ api_on_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err)
     case GMQ_RK_EMPTY:
         gmq_http_respond_json(c, 1, NULL, 0, "no message");
         return;
-    case GMQ_RK_MESSAGE:
+    case GMQ_RK_MESSAGE: {
+        gmq_delivery_t *d = gmq_conn_delivery(c, gmq_sup_topic(req->wproc), req->bind_key, r->id,
+                                              r->confirm);
         gmq_buf_init(&b);
         gmq_ops_message_json(&b, r);
         gmq_http_respond_json(c, 0, b.data, b.len, "success");
+        gmq_conn_delivery_queued(c, d);
         gmq_buf_free(&b);
+        return;
+    }
         return;
     case GMQ_RK_JSON:
         gmq_http_respond_json(c, 0, r->json.p, r->json.len, "success");

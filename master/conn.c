@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +24,19 @@ static void conn_on_read(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_on_write(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_enqueue(gmq_conn_t *c);
 static void conn_dispatch(gmq_conn_t *c);
+static void conn_settle(gmq_conn_t *c, int closing);
+static void conn_over_cap(gmq_conn_t *c);
+static size_t conn_input_cap(const gmq_master_t *m);
+static void conn_input_check(gmq_conn_t *c);
+
+struct gmq_delivery_s {
+    gmq_list_t link;            /* in c->deliveries, oldest first */
+    uint64_t   out_end;         /* stream offset just past its frame; UINT64_MAX = not queued */
+    uint64_t   id;
+    int        confirm;
+    char       topic[GMQ_NAME_MAX + 1];
+    char       bind_key[GMQ_NAME_MAX + 1];
+};
 
 gmq_conn_t *
 gmq_conn_new(gmq_master_t *m, int fd, gmq_proto_t proto)
@@ -38,6 +52,7 @@ gmq_conn_new(gmq_master_t *m, int fd, gmq_proto_t proto)
     gmq_buf_init(&c->in);
     gmq_buf_init(&c->out);
     gmq_list_init(&c->reqs);
+    gmq_list_init(&c->deliveries);
     gmq_list_init(&c->flush_link);
     ev_io_init(&c->rio, conn_on_read, fd, EV_READ);
     ev_io_init(&c->wio, conn_on_write, fd, EV_WRITE);
@@ -66,7 +81,8 @@ conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
     int got = 0;
     int write_waits = c->tls_want == 1;    /* a TLS write waited for this readability */
     /* TLS may hold decrypted bytes the socket no longer signals: read until EAGAIN */
-    for (int i = 0; i < CONN_READ_TURNS && !c->dead; i++) {
+    size_t cap = conn_input_cap(c->m);
+    for (int i = 0; i < CONN_READ_TURNS && !c->dead && gmq_buf_used(&c->in) < cap; i++) {
         char *p = gmq_buf_reserve(&c->in, CONN_READ_CHUNK);
         ssize_t n = c->io->read(c, p, CONN_READ_CHUNK);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
@@ -93,6 +109,33 @@ conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
     }
     c->last_active_ms = gmq_mono_ms();
     conn_dispatch(c);
+    conn_input_check(c);
+}
+
+/* the most input one connection may have buffered: a complete request of
+ * the largest size and a read's worth more */
+static size_t
+conn_input_cap(const gmq_master_t *m)
+{
+    return (size_t) m->cfg.max_header + (size_t) m->cfg.max_line + (size_t) m->cfg.max_body * 3 +
+           CONN_READ_CHUNK;
+}
+
+/* stop reading while the parser leaves that much unconsumed (a reply it
+ * waits for, a paused mpub), start again once it took it */
+static void
+conn_input_check(gmq_conn_t *c)
+{
+    if (c->dead)
+        return;
+    int full = gmq_buf_used(&c->in) >= conn_input_cap(c->m);
+    if (full && !c->in_full) {
+        c->in_full = 1;
+        ev_io_stop(c->m->loop, &c->rio);
+    } else if (!full && c->in_full) {
+        c->in_full = 0;
+        ev_io_start(c->m->loop, &c->rio);
+    }
 }
 
 static void
@@ -161,14 +204,19 @@ gmq_conn_run_queues(gmq_master_t *m)
         if (c->resume && !c->dead && !c->closing) {
             c->resume = 0;
             conn_dispatch(c);
+            conn_input_check(c);
         }
     }
     while (!gmq_list_empty(&m->flushq)) {
         gmq_conn_t *c = container_of(m->flushq.next, gmq_conn_t, flush_link);
         gmq_list_remove(&c->flush_link);
         c->resume = 0;
-        if (!c->dead && !ev_is_active(&c->wio))
+        if (c->dead)
+            continue;
+        if (!ev_is_active(&c->wio))
             gmq_conn_flush(c);
+        else if (gmq_buf_used(&c->out) > (size_t) m->cfg.max_output)
+            conn_over_cap(c);     /* a client that does not read: the socket stays full */
     }
     while (!gmq_list_empty(&m->dead_conns))
         gmq_conn_free(container_of(m->dead_conns.next, gmq_conn_t, link));
@@ -188,12 +236,13 @@ gmq_conn_flush(gmq_conn_t *c)
             return;
         }
         gmq_buf_consume(&c->out, (size_t) n);
+        c->out_sent += (uint64_t) n;
     }
+    if (!gmq_list_empty(&c->deliveries))
+        conn_settle(c, 0);
     if (gmq_buf_used(&c->out) > 0) {
         if (gmq_buf_used(&c->out) > (size_t) c->m->cfg.max_output) {
-            gmq_log_warn("connection %llu: %zu bytes unread by the client (max_output); closing",
-                         (unsigned long long) c->id, gmq_buf_used(&c->out));
-            gmq_conn_close(c);
+            conn_over_cap(c);
             return;
         }
         if (c->tls_want == 1) {
@@ -247,11 +296,59 @@ gmq_conn_free(gmq_conn_t *c)
         gmq_http_conn_free(c);
     else
         gmq_tcp_conn_free(c);
+    conn_settle(c, 1);       /* what never reached the client goes back */
     c->io->close(c);
     close(c->fd);
     gmq_buf_free(&c->in);
     gmq_buf_free(&c->out);
     free(c);
+}
+
+static void
+conn_over_cap(gmq_conn_t *c)
+{
+    gmq_log_warn("connection %llu: %zu bytes unread by the client (max_output); closing",
+                 (unsigned long long) c->id, gmq_buf_used(&c->out));
+    gmq_conn_close(c);
+}
+
+gmq_delivery_t *
+gmq_conn_delivery(gmq_conn_t *c, const char *topic, const char *bind_key, uint64_t id, int confirm)
+{
+    gmq_delivery_t *d = gmq_xcalloc(1, sizeof(*d));
+    d->out_end = UINT64_MAX;
+    d->id = id;
+    d->confirm = confirm;
+    snprintf(d->topic, sizeof(d->topic), "%s", topic);
+    snprintf(d->bind_key, sizeof(d->bind_key), "%s", bind_key);
+    gmq_list_push_tail(&c->deliveries, &d->link);
+    return d;
+}
+
+void
+gmq_conn_delivery_queued(gmq_conn_t *c, gmq_delivery_t *d)
+{
+    d->out_end = c->out_sent + gmq_buf_used(&c->out);
+}
+
+/* written deliveries are done (auto-ack ones acked now); at close, the
+ * others are released back to their queues at once */
+static void
+conn_settle(gmq_conn_t *c, int closing)
+{
+    for (gmq_list_t *l = c->deliveries.next; l != &c->deliveries;) {
+        gmq_delivery_t *d = container_of(l, gmq_delivery_t, link);
+        l = l->next;
+        int written = d->out_end != UINT64_MAX && d->out_end <= c->out_sent;
+        if (!written && !closing)
+            continue;
+        if (written && d->confirm)
+            gmq_master_settle(c->m, d->topic, d->bind_key, d->id, GMQ_OP_ACK);
+        else if (!written)
+            gmq_master_settle(c->m, d->topic, d->bind_key, d->id, GMQ_OP_RELEASE);
+        gmq_list_remove(&d->link);
+        free(d);
+    }
 }
 
 void
@@ -260,6 +357,7 @@ gmq_conn_sweep(gmq_master_t *m)
     uint64_t now = gmq_mono_ms();
     uint64_t head_ms = (uint64_t) m->cfg.header_timeout * 1000;
     uint64_t idle_ms = (uint64_t) m->cfg.idle_timeout * 1000;
+    uint64_t body_ms = (uint64_t) m->cfg.body_timeout * 1000;
     for (gmq_list_t *l = m->conns.next; l != &m->conns;) {
         gmq_conn_t *c = container_of(l, gmq_conn_t, link);
         l = l->next;
@@ -270,7 +368,12 @@ gmq_conn_sweep(gmq_master_t *m)
         }
         if (c->proto == GMQ_PROTO_HTTP && c->u.http.head_started_ms != 0 &&
             now - c->u.http.head_started_ms > head_ms) {
-            gmq_http_timeout(c);
+            gmq_http_timeout(c, 0);
+            continue;
+        }
+        if (c->proto == GMQ_PROTO_HTTP && c->u.http.body_started_ms != 0 &&
+            now - c->u.http.body_started_ms > body_ms) {
+            gmq_http_timeout(c, 1);
             continue;
         }
         /* waiting for a reply (a blocked pop) or subscribed to a channel is not idle */

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 typedef enum { GMQ_PROTO_HTTP = 1, GMQ_PROTO_TCP = 2 } gmq_proto_t;
+typedef struct gmq_delivery_s gmq_delivery_t;
 
 /* the connection io table: plain sockets and TLS sessions look the same.
  * read/write return bytes (> 0), 0 on EOF (read), -1 with errno (EAGAIN). */
@@ -42,9 +43,12 @@ struct gmq_conn_s {
     ev_io         rio, wio;
     gmq_buf_t     in, out;
     gmq_list_t    reqs;        /* gmq_req_t waiting for workers */
+    gmq_list_t    deliveries;  /* delivered messages not yet written to the socket */
+    uint64_t      out_sent;    /* bytes of out ever written to the socket */
     int           closing;     /* close when out is flushed */
     int           dead;        /* closed; freed at the end of this loop iteration */
     int           resume;      /* parse buffered input at the end of this iteration */
+    int           in_full;     /* reading stopped: too much input waits for the parser */
     uint64_t      id;
     union {
         gmq_http_state_t http;
@@ -65,6 +69,13 @@ void        gmq_conn_resume(gmq_conn_t *c);
  * write watcher call this); closes on errors and past max_output */
 void        gmq_conn_flush(gmq_conn_t *c);
 void        gmq_conn_close(gmq_conn_t *c);        /* freed at the end of the iteration */
+/* A message delivered to c (owned by c). It counts as delivered only once
+ * its bytes are written to the socket: then an auto-ack one (confirm) is
+ * acked; if c closes first, it goes back to the head of its queue. Call
+ * gmq_conn_delivery_queued once its frame is appended to c->out. */
+gmq_delivery_t *gmq_conn_delivery(gmq_conn_t *c, const char *topic, const char *bind_key,
+                                  uint64_t id, int confirm);
+void        gmq_conn_delivery_queued(gmq_conn_t *c, gmq_delivery_t *d);
 void        gmq_conn_free(gmq_conn_t *c);
 /* end of iteration: resumes, flushes, then frees closed connections */
 void        gmq_conn_run_queues(gmq_master_t *m);

@@ -184,6 +184,7 @@ http_on_headers_complete(http_parser *p)
         http_header_done(h);
     h->in_value = 0;
     h->head_started_ms = 0;
+    h->body_started_ms = gmq_mono_ms();
     /* url-encoding can triple a body; leave room for the JSON envelope */
     uint64_t limit = (uint64_t) c->m->cfg.max_body * 3 + 65536;
     if (p->content_length != ULLONG_MAX && p->content_length > limit) {
@@ -210,6 +211,7 @@ static int
 http_on_message_complete(http_parser *p)
 {
     gmq_conn_t *c = p->data;
+    c->u.http.body_started_ms = 0;
     c->u.http.keep_alive = http_should_keep_alive(p);
     http_parser_pause(p, 1);
     return 0;
@@ -319,6 +321,7 @@ gmq_http_respond_json(gmq_conn_t *c, int code, const char *data, size_t dlen, co
 void
 gmq_http_error(gmq_conn_t *c, int status, const char *msg)
 {
+    c->u.http.head_started_ms = c->u.http.body_started_ms = 0;
     gmq_buf_t b;
     gmq_buf_init(&b);
     gmq_buf_append_str(&b, "{\"code\":1,\"data\":null,\"msg\":");
@@ -459,8 +462,9 @@ http_multipart(gmq_http_params_t *form, const char *ctype, const char *body, siz
 }
 
 void
-gmq_http_timeout(gmq_conn_t *c)
+gmq_http_timeout(gmq_conn_t *c, int body)
 {
-    c->u.http.head_started_ms = 0;
-    gmq_http_error(c, 408, "request head not complete within header_timeout");
+    c->u.http.head_started_ms = c->u.http.body_started_ms = 0;
+    gmq_http_error(c, 408, body ? "request body not complete within body_timeout"
+                                : "request head not complete within header_timeout");
 }

@@ -31,6 +31,7 @@ typedef struct {
     int         too_large;
     uint64_t    head_bytes;
     uint64_t    head_started_ms; /* first byte of a request whose head is incomplete */
+    uint64_t    body_started_ms; /* head complete, body not yet */
 } gmq_http_state_t;
 
 typedef struct {
@@ -61,7 +62,8 @@ void gmq_http_respond(gmq_conn_t *c, int status, const char *ctype, const char *
 void gmq_http_respond_json(gmq_conn_t *c, int code, const char *data, size_t dlen, const char *msg);
 /* an error response that closes the connection */
 void gmq_http_error(gmq_conn_t *c, int status, const char *msg);
-void gmq_http_timeout(gmq_conn_t *c);       /* 408 for a head not sent in time */
+/* 408 for a head (body = 0) or a body (1) not sent in time, then close */
+void gmq_http_timeout(gmq_conn_t *c, int body);
 
 /* the value of a query or form parameter (query first), NULL if absent */
 const char *gmq_http_param(const gmq_http_req_t *r, const char *key, size_t *len);

@@ -198,17 +198,27 @@ gmq_master_release(gmq_master_t *m, gmq_req_t *req, const gmq_op_reply_t *r)
 {
     if (r == NULL || !r->ok || r->kind != GMQ_RK_MESSAGE)
         return;
-    gmq_op_req_t op = { .op = GMQ_OP_RELEASE, .id = r->id };
-    op.bind_key.p = req->bind_key;
-    op.bind_key.len = strlen(req->bind_key);
+    gmq_master_settle(m, gmq_sup_topic(req->wproc), req->bind_key, r->id, GMQ_OP_RELEASE);
+}
+
+void
+gmq_master_settle(gmq_master_t *m, const char *topic, const char *bind_key, uint64_t id,
+                  gmq_op_t op)
+{
+    gmq_op_req_t o = { .op = op, .id = id };
+    o.bind_key.p = bind_key;
+    o.bind_key.len = strlen(bind_key);
     gmq_error_t err;
-    if (gmq_ops_submit_to(m, NULL, req->wproc, &op, NULL, NULL, &err) == NULL) {
-        gmq_log_warn("topic %s: message %llu could not be returned (%s); it comes back after "
-                     "its TTR", gmq_sup_topic(req->wproc), (unsigned long long) r->id, err.msg);
+    gmq_wproc_t *w = gmq_sup_get(m->sup, topic, 0, &err);
+    if (w == NULL || gmq_ops_submit_to(m, NULL, w, &o, NULL, NULL, &err) == NULL) {
+        gmq_log_warn("topic %s: message %llu could not be %s (%s); it comes back after its TTR",
+                     topic, (unsigned long long) id, op == GMQ_OP_ACK ? "acked" : "returned",
+                     err.msg);
         return;
     }
-    gmq_log_info("topic %s: message %llu returned to %s (client gone)", gmq_sup_topic(req->wproc),
-                 (unsigned long long) r->id, req->bind_key[0] ? req->bind_key : "default");
+    if (op == GMQ_OP_RELEASE)
+        gmq_log_info("topic %s: message %llu returned to %s (client gone)", topic,
+                     (unsigned long long) id, bind_key[0] ? bind_key : "default");
 }
 
 /* ---- signals and shutdown ---- */

@@ -71,5 +71,9 @@ void gmq_listen_warn_exposed(const gmq_master_t *m);
 /* requests: the client left before a delivered message reached it (r is
  * its MESSAGE reply): send it back to its queue at once; no-op otherwise */
 void gmq_master_release(gmq_master_t *m, gmq_req_t *req, const gmq_op_reply_t *r);
+/* settle a delivered message: GMQ_OP_ACK (it reached its client) or
+ * GMQ_OP_RELEASE (it did not: back to the head of its queue) */
+void gmq_master_settle(gmq_master_t *m, const char *topic, const char *bind_key, uint64_t id,
+                       gmq_op_t op);
 
 #endif

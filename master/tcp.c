@@ -21,6 +21,7 @@ typedef struct tcp_resp_s {
     int        done;
     int        fatal;         /* close the connection once sent */
     int        waiting;       /* a pop waiting at a worker */
+    gmq_delivery_t *delivery; /* the message in frame (owned by the connection) */
     gmq_buf_t  frame;
 } tcp_resp_t;
 
@@ -31,10 +32,8 @@ struct tcp_mpub_s {
     tcp_resp_t *resp;
     char        topic[GMQ_NAME_MAX + 1];
     uint32_t    total, nread, nsent, stored;
-    gmq_buf_t   items;        /* encoded, checked items */
-    size_t      sent_off;     /* bytes of items sent */
-    uint32_t    chunk;        /* items in the chunk in flight */
-    int         inflight;
+    gmq_buf_t   items;        /* encoded, checked items not yet sent */
+    int         inflight;     /* a chunk is at the worker */
     gmq_buf_t   ids;          /* "[id,id,...]" */
     gmq_error_t err;          /* the first bad item (the rest are still read) */
 };
@@ -98,6 +97,7 @@ gmq_tcp_conn_free(gmq_conn_t *c)
     ev_timer_stop(c->m->loop, &t->heartbeat);
     gmq_chan_drop_conn(c->m, c);
     if (t->mpub != NULL) {
+        /* still reading its bodies: a chunk in flight frees it with its reply */
         t->mpub->conn = NULL;
         if (!t->mpub->inflight)
             tcp_mpub_free(t->mpub);
@@ -124,7 +124,7 @@ gmq_tcp_on_data(gmq_conn_t *c)
     size_t used;
     if (c->ssl != NULL)
         t->parser.started = 1;   /* a ClientHello check is for plain-text ports only */
-    while (!c->dead && !c->closing && !t->broken && gmq_buf_used(&c->in) > 0) {
+    while (!c->dead && !c->closing && !t->broken && !t->paused && gmq_buf_used(&c->in) > 0) {
         int rc = gmq_tcp_parse(&t->parser, gmq_buf_rptr(&c->in), gmq_buf_used(&c->in), &used, &ev);
         if (rc != GMQ_OK)
             break;
@@ -198,6 +198,8 @@ tcp_flush(gmq_conn_t *c)
         if (!r->done)
             break;
         gmq_buf_append(&c->out, r->frame.data, r->frame.len);
+        if (r->delivery != NULL)
+            gmq_conn_delivery_queued(c, r->delivery);
         if (r->fatal)
             c->closing = 1;
         gmq_list_remove(&r->link);
@@ -301,6 +303,8 @@ tcp_on_reply(gmq_req_t *req, const gmq_op_reply_t *rep, const gmq_error_t *err)
     char ids[24];
     switch (rep->kind) {
     case GMQ_RK_MESSAGE:
+        r->delivery = gmq_conn_delivery(c, gmq_sup_topic(req->wproc), req->bind_key, rep->id,
+                                        rep->confirm);
         gmq_buf_init(&b);
         gmq_ops_message_json(&b, rep);
         tcp_finish(c, r, GMQ_TCP_MESSAGE, b.data, b.len);
@@ -364,6 +368,33 @@ cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
     c->u.tcp.mpub = mp;
 }
 
+/* the mpub's next step once a body was read or a chunk answered: send a
+ * chunk when one is full (or the bodies are all read), pause reading while
+ * a full chunk waits behind the one in flight, answer when all is done */
+static void
+tcp_mpub_step(tcp_mpub_t *mp)
+{
+    int reading = mp->nread < mp->total;
+    gmq_conn_t *c = mp->conn;
+    if (mp->inflight) {
+        if (reading && gmq_buf_used(&mp->items) >= GMQ_MPUSH_CHUNK_BYTES)
+            c->u.tcp.paused = 1;    /* the master holds at most two chunks of an mpub */
+        return;
+    }
+    if (c->u.tcp.paused) {
+        c->u.tcp.paused = 0;
+        gmq_conn_resume(c);
+    }
+    if (mp->err.code == GMQ_E_NONE && gmq_buf_used(&mp->items) > 0 &&
+        (!reading || gmq_buf_used(&mp->items) >= GMQ_MPUSH_CHUNK_BYTES)) {
+        tcp_mpub_send(mp);
+        if (mp->inflight)
+            return;
+    }
+    if (!reading)
+        tcp_mpub_end(mp, NULL);
+}
+
 static void
 tcp_mpub_body(gmq_conn_t *c, tcp_mpub_t *mp, const gmq_tcp_event_t *ev)
 {
@@ -388,19 +419,18 @@ tcp_mpub_body(gmq_conn_t *c, tcp_mpub_t *mp, const gmq_tcp_event_t *ev)
                 gmq_buf_printf(&mp->ids, mp->nread == 1 ? "[%llu" : ",%llu", (unsigned long long) it.id);
             }
         }
-        if (err.code != GMQ_E_NONE)
+        if (err.code != GMQ_E_NONE) {
+            /* items not yet sent are dropped: what is stored stays a prefix */
             gmq_error_set(&mp->err, err.code, "item %u: %s", mp->nread, err.msg);
+            gmq_buf_reset(&mp->items);
+        }
         gmq_ops_json_push_free(&p);
     }
-    if (mp->nread < mp->total)
-        return;
-    c->u.tcp.mpub = NULL;
-    if (mp->err.code != GMQ_E_NONE) {
-        tcp_mpub_end(mp, NULL);     /* nothing is sent: all or nothing for bad input */
-        return;
+    if (mp->nread == mp->total) {
+        gmq_buf_append_str(&mp->ids, "]");
+        c->u.tcp.mpub = NULL;    /* from here on mp is owned by its chunk in flight, if any */
     }
-    gmq_buf_append_str(&mp->ids, "]");
-    tcp_mpub_send(mp);
+    tcp_mpub_step(mp);
 }
 
 static void
@@ -408,50 +438,48 @@ tcp_on_mpub_reply(gmq_req_t *req, const gmq_op_reply_t *rep, const gmq_error_t *
 {
     tcp_mpub_t *mp = req->ctx;
     mp->inflight = 0;
-    if (mp->conn == NULL || mp->conn->dead) {
-        tcp_mpub_free(mp);
+    if (req->conn == NULL || req->conn->dead) {
+        tcp_mpub_free(mp);     /* the client is gone (its connection let go of mp) */
         return;
     }
     if (rep != NULL)
         mp->stored += rep->count;
-    if (rep == NULL) {
+    if (rep == NULL && mp->err.code == GMQ_E_NONE)
         mp->err = *err;
-    } else if (!rep->ok) {
+    else if (rep != NULL && !rep->ok && mp->err.code == GMQ_E_NONE)
         gmq_error_set(&mp->err, rep->ecode, "%.*s", (int) rep->msg.len, rep->msg.p);
-    } else if (mp->nsent < mp->total) {
-        tcp_mpub_send(mp);
-        return;
-    }
-    tcp_mpub_end(mp, NULL);
+    if (mp->err.code != GMQ_E_NONE)
+        gmq_buf_reset(&mp->items);
+    tcp_mpub_step(mp);
 }
 
-/* send the next chunk of items (at least one, up to GMQ_MPUSH_CHUNK_BYTES) */
+/* send the buffered items (at least one, up to GMQ_MPUSH_CHUNK_BYTES) as one chunk */
 static void
 tcp_mpub_send(tcp_mpub_t *mp)
 {
     gmq_op_req_t op = { .op = GMQ_OP_MPUSH };
     gmq_op_req_t view = { .op = GMQ_OP_MPUSH };
-    view.items.p = mp->items.data;
-    view.items.len = mp->items.len;
-    size_t off = mp->sent_off, end = off;
+    view.items.p = gmq_buf_rptr(&mp->items);
+    view.items.len = gmq_buf_used(&mp->items);
+    size_t end = 0;
     gmq_op_item_t it;
-    while (op.nitems == 0 || end - mp->sent_off < GMQ_MPUSH_CHUNK_BYTES) {
+    while (op.nitems == 0 || end < GMQ_MPUSH_CHUNK_BYTES) {
         size_t next = end;
         if (gmq_op_item_next(&view, &next, &it) != GMQ_OK)
             break;
         end = next;
         op.nitems++;
     }
-    op.items.p = mp->items.data + off;
-    op.items.len = end - off;
+    op.items.p = view.items.p;
+    op.items.len = end;
     gmq_error_t err;
     if (gmq_ops_submit(mp->conn->m, mp->conn, mp->topic, &op, tcp_on_mpub_reply, mp, &err) == NULL) {
         mp->err = err;
-        tcp_mpub_end(mp, NULL);
+        gmq_buf_reset(&mp->items);
         return;
     }
+    gmq_buf_consume(&mp->items, end);    /* copied into the worker's frame */
     mp->inflight = 1;
-    mp->sent_off = end;
     mp->nsent += op.nitems;
 }
 

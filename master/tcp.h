@@ -24,6 +24,7 @@ typedef struct {
     ev_timer    heartbeat;     /* 105 ping while a pop waits */
     int         waiting;       /* pops waiting at workers */
     int         broken;        /* a fatal error is queued: input is ignored */
+    int         paused;        /* an mpub waits for its chunk: parse nothing more yet */
     gmq_list_t  subs;          /* channel subscriptions (master/chan.c) */
 } gmq_tcp_state_t;
 

@@ -219,7 +219,7 @@ gmq_op_reply_size(const gmq_op_reply_t *r)
 {
     size_t n = 1 + 2 + 1 + 2 + r->msg.len;
     switch (r->kind) {
-    case GMQ_RK_MESSAGE: return n + 8 + 4 + 4 + r->body.len;
+    case GMQ_RK_MESSAGE: return n + 8 + 4 + 1 + 4 + r->body.len;
     case GMQ_RK_ID:      return n + 8;
     case GMQ_RK_JSON:    return n + 4 + r->json.len;
     case GMQ_RK_COUNT:   return n + 4;
@@ -240,6 +240,7 @@ gmq_op_reply_encode(gmq_buf_t *b, const gmq_op_reply_t *r)
     case GMQ_RK_MESSAGE:
         gmq_buf_put_u64(b, r->id);
         gmq_buf_put_u32(b, r->retry);
+        gmq_buf_append(b, r->confirm ? "\1" : "\0", 1);
         gmq_buf_put_u32(b, (uint32_t) r->body.len);
         gmq_buf_append(b, r->body.p, r->body.len);
         break;
@@ -274,6 +275,7 @@ gmq_op_reply_decode(const char *p, size_t len, gmq_op_reply_t *r)
     case GMQ_RK_MESSAGE:
         r->id = op_rd_u64(&rd);
         r->retry = op_rd_u32(&rd);
+        r->confirm = op_rd_u8(&rd) != 0;
         r->body = op_rd_bytes(&rd, op_rd_u32(&rd), SIZE_MAX);
         break;
     case GMQ_RK_ID:

@@ -101,6 +101,7 @@ typedef struct {
     gmq_op_str_t msg;         /* <= GMQ_ERRMSG_MAX bytes */
     uint64_t     id;          /* MESSAGE, ID */
     uint32_t     retry;       /* MESSAGE */
+    int          confirm;     /* MESSAGE: auto-ack topic; ack it once it reached the client */
     gmq_op_str_t body;        /* MESSAGE */
     gmq_op_str_t json;        /* JSON */
     uint32_t     count;       /* COUNT */

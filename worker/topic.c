@@ -149,6 +149,7 @@ gmq_topic_set_opts(gmq_topic_t *t, const gmq_store_opts_t *opts)
     t->opts.default_ttr = opts->default_ttr;
     t->opts.default_retry = opts->default_retry;
     t->opts.max_queues = opts->max_queues;
+    t->opts.confirm_delivery = opts->confirm_delivery;
     topic_follow_defaults(t);
     topic_set_fsync(t, opts->fsync);
     for (size_t i = 0; i < t->nslots; i++) {
@@ -810,8 +811,10 @@ topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out, gmq_
     out->retry = m->retry;
     out->body = gmq_queue_body(m);
     out->len = m->len;
-    /* auto-ack: done on delivery; the segment stays mapped until the next call */
-    int rc = t->conf.auto_ack
+    /* auto-ack: done on delivery, or (confirm_delivery) once the master says
+     * the message reached its client; the segment stays mapped until the next call */
+    int done = t->conf.auto_ack && !t->opts.confirm_delivery;
+    int rc = done
         ? gmq_queue_finish(q, m, GMQ_REC_ACK, err)
         : gmq_queue_deliver(q, m, now, now + (uint64_t) t->conf.ttr * 1000, err);
     if (rc != GMQ_OK)
@@ -819,9 +822,9 @@ topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out, gmq_
     topic_slot_t *sl = q->owner;
     if (!q->dead) {
         sl->ctr->popped++;
-        sl->ctr->acked += (uint64_t) t->conf.auto_ack;
+        sl->ctr->acked += (uint64_t) done;
     }
-    t->ctr->acked_num += (uint64_t) t->conf.auto_ack;
+    t->ctr->acked_num += (uint64_t) done;
     t->ctr->pop_num++;
     t->dirty = 1;
     return GMQ_OK;

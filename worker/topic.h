@@ -33,6 +33,9 @@ typedef struct {
     int         default_ttr;   /* seconds, for topics whose msgTTR was never set */
     int         default_retry; /* for topics whose msgRetry was never set */
     int         max_queues;    /* declared queues per topic (E_LIMIT past it) */
+    int         confirm_delivery; /* auto-ack topics: a delivered message stays in flight
+                                   * (TTR running) until gmq_topic_ack confirms that it
+                                   * reached the client; 0 = finished on delivery */
 } gmq_store_opts_t;
 
 /* topic settings; in a patch, -1 means "leave unchanged". ttr and retry

@@ -202,6 +202,7 @@ worker_store_opts(gmq_store_opts_t *o, const char *data_dir, const gmq_op_settin
     o->default_ttr = s->default_ttr;
     o->default_retry = s->default_retry;
     o->max_queues = s->max_queues;
+    o->confirm_delivery = 1;     /* the master acks auto-ack deliveries once written */
 }
 
 static void
@@ -412,7 +413,10 @@ worker_reply_ok(gmq_worker_t *w, uint64_t req_id, const char *msg)
 static void
 worker_reply_msg(gmq_worker_t *w, uint64_t req_id, const gmq_msg_t *m)
 {
-    gmq_op_reply_t r = { .ok = 1, .kind = GMQ_RK_MESSAGE, .id = m->id, .retry = m->retry };
+    gmq_topic_conf_t conf;
+    gmq_topic_get_config(w->topic, &conf);
+    gmq_op_reply_t r = { .ok = 1, .kind = GMQ_RK_MESSAGE, .id = m->id, .retry = m->retry,
+                         .confirm = conf.auto_ack };
     r.body.p = m->body;
     r.body.len = m->len;
     worker_reply(w, req_id, &r, "success");

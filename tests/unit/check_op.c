@@ -208,6 +208,7 @@ START_TEST(test_every_reply_roundtrip)
         in.msg = S("success");
         in.id = 42;
         in.retry = k == GMQ_RK_MESSAGE ? 3 : 0;
+        in.confirm = k == GMQ_RK_MESSAGE;
         in.body = k == GMQ_RK_MESSAGE ? (gmq_op_str_t) { "\xff\0\x01", 3 } : S("");
         in.json = k == GMQ_RK_JSON ? S("{\"a\":1}") : S("");
         in.count = k == GMQ_RK_COUNT ? 65 : 0;
@@ -223,6 +224,7 @@ START_TEST(test_every_reply_roundtrip)
         ck_assert(str_eq(out.msg, in.msg));
         ck_assert(out.id == in.id);
         ck_assert_uint_eq(out.retry, in.retry);
+        ck_assert_int_eq(out.confirm, in.confirm);
         ck_assert(str_eq(out.body, in.body));
         ck_assert(str_eq(out.json, in.json));
         ck_assert_uint_eq(out.count, in.count);

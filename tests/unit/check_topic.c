@@ -228,6 +228,36 @@ START_TEST(test_auto_ack)
 }
 END_TEST
 
+/* the worker's mode: an auto-ack delivery stays in flight until the master
+ * confirms it reached the client (ack), or comes back after its TTR */
+START_TEST(test_auto_ack_confirmed_delivery)
+{
+    gmq_topic_t *t = open_topic();
+    gmq_error_t err;
+    gmq_store_opts_t o = opts;
+    o.confirm_delivery = 1;
+    gmq_topic_set_opts(t, &o);
+    gmq_topic_conf_t c = { .auto_ack = 1, .mode = -1, .ttr = 5, .retry = -1 };
+    ck_assert_int_eq(gmq_topic_set_config(t, &c, &err), GMQ_OK);
+    push_ok(t, 1, "", "a", 0, T0);
+    push_ok(t, 2, "", "b", 0, T0);
+    gmq_msg_t m = pop_ok(t, "", T0);
+    ck_assert_uint_eq(m.id, 1);
+    ck_assert_int_eq(gmq_topic_ack(t, "", 1, &err), GMQ_OK);      /* confirmed */
+    m = pop_ok(t, "", T0);
+    ck_assert_uint_eq(m.id, 2);                                   /* never confirmed */
+    expect_empty(t, "", T0);
+    ck_assert_int_eq(gmq_topic_tick(t, T0 + 5000), 1);            /* back after its TTR */
+    m = pop_ok(t, "", T0 + 5000);
+    ck_assert_uint_eq(m.id, 2);
+    ck_assert_uint_eq(m.retry, 1);
+    ck_assert_int_eq(gmq_topic_release(t, "", 2, &err), GMQ_OK);  /* a lost write: back at once */
+    m = pop_ok(t, "", T0 + 5000);
+    ck_assert_uint_eq(m.id, 2);
+    gmq_topic_close(t);
+}
+END_TEST
+
 START_TEST(test_ttr_retry_dead_requeue)
 {
     gmq_topic_t *t = open_topic();          /* retry limit 2, TTR 30 s */
@@ -1209,6 +1239,7 @@ topic_suite(void)
     tcase_add_test(tc, test_ack_errors);
     tcase_add_test(tc, test_unknown_bind_key);
     tcase_add_test(tc, test_auto_ack);
+    tcase_add_test(tc, test_auto_ack_confirmed_delivery);
     tcase_add_test(tc, test_ttr_retry_dead_requeue);
     tcase_add_test(tc, test_release);
     tcase_add_test(tc, test_delay);

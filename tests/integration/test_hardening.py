@@ -1,0 +1,206 @@
+"""Issue 10: defects found by a hostile-input probe, each tested from the
+client's side: deliveries lost at the output cap, NUL bytes taken as
+terminators, lenient numbers, an mpub that makes the master buffer without
+bound, an HTTP body that never completes."""
+import json
+import os
+import socket
+import struct
+import time
+import unittest
+import urllib.parse
+
+from gmqtest import Node, wait_for
+
+
+def drain(node, topic, bk="q"):
+    got = []
+    while True:
+        r = node.json("/pop?topic=%s&bindKey=%s" % (topic, bk))
+        if r["code"] != 0:
+            return got
+        got.append(r["data"])
+
+
+def read_frames(sock):
+    """every complete frame left in the socket after the server closed it"""
+    buf = b""
+    sock.settimeout(5)
+    while True:
+        try:
+            chunk = sock.recv(1 << 20)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        buf += chunk
+    frames = []
+    while len(buf) >= 6:
+        t, n = struct.unpack(">HI", buf[:6])
+        if len(buf) < 6 + n:
+            break
+        frames.append((t, buf[6:6 + n]))
+        buf = buf[6 + n:]
+    return frames
+
+
+class DeliveryTest(unittest.TestCase):
+    def check_cap(self, auto_ack):
+        node = Node(self, args=["-max_output=65536"]).start()
+        topic = "cap%d" % auto_ack
+        node.json("/config?topic=%s&isAutoAck=%d&msgTTR=3600" % (topic, auto_ack))
+        node.json("/declareQueue?topic=%s&bindKey=q" % topic)
+        body = "x" * 100000
+        n = 150
+        c = node.tcp()
+        self.addCleanup(c.close)
+        for i in range(n):     # one at a time: max_output also bounds the worker's backlog
+            c.cmd("pub %s q 0" % topic, b"%03d" % i + body.encode())
+            self.assertEqual(c.frame()[0], 103)
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        s.connect(("127.0.0.1", node.tcp_port))
+        s.sendall(("pop %s q 0\n" % topic).encode() * n)
+        # the client does not read: the node closes it at max_output
+        wait_for(lambda: "max_output" in node.read_log(), timeout=30, what="the output cap")
+        received = [json.loads(d)["body"][:3] for t, d in read_frames(s) if t == 101]
+        rest = [m["body"][:3] for m in drain(node, topic)]
+        self.assertGreater(len(rest), 0)
+        self.assertEqual(sorted(received + rest), ["%03d" % i for i in range(n)],
+                         "lost or duplicated: received %d, back %d" % (len(received), len(rest)))
+
+    def test_auto_ack_deliveries_not_written_come_back(self):
+        self.check_cap(1)
+
+    def test_deliveries_not_written_come_back_at_once(self):
+        self.check_cap(0)
+
+
+class NulTest(unittest.TestCase):
+    def setUp(self):
+        self.node = Node(self).start()
+        self.node.json("/declareQueue?topic=js&bindKey=q")
+
+    def test_json_strings_keep_their_length(self):
+        n = self.node
+        data = '{"body":"a\\u0000b","topic":"js","route_key":"q"}'
+        self.assertEqual(n.post_form("/push", {"data": data})["code"], 0)
+        self.assertEqual(drain(n, "js")[0]["body"], "a\x00b")
+        bad = n.post_form("/push", {"data": '{"body":"x","topic":"js\\u0000../../etc","route_key":"q"}'})
+        self.assertEqual(bad["code"], 1)
+        self.assertIn("invalid topic", bad["msg"])
+        bad = n.post_form("/push", {"data": '{"body":"x","topic":"js","route_key":"q\\u0000z"}'})
+        self.assertEqual(bad["code"], 1)
+        self.assertIn("NUL", bad["msg"])
+        # mpub items too
+        c = n.tcp()
+        self.addCleanup(c.close)
+        item = b'{"body":"c\\u0000d","route_key":"q"}'
+        c.send(b"mpub js 1\n" + struct.pack(">I", len(item)) + item)
+        self.assertEqual(c.frame()[0], 103)
+        self.assertEqual(drain(n, "js")[0]["body"], "c\x00d")
+        self.assertFalse(os.path.exists(os.path.join(n.data_dir, "js\x00..")))
+
+    def test_nul_in_a_tcp_line_is_an_error(self):
+        c = self.node.tcp()
+        self.addCleanup(c.close)
+        c.send(b"pop js q\x00 0\n")
+        t, d = c.frame()
+        self.assertEqual(t, 102)
+        self.assertIn(b"NUL", d)
+        self.assertTrue(c.closed())
+
+    def test_nul_in_auth_is_refused(self):
+        node = Node(self, auth_token="secret-token").start()
+        c = node.tcp()
+        self.addCleanup(c.close)
+        c.send(b"auth secret-token\x00junk\n")
+        t, d = c.frame()
+        self.assertEqual(t, 102)
+        self.assertTrue(c.closed())
+
+    def test_nul_in_an_http_path(self):
+        st, body = self.node.get("/ping%00x")
+        self.assertEqual(st, 400)
+        st, body = self.node.get("/getTopicStat%00?topic=js")
+        self.assertEqual(st, 400)
+
+
+class NumberTest(unittest.TestCase):
+    def test_one_strict_number_parser_on_both_ports(self):
+        node = Node(self).start()
+        node.json("/declareQueue?topic=nb&bindKey=q")
+        for v in ("+1", "%201", "-0", "1%00", "0x1", "18446744073709551616"):
+            r = node.json("/pop?topic=nb&bindKey=q&timeout=" + v)
+            self.assertEqual(r["code"], 1, v)
+            self.assertIn("timeout must be a number", r["msg"], v)
+            r = node.json("/ack?topic=nb&bindKey=q&msgId=" + v)
+            self.assertEqual(r["code"], 1, v)
+        c = node.tcp()
+        self.addCleanup(c.close)
+        for v in ("+1", "-0", "0x1", "18446744073709551616"):
+            c.cmd("ack %s nb q" % v)
+            t, d = c.frame()
+            self.assertEqual(t, 102)
+            self.assertTrue(d.startswith(b"E_INVALID_ACK - msgId must be a decimal"), d)
+        c.cmd("ack 18446744073709551615 nb q")    # the largest id is a number, just unknown
+        t, d = c.frame()
+        self.assertIn(b"is not exist", d)
+
+
+class BodyDeadlineTest(unittest.TestCase):
+    def test_a_body_that_never_completes_is_answered_408(self):
+        node = Node(self, args=["-body_timeout=1"]).start()
+        s = socket.create_connection(("127.0.0.1", node.http_port), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(b"POST /push HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\ndata=")
+        resp = b""
+        while b"\r\n\r\n" not in resp or not resp.endswith(b"}\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            resp += chunk
+        self.assertTrue(resp.startswith(b"HTTP/1.1 408"), resp)
+        self.assertIn(b"request body not complete within body_timeout", resp)
+        self.assertEqual(node.get("/ping")[1], "OK")
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+class StalledMpubTest(unittest.TestCase):
+    RSS_BOUND = 100 * 1024 * 1024    # the master, with three stalled 150 MB mpubs
+
+    def test_stalled_mpubs_do_not_grow_the_master(self):
+        import threading
+        node = Node(self).start()
+        node.json("/declareQueue?topic=st&bindKey=q")
+        item = json.dumps({"body": "y" * (1024 * 1024 - 100), "route_key": "q"}).encode()
+        framed = struct.pack(">I", len(item)) + item
+        socks = []
+        def stall():
+            s = socket.create_connection(("127.0.0.1", node.tcp_port))
+            socks.append(s)
+            s.sendall(b"mpub st 1000\n")
+            for _ in range(150):
+                s.sendall(framed)
+            # ... and then silence: 850 bodies never come
+        threads = [threading.Thread(target=stall) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        # what arrived was stored as it came, not buffered in the master
+        wait_for(lambda: node.json("/getTopicStat?topic=st")["data"]["push_num"] >= 3 * 140,
+                 timeout=60, what="the streamed items stored")
+        self.assertLess(node.master_rss(), self.RSS_BOUND)
+        # a well-behaved client is served meanwhile
+        c = node.tcp()
+        self.addCleanup(c.close)
+        c.cmd("pub st q 0", b"hello")
+        self.assertEqual(c.frame()[0], 103)
+        c.cmd("ping")
+        self.assertEqual(c.frame(), (103, b"pong"))
