@@ -204,3 +204,44 @@ class StalledMpubTest(unittest.TestCase):
         self.assertEqual(c.frame()[0], 103)
         c.cmd("ping")
         self.assertEqual(c.frame(), (103, b"pong"))
+
+
+class StorageLimitsTest(unittest.TestCase):
+    def test_regex_push_budget_over_many_queues_is_an_error_naming_it(self):
+        node = Node(self).start()
+        node.json("/config?topic=rb&mode=2")
+        for i in range(300):
+            node.json("/declareQueue?topic=rb&bindKey=" + "a" * 100 + "b%03d" % i)
+        r = node.push("rb", "x", "(a|aa)+$")       # matches nothing, costly on every key
+        self.assertEqual(r["code"], 1, r)
+        self.assertIn("limit", r["msg"])              # the limit is named, not "is not match"
+        self.assertNotIn("is not match", r["msg"])
+        self.assertEqual(node.push("rb", "ok", "b001$")["code"], 0)
+
+    def test_default_queue_respects_max_queues_per_topic(self):
+        node = Node(self, args=["-max_queues_per_topic=2"]).start()
+        node.json("/declareQueue?topic=dq&bindKey=a")
+        node.json("/declareQueue?topic=dq&bindKey=b")
+        r = node.push("dq", "x", "")                  # would create "default"
+        self.assertEqual(r["code"], 1, r)
+        self.assertIn("max_queues_per_topic", r["msg"])
+        self.assertEqual(node.json("/getQueuesByTopic?topic=dq")["data"],
+                         {"a": "dq_a", "b": "dq_b"})
+
+    def test_a_queue_holding_one_message_uses_little_disk(self):
+        node = Node(self).start()
+        for q in range(20):
+            node.json("/declareQueue?topic=sp&bindKey=q%d" % q)
+        self.assertEqual(node.push("sp", "tiny", "q0")["code"], 0)
+
+        def disk(path):
+            total = 0
+            for root, _, files in os.walk(path):
+                for f in files:
+                    total += os.stat(os.path.join(root, f)).st_blocks * 512
+            return total
+        q0 = [os.path.join(r, d) for r, ds, _ in os.walk(os.path.join(node.data_dir, "sp"))
+              for d in ds if d == "q0"]
+        self.assertTrue(q0)
+        self.assertLessEqual(disk(q0[0]), 1024 * 1024)
+        self.assertLessEqual(disk(os.path.join(node.data_dir, "sp")), 2 * 1024 * 1024)
