@@ -100,6 +100,7 @@ http_on_message_begin(http_parser *p)
     gmq_buf_reset(&h->hvalue);
     h->content_type[0] = '\0';
     h->authorization[0] = '\0';
+    h->authorization_len = 0;
     h->head_started_ms = gmq_mono_ms();
     h->in_value = 0;
     h->head_bytes = 0;
@@ -170,6 +171,7 @@ http_header_done(gmq_http_state_t *h)
                                                                 : sizeof(h->authorization) - 1;
         memcpy(h->authorization, h->hvalue.data, n);
         h->authorization[n] = '\0';
+        h->authorization_len = n;
     }
     gmq_buf_reset(&h->hfield);
     gmq_buf_reset(&h->hvalue);
@@ -258,8 +260,8 @@ http_dispatch(gmq_conn_t *c)
         http_multipart(&r.form, h->content_type, r.body, r.body_len);
     if (!c->authed && strcmp(r.path, "/ping") != 0) {
         const char *a = h->authorization;
-        if (strncasecmp(a, "Bearer ", 7) != 0 ||
-            !gmq_master_token_ok(c->m, a + 7, strlen(a + 7))) {
+        if (h->authorization_len < 7 || strncasecmp(a, "Bearer ", 7) != 0 ||
+            !gmq_master_token_ok(c->m, a + 7, h->authorization_len - 7)) {
             h->keep_alive = 0;
             gmq_log_info("connection %llu: HTTP request without a valid token refused",
                          (unsigned long long) c->id);

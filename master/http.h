@@ -24,6 +24,7 @@ typedef struct {
     gmq_buf_t   hfield, hvalue;
     char        content_type[128];
     char        authorization[300];
+    size_t      authorization_len;  /* bytes kept (a NUL in the value is not an end) */
     int         in_value;
     int         in_parse;      /* gmq_http_on_data is running: replies need no resume */
     int         complete;      /* a whole request parsed, waiting for its reply */
