@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs, with apt-get, only the Debian packages gmq needs that are missing.
 # systemd (systemd-analyze), man-db and the Debian packaging tools are for
-# the packaging tests (make install, make deb). Idempotent; without root it prints what to install and exits 1.
+# the packaging tests (make install, make deb).
+# Idempotent; without root it prints what to install and exits 1.
 set -eu
 
 PKGS="build-essential pkg-config libev-dev libssl-dev libcurl4-openssl-dev libyajl-dev
