@@ -24,7 +24,7 @@ STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c wor
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
-               master/etcd.c
+               master/etcd.c master/service.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
@@ -84,6 +84,23 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# the installed gmq.conf: etc/gmq.conf with the service's data directory
+$(BUILD)/etc/gmq.conf: etc/gmq.conf
+	@mkdir -p $(dir $@)
+	sed -e '1s|.*|# gmq.conf - configuration of the gmq-master service (see gmq-master(8)).|' \
+	    -e 's|^data_save_path = .*|data_save_path = "/var/lib/gmq"|' $< > $@.tmp
+	@grep -q '^data_save_path = "/var/lib/gmq"$$' $@.tmp || { echo "no data_save_path in $<" >&2; exit 1; }
+	@mv $@.tmp $@
+
+# the unit and the installed config, embedded in gmq-master for `gmq-master install`
+$(BUILD)/gen/service_files.h: etc/gmq-master.service $(BUILD)/etc/gmq.conf scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh service_unit etc/gmq-master.service service_conf $(BUILD)/etc/gmq.conf > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/master/service.o: $(BUILD)/gen/service_files.h
+$(BUILD)/master/service.o: CFLAGS += -I$(BUILD)/gen
 
 deps:
 	@scripts/install-deps.sh

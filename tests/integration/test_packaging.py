@@ -1,0 +1,188 @@
+"""Service and packaging: the systemd unit (systemd-analyze verify), the
+service verbs of gmq-master (install writes the unit, the config and a
+manifest below --root; uninstall removes exactly that, keeping a changed
+config), `make install` (the exact file list, paths substituted) and
+`make deb` (dpkg-deb contents, lintian without errors)."""
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from gmqtest import BUILD, MASTER, ROOT, Node
+
+UNIT = "/etc/systemd/system/gmq-master.service"
+CONF = "/etc/gmq/gmq.conf"
+MANIFEST = "/var/lib/gmq/.install-manifest"
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def tree(top):
+    """every file and symlink below top, as sorted paths relative to it"""
+    out = []
+    for d, dirs, files in os.walk(top):
+        for f in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+            out.append(os.path.relpath(os.path.join(d, f), top))
+    return sorted(out)
+
+
+def unit_keys(path):
+    """the unit's Key=value lines as {key: [values]}"""
+    keys = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith(("#", "[")):
+                k, _, v = line.partition("=")
+                keys.setdefault(k, []).append(v)
+    return keys
+
+
+def tmpdir(test, prefix):
+    d = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, d, True)
+    return d
+
+
+class UnitFileTest(unittest.TestCase):
+    def test_unit_settings(self):
+        k = unit_keys(os.path.join(ROOT, "etc", "gmq-master.service"))
+        self.assertEqual(k["Type"], ["simple"])
+        self.assertEqual(k["ExecStart"], ["/usr/local/bin/gmq-master -config_file=/etc/gmq/gmq.conf"])
+        self.assertEqual(k["ExecReload"], ["/bin/kill -HUP $MAINPID"])
+        self.assertEqual(k["Restart"], ["on-failure"])
+        self.assertEqual(k["KillSignal"], ["SIGTERM"])
+        self.assertGreater(int(k["TimeoutStopSec"][0]), 10)   # the master's drain is 10 s
+        self.assertEqual(k["LimitNOFILE"], ["65536"])
+        self.assertEqual(k["User"], ["gmq"])
+        self.assertEqual(k["ProtectSystem"], ["strict"])
+        self.assertEqual(k["ReadWritePaths"], ["/var/lib/gmq"])
+        for key in ("ProtectHome", "PrivateTmp", "NoNewPrivileges"):
+            self.assertEqual(k[key], ["yes"], key)
+
+
+class VerbsTest(unittest.TestCase):
+    def setUp(self):
+        self.root = tmpdir(self, "gmqroot-")
+
+    def verb(self, *args):
+        return run([MASTER] + list(args))
+
+    def path(self, rel):
+        return self.root + rel
+
+    def test_install_uninstall_round_trip(self):
+        r = self.verb("install", "--root", self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the commands it would run, and nothing run
+        self.assertIn("would run: systemctl daemon-reload", r.stdout)
+        self.assertIn("would run: systemctl enable gmq-master.service", r.stdout)
+        self.assertIn("would run: adduser --system", r.stdout)
+        self.assertEqual(tree(self.root), sorted(x.lstrip("/") for x in (UNIT, CONF, MANIFEST)))
+
+        k = unit_keys(self.path(UNIT))
+        self.assertEqual(k["ExecStart"], ["%s -config_file=/etc/gmq/gmq.conf" % os.path.realpath(MASTER)])
+        self.assertEqual(k["User"], ["gmq"])
+        with open(self.path(CONF)) as f:
+            conf = f.read()
+        self.assertIn('\ndata_save_path = "/var/lib/gmq"\n', conf)
+        with open(self.path(MANIFEST)) as f:
+            manifest = f.read()
+        for p in (UNIT, CONF, "/etc/gmq", "/var/lib/gmq"):
+            self.assertIn(" " + p + "\n", manifest)
+
+        r = self.verb("uninstall", "--root", self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("would run: systemctl disable --now gmq-master.service", r.stdout)
+        self.assertEqual(os.listdir(self.root), [])   # every directory it created, too
+
+        r = self.verb("uninstall", "--root", self.root)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not installed", r.stderr)
+
+    def test_existing_config_is_neither_overwritten_nor_removed(self):
+        os.makedirs(self.path("/etc/gmq"))
+        with open(self.path(CONF), "w") as f:
+            f.write("node_id = 7\n")
+        r = self.verb("install", "--root=" + self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("kept " + self.path(CONF), r.stdout)
+        with open(self.path(CONF)) as f:
+            self.assertEqual(f.read(), "node_id = 7\n")
+        self.assertEqual(self.verb("uninstall", "--root", self.root).returncode, 0)
+        self.assertEqual(tree(self.root), ["etc/gmq/gmq.conf"])
+        with open(self.path(CONF)) as f:
+            self.assertEqual(f.read(), "node_id = 7\n")
+
+    def test_changed_config_is_kept_and_reinstall_keeps_it(self):
+        self.assertEqual(self.verb("install", "--root", self.root).returncode, 0)
+        with open(self.path(CONF), "a") as f:
+            f.write("node_id = 9\n")
+        # a second install rewrites the unit, leaves the config, remembers it is ours
+        r = self.verb("install", "--root", self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("kept " + self.path(CONF), r.stdout)
+        r = self.verb("uninstall", "--root", self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("kept %s (changed since install)" % self.path(CONF), r.stdout)
+        self.assertEqual(tree(self.root), ["etc/gmq/gmq.conf"])
+
+    def test_unchanged_config_is_removed_with_changed_unit(self):
+        self.assertEqual(self.verb("install", "--root", self.root).returncode, 0)
+        with open(self.path(UNIT), "a") as f:
+            f.write("# local edit\n")
+        self.assertEqual(self.verb("uninstall", "--root", self.root).returncode, 0)
+        self.assertEqual(os.listdir(self.root), [])
+
+    def test_manifest_naming_other_files_is_refused(self):
+        self.assertEqual(self.verb("install", "--root", self.root).returncode, 0)
+        victim = self.path("/etc/passwd")
+        with open(victim, "w") as f:
+            f.write("x\n")
+        with open(self.path(MANIFEST), "a") as f:
+            f.write("file %s /etc/passwd\n" % ("0" * 64))
+        r = self.verb("uninstall", "--root", self.root)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not a line install writes", r.stderr)
+        self.assertTrue(os.path.exists(victim))
+        self.assertTrue(os.path.exists(self.path(UNIT)))
+
+    def test_installed_config_runs_a_node(self):
+        self.assertEqual(self.verb("install", "--root", self.root).returncode, 0)
+        # the flags Node adds override the ports and the data directory
+        node = Node(self, config_file=self.path(CONF)).start()
+        self.assertEqual(node.get("/ping")[1], "OK")
+        self.assertEqual(node.stop(), 0)
+
+    def test_systemctl_verbs_with_root_print_what_they_would_run(self):
+        for v in ("start", "stop", "restart"):
+            r = self.verb(v, "--root", self.root)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "would run: systemctl %s gmq-master.service\n" % v)
+        r = self.verb("status", "--root", self.root)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not installed", r.stdout)
+        self.assertEqual(self.verb("install", "--root", self.root).returncode, 0)
+        r = self.verb("status", "--root", self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("would run: systemctl status gmq-master.service", r.stdout)
+
+    def test_usage_errors(self):
+        for args in (["install", "--bogus"], ["install", "--root"], ["start", "extra"]):
+            r = self.verb(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("usage: gmq-master install|uninstall", r.stderr)
+        r = self.verb("install", "--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("uninstall", r.stdout)
+        r = self.verb("install", "--root", os.path.join(self.root, "missing"))
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(os.listdir(self.root), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
