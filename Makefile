@@ -1,5 +1,5 @@
 # gmq - one flat Makefile. Objects in $(BUILD)/, binaries $(BUILD)/gmq-master ...
-# Targets: all run test check itest asan bench clean
+# Targets: all run test check itest asan bench clean install deb
 
 BUILD   ?= build
 CC      ?= cc
@@ -35,7 +35,7 @@ UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
 
-.PHONY: all run test check itest asan bench clean deps
+.PHONY: all run test check itest asan bench clean deps install deb
 all: $(BINS)
 
 $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
@@ -130,5 +130,28 @@ bench: deps
 
 clean:
 	rm -rf build build-asan
+
+# --- install: make install PREFIX=/usr/local DESTDIR= ------------------------
+# the binaries, gmq.conf (not over an existing one), the unit with its paths
+# for this PREFIX, the man pages. PREFIX=/usr puts the config in /etc.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MANDIR     ?= $(PREFIX)/share/man
+UNIT_EXEC  := ExecStart=/usr/local/bin/gmq-master -config_file=/etc/gmq/gmq.conf
+
+install: $(BINS) $(BUILD)/etc/gmq.conf
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/gmq $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/gmq/gmq.conf ] || \
+	    install -m 0644 $(BUILD)/etc/gmq.conf $(DESTDIR)$(SYSCONFDIR)/gmq/gmq.conf
+	grep -qx '$(UNIT_EXEC)' etc/gmq-master.service
+	sed 's|^$(UNIT_EXEC)$$|ExecStart=$(BINDIR)/gmq-master -config_file=$(SYSCONFDIR)/gmq/gmq.conf|' \
+	    etc/gmq-master.service > $(BUILD)/gmq-master.service
+	install -m 0644 $(BUILD)/gmq-master.service $(DESTDIR)$(UNITDIR)/gmq-master.service
+	install -m 0644 man/gmqctl.1 $(DESTDIR)$(MANDIR)/man1/gmqctl.1
+	install -m 0644 man/gmq-master.8 $(DESTDIR)$(MANDIR)/man8/gmq-master.8
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
