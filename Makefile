@@ -46,7 +46,7 @@ BENCH_OBJS := $(BUILD)/client/bench.o $(BUILD)/proto/tcp.o $(BUILD)/proto/errors
               $(BUILD)/common/buf.o $(BUILD)/common/net.o $(BUILD)/common/util.o $(BUILD)/common/log.o
 
 $(BUILD)/gmq-bench: $(BENCH_OBJS)
-	$(CC) -o $@ $^ -lpthread $(filter -fsanitize=%,$(LDLIBS))
+	$(CC) -o $@ $^ -lpthread $(filter -fsanitize=%,$(LDLIBS)) $(EXTRA_LDFLAGS)
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
@@ -153,5 +153,19 @@ install: $(BINS) $(BUILD)/etc/gmq.conf
 	install -m 0644 $(BUILD)/gmq-master.service $(DESTDIR)$(UNITDIR)/gmq-master.service
 	install -m 0644 man/gmqctl.1 $(DESTDIR)$(MANDIR)/man1/gmqctl.1
 	install -m 0644 man/gmq-master.8 $(DESTDIR)$(MANDIR)/man8/gmq-master.8
+
+# --- deb: the Debian package (debian/), by dpkg-buildpackage in a copy of the
+# tree so nothing is written beside it; gmq_*.deb lands in $(BUILD)/deb.
+# The unit tests run unless DEB_BUILD_OPTIONS is given without nocheck.
+DEB_DIR           ?= $(BUILD)/deb
+DEB_BUILD_OPTIONS ?= nocheck
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -cf - --exclude=./.git --exclude=./build --exclude=./build-asan \
+	    --exclude=./$(patsubst $(CURDIR)/%,%,$(abspath $(BUILD))) \
+	    --exclude=./data --exclude=__pycache__ . | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
+	rm -rf $(DEB_DIR)/src
+	@ls $(DEB_DIR)/*.deb
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -245,5 +245,67 @@ class MakeInstallTest(unittest.TestCase):
                 self.assertIn(w, text, page)
 
 
+DEB_TOOLS = ("dpkg-buildpackage", "dh", "lintian", "fakeroot")
+
+
+@unittest.skipUnless(all(shutil.which(t) for t in DEB_TOOLS),
+                     "Debian packaging tools missing (scripts/install-deps.sh)")
+class DebTest(unittest.TestCase):
+    """one `make deb` (about 15 s), then what the package holds and says"""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.out = tempfile.mkdtemp(prefix="gmqdeb-")
+        r = make("deb", "DEB_DIR=" + cls.out)
+        debs = glob.glob(os.path.join(cls.out, "gmq_*_*.deb"))
+        if r.returncode != 0 or len(debs) != 1:
+            shutil.rmtree(cls.out, True)
+            raise AssertionError("make deb failed (%d): %s\n%s" % (r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
+        cls.deb = debs[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.out, True)
+
+    def member(self, part, name):
+        """a file of the package: part 'fsys' (the files) or 'ctrl' (control)"""
+        tar = subprocess.run(["dpkg-deb", "--%s-tarfile" % part, self.deb], capture_output=True, check=True)
+        return subprocess.run(["tar", "-xOf", "-", name], input=tar.stdout, capture_output=True,
+                              check=True).stdout.decode()
+
+    def test_contents(self):
+        r = run(["dpkg-deb", "-c", self.deb])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        files = {line.split()[5] for line in r.stdout.splitlines() if not line.startswith("d")}
+        for f in ("./usr/bin/gmq-master", "./usr/bin/gmqctl", "./usr/bin/gmq-bench",
+                  "./lib/systemd/system/gmq-master.service", "./etc/gmq/gmq.conf",
+                  "./usr/share/man/man8/gmq-master.8.gz", "./usr/share/man/man1/gmqctl.1.gz",
+                  "./usr/share/doc/gmq/copyright"):
+            self.assertIn(f, files)
+        self.assertEqual([f for f in files if "/usr/local" in f], [])
+
+    def test_conffile_unit_and_user(self):
+        self.assertEqual(self.member("ctrl", "./conffiles").split(), ["/etc/gmq/gmq.conf"])
+        self.assertIn('\ndata_save_path = "/var/lib/gmq"\n', self.member("fsys", "./etc/gmq/gmq.conf"))
+        with tempfile.NamedTemporaryFile("w", suffix=".service") as u:
+            u.write(self.member("fsys", "./lib/systemd/system/gmq-master.service"))
+            u.flush()
+            k = unit_keys(u.name)
+        self.assertEqual(k["ExecStart"], ["/usr/bin/gmq-master -config_file=/etc/gmq/gmq.conf"])
+        postinst = self.member("ctrl", "./postinst")
+        self.assertIn("adduser --system", postinst)
+        self.assertIn("/var/lib/gmq", postinst)
+        self.assertIn("deb-systemd-helper enable 'gmq-master.service'", postinst)   # dh_installsystemd
+        self.assertLess(postinst.index("adduser"), postinst.index("deb-systemd-invoke"))
+        depends = run(["dpkg-deb", "-f", self.deb, "Depends"]).stdout
+        self.assertIn("adduser", depends)
+
+    def test_lintian_reports_no_errors(self):
+        r = run(["lintian", self.deb])
+        errors = [line for line in r.stdout.splitlines() if line.startswith("E:")]
+        self.assertEqual(errors, [], r.stdout)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
