@@ -77,6 +77,30 @@ gmq_log_fatal(const char *fmt, ...)
     abort();
 }
 
+void
+gmq_log_ratelimited(gmq_log_rate_t *rs, int level, const char *fmt, ...)
+{
+    if (level > log_level)
+        return;
+    uint64_t now = gmq_mono_ms();
+    if (rs->last_ms != 0 && now - rs->last_ms < GMQ_LOG_RATE_MS) {
+        rs->suppressed++;
+        return;
+    }
+    char msg[1800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (rs->suppressed > 0)
+        gmq_log(level, "%s (%llu more like it in the last %.1f s)", msg,
+                (unsigned long long) rs->suppressed, (double) (now - rs->last_ms) / 1000.0);
+    else
+        gmq_log(level, "%s", msg);
+    rs->last_ms = now;
+    rs->suppressed = 0;
+}
+
 static void
 log_write(int level, const char *fmt, va_list ap)
 {

@@ -26,6 +26,17 @@ int  gmq_log_fd(void);
 void gmq_log(int level, const char *fmt, ...) GMQ_PRINTF(2, 3);
 void gmq_log_fatal(const char *fmt, ...) GMQ_PRINTF(1, 2) GMQ_NORETURN;
 
+/* A warning that can repeat fast (accept failing with EMFILE): at most one
+ * line per GMQ_LOG_RATE_MS per state; the next line written says how many
+ * were suppressed in between. The caller owns the state (zeroed = fresh). */
+#define GMQ_LOG_RATE_MS 1000
+typedef struct {
+    uint64_t last_ms;       /* monotonic time of the last line written, 0 = none */
+    uint64_t suppressed;    /* lines dropped since */
+} gmq_log_rate_t;
+
+void gmq_log_ratelimited(gmq_log_rate_t *rs, int level, const char *fmt, ...) GMQ_PRINTF(3, 4);
+
 #define gmq_log_error(...) gmq_log(GMQ_LOG_ERROR, __VA_ARGS__)
 #define gmq_log_warn(...)  gmq_log(GMQ_LOG_WARN, __VA_ARGS__)
 #define gmq_log_info(...)  gmq_log(GMQ_LOG_INFO, __VA_ARGS__)

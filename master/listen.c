@@ -131,14 +131,18 @@ listen_on_accept(struct ev_loop *loop, ev_io *io, int revents)
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* a level-triggered listener would spin: pause both, retry soon */
-                gmq_log_warn("accept: %s; pausing new connections for %.0f ms", strerror(errno),
-                             LISTEN_PAUSE_S * 1000);
+                gmq_log_ratelimited(&m->accept_warn, GMQ_LOG_WARN,
+                                    "accept: %s; pausing new connections for %.0f ms",
+                                    strerror(errno), LISTEN_PAUSE_S * 1000);
                 ev_io_stop(loop, &m->tcp_io);
                 ev_io_stop(loop, &m->http_io);
+                /* set again: a one-shot timer that fired keeps an expired
+                 * deadline, and restarted as is it fires at once */
+                ev_timer_set(&m->accept_pause, LISTEN_PAUSE_S, 0.);
                 ev_timer_start(loop, &m->accept_pause);
             } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                        errno != ECONNABORTED) {
-                gmq_log_warn("accept: %s", strerror(errno));
+                gmq_log_ratelimited(&m->accept_warn, GMQ_LOG_WARN, "accept: %s", strerror(errno));
             }
             return;
         }

@@ -20,14 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #define MASTER_STOP_TIMEOUT 10.0          /* seconds for workers to finish */
 #define MASTER_LOCK_WAIT_MS 3000          /* a previous node's processes may still be exiting */
 #define MASTER_LOCK_NAME    ".gmq.lock"
+#define MASTER_FD_MARGIN    64            /* listeners, log, locks, signalfd, epoll, etcd */
 
 static int  master_lock_data_dir(gmq_master_t *m, char *err, size_t errlen);
+static void master_raise_fd_limit(const gmq_master_t *m);
 static void master_on_signal(struct ev_loop *loop, ev_io *io, int revents);
 static void master_on_flush(struct ev_loop *loop, ev_prepare *p, int revents);
 static void master_on_stop_timeout(struct ev_loop *loop, ev_timer *t, int revents);
@@ -63,6 +66,7 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
         return GMQ_ERR;
     }
     gmq_log_set_ident("master");
+    master_raise_fd_limit(m);
     if (gmq_mkdir_p(m->cfg.data_save_path, 0755) != 0) {
         fprintf(stderr, "gmq-master: data_save_path: cannot create \"%s\": %s\n",
                 m->cfg.data_save_path, strerror(errno));
@@ -149,6 +153,38 @@ gmq_master_free(gmq_master_t *m)
     if (m->tls_ctx)
         SSL_CTX_free(m->tls_ctx);
     gmq_config_free(&m->cfg);
+}
+
+/* every connection and every worker's socket is a descriptor of the master:
+ * take all the kernel allows (soft = hard) and say so once */
+static void
+master_raise_fd_limit(const gmq_master_t *m)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        gmq_log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return;
+    }
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur != rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            gmq_log_warn("setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long) rl.rlim_max,
+                         strerror(errno));
+            rl.rlim_cur = was;
+        }
+    }
+    unsigned long long have = rl.rlim_cur == RLIM_INFINITY ? ~0ULL : (unsigned long long) rl.rlim_cur;
+    unsigned long long want = (unsigned long long) m->cfg.max_connections +
+                              (unsigned long long) m->cfg.max_topics + MASTER_FD_MARGIN;
+    gmq_log_info("file descriptor limit: %llu (soft was %llu, hard %llu)", have,
+                 was == RLIM_INFINITY ? ~0ULL : (unsigned long long) was,
+                 rl.rlim_max == RLIM_INFINITY ? ~0ULL : (unsigned long long) rl.rlim_max);
+    if (have < want)
+        gmq_log_warn("file descriptor limit %llu is below max_connections (%d) + max_topics (%d) "
+                     "+ %d: past it new connections wait and new topics start late; raise the "
+                     "hard limit (ulimit -Hn, LimitNOFILE=)", have, m->cfg.max_connections,
+                     m->cfg.max_topics, MASTER_FD_MARGIN);
 }
 
 /* one node per data directory: the lock is held by the master and shared

@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/gmq.h"
 #include "common/list.h"
+#include "common/log.h"
 #include "conn.h"
 #include "id.h"
 #include "proto/errors.h"
@@ -30,6 +31,7 @@ struct gmq_master_s {
     int             tcp_fd, http_fd, sig_fd, lock_fd;
     ev_io           tcp_io, http_io, sig_io;
     ev_timer        accept_pause;  /* accepting paused after EMFILE/ENFILE */
+    gmq_log_rate_t  accept_warn;   /* accept failures: one log line a second */
     ev_timer        sweep;       /* once a second: handshake, head and idle deadlines */
     struct ssl_ctx_st *tls_ctx;  /* server context when tcp_tls or http_tls is on */
     ev_prepare      flush;       /* end of iteration: resume parsers, write, free, worker batches */

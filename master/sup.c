@@ -2,7 +2,8 @@
  * sup.c - owns the worker processes: fork, IPC sockets, READY handshake,
  * reaping, respawn with backoff, crash-loop and fatal detection. Replies
  * from a worker are handed to the request that asked; a worker that dies
- * fails its requests at once with E_UNAVAILABLE.
+ * fails its requests at once with E_UNAVAILABLE, one that could not open
+ * its topic with E_STORAGE and its reason.
  */
 #include "sup.h"
 #include "common/log.h"
@@ -24,12 +25,18 @@
 #define SUP_READ_CHUNK (256 * 1024)
 
 struct gmq_sup_s {
-    gmq_master_t *m;
-    gmq_list_t    procs;
-    int           nprocs;
+    gmq_master_t  *m;
+    gmq_list_t     procs;
+    int            nprocs;          /* entries, retired ones included */
+    gmq_log_rate_t spawn_warn;      /* socketpair/fork failures: one line a second */
 };
 
+static gmq_wproc_t *sup_get(gmq_sup_t *s, const char *topic, int create, int keep,
+                            gmq_error_t *err);
 static int  sup_spawn(gmq_wproc_t *w);
+static int  sup_spawn_failed(gmq_wproc_t *w, const char *what, int e);
+static void sup_retry_later(gmq_wproc_t *w);
+static uint64_t sup_backoff_ms(unsigned n);
 static void sup_child(gmq_wproc_t *w, int fd) GMQ_NORETURN;
 static void sup_lost(gmq_wproc_t *w, const char *why);
 static void sup_on_read(struct ev_loop *loop, ev_io *io, int revents);
@@ -85,6 +92,14 @@ gmq_sup_state_name(gmq_wp_state_t st)
 gmq_wproc_t *
 gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
 {
+    return sup_get(s, topic, create, 0, err);
+}
+
+/* keep: a worker that cannot be started now stays in backoff and is
+ * returned (topics found on disk); else the new entry is dropped */
+static gmq_wproc_t *
+sup_get(gmq_sup_t *s, const char *topic, int create, int keep, gmq_error_t *err)
+{
     gmq_wproc_t *w = sup_find(s, topic);
     if (w != NULL) {
         if (w->state == GMQ_WP_FATAL || w->state == GMQ_WP_CRASHLOOP) {
@@ -129,8 +144,11 @@ gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
     gmq_list_push_tail(&s->procs, &w->link);
     s->nprocs++;
     if (sup_spawn(w) != GMQ_OK) {
-        gmq_error_set(err, GMQ_E_UNAVAILABLE, "cannot start a worker for topic %s: %s", topic,
-                      w->last_exit);
+        gmq_error_set(err, GMQ_E_UNAVAILABLE, "cannot start a worker for topic %s: %s; "
+                      "nothing was done; retry", topic, w->last_exit);
+        if (keep)
+            return w;
+        sup_forget(w);
         return NULL;
     }
     return w;
@@ -152,8 +170,12 @@ gmq_sup_start_existing(gmq_sup_t *s)
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
             continue;
         gmq_error_t err;
-        if (gmq_sup_get(s, e->d_name, 1, &err) == NULL)
+        gmq_wproc_t *w = sup_get(s, e->d_name, 1, 1, &err);
+        if (w == NULL)
             gmq_log_warn("topic %s found on disk not started: %s", e->d_name, err.msg);
+        else if (w->state == GMQ_WP_BACKOFF)
+            gmq_log_warn("topic %s found on disk: worker not started yet (%s); retrying",
+                         e->d_name, w->last_exit);
         else
             gmq_log_info("topic %s found on disk: worker started", e->d_name);
     }
@@ -165,20 +187,16 @@ sup_spawn(gmq_wproc_t *w)
 {
     gmq_master_t *m = w->sup->m;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
-        snprintf(w->last_exit, sizeof(w->last_exit), "socketpair: %s", strerror(errno));
-        w->state = GMQ_WP_FATAL;
-        return GMQ_ERR;
-    }
+    w->open_failed = 0;
+    /* out of descriptors or processes is transient: back off, never fatal */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+        return sup_spawn_failed(w, "socketpair", errno);
     pid_t pid = fork();
     if (pid < 0) {
-        snprintf(w->last_exit, sizeof(w->last_exit), "fork: %s", strerror(errno));
+        int e = errno;
         close(sv[0]);
         close(sv[1]);
-        w->state = GMQ_WP_BACKOFF;
-        ev_timer_set(&w->backoff, GMQ_SUP_BACKOFF_MAX_MS / 1000.0, 0.);
-        ev_timer_start(m->loop, &w->backoff);
-        return GMQ_OK;
+        return sup_spawn_failed(w, "fork", e);
     }
     if (pid == 0) {
         close(sv[0]);
@@ -196,6 +214,45 @@ sup_spawn(gmq_wproc_t *w)
     ev_io_start(m->loop, &w->rio);
     gmq_log_info("topic %s: worker pid %d started", w->topic, (int) pid);
     return GMQ_OK;
+}
+
+static int
+sup_spawn_failed(gmq_wproc_t *w, const char *what, int e)
+{
+    snprintf(w->last_exit, sizeof(w->last_exit), "%s: %s", what, strerror(e));
+    w->transient++;
+    gmq_log_ratelimited(&w->sup->spawn_warn, GMQ_LOG_WARN, "topic %s: cannot start a worker "
+                        "(%s); retrying in %llu ms", w->topic, w->last_exit,
+                        (unsigned long long) sup_backoff_ms(w->transient));
+    gmq_error_t e2;
+    gmq_error_set(&e2, GMQ_E_UNAVAILABLE, "topic %s: cannot start a worker (%s); nothing was "
+                  "done; retry", w->topic, w->last_exit);
+    gmq_req_fail_all(w->sup->m->reqs, &w->reqs, &e2);
+    gmq_buf_reset(&w->out);
+    w->out_total = w->out_sent = 0;
+    sup_retry_later(w);
+    return GMQ_ERR;
+}
+
+/* a start failure for want of resources: the next try after a backoff that
+ * doubles up to the maximum; not a crash, so never a crash loop */
+static void
+sup_retry_later(gmq_wproc_t *w)
+{
+    w->state = GMQ_WP_BACKOFF;
+    ev_timer_stop(w->sup->m->loop, &w->backoff);
+    ev_timer_set(&w->backoff, (double) sup_backoff_ms(w->transient) / 1000.0, 0.);
+    ev_timer_start(w->sup->m->loop, &w->backoff);
+}
+
+/* GMQ_SUP_BACKOFF_MIN_MS doubled n - 1 times, at most GMQ_SUP_BACKOFF_MAX_MS */
+static uint64_t
+sup_backoff_ms(unsigned n)
+{
+    uint64_t delay = GMQ_SUP_BACKOFF_MIN_MS;
+    for (unsigned i = 1; i < n && delay < GMQ_SUP_BACKOFF_MAX_MS; i++)
+        delay *= 2;
+    return delay > GMQ_SUP_BACKOFF_MAX_MS ? GMQ_SUP_BACKOFF_MAX_MS : delay;
 }
 
 /* the child: keep only what a worker owns, then run the worker loop */
@@ -285,10 +342,12 @@ sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f)
             return;
         }
         w->state = GMQ_WP_READY;
+        w->transient = 0;
         gmq_log_info("topic %s: worker pid %u ready", w->topic, pid);
         return;
     case GMQ_IPC_FATAL:
         snprintf(w->last_exit, sizeof(w->last_exit), "%.*s", (int) f->len, f->payload);
+        w->open_failed = 1;
         return;
     case GMQ_IPC_REPLY: {
         gmq_req_t *req = gmq_req_find(m->reqs, f->req_id);
@@ -353,7 +412,19 @@ sup_lost(gmq_wproc_t *w, const char *why)
         snprintf(w->last_exit, sizeof(w->last_exit), "%s", why);
     /* a request the worker may have read may also have been applied: say
      * so, so a client never takes a stored push for a refused one */
-    gmq_error_t unsent, unknown, lost;
+    gmq_error_t unsent, unknown, lost, stored, done;
+    if (w->open_failed) {
+        /* the topic could not be opened: nothing ever reached it */
+        gmq_error_set(&stored, GMQ_E_STORAGE, "topic %s cannot be opened: %.180s; nothing was "
+                      "stored", w->topic, w->last_exit);
+        gmq_error_set(&done, GMQ_E_STORAGE, "topic %s cannot be opened: %.180s; nothing was "
+                      "done", w->topic, w->last_exit);
+        while (!gmq_list_empty(&w->reqs)) {
+            gmq_req_t *req = container_of(w->reqs.next, gmq_req_t, wproc_link);
+            req->done(req, NULL, gmq_op_mutates(req->op) ? &stored : &done);
+            gmq_req_finish(m->reqs, req);
+        }
+    }
     gmq_error_set(&unsent, GMQ_E_UNAVAILABLE, "topic %s: worker went away (%s) before the request "
                   "reached it; nothing was done; retry", w->topic, why);
     gmq_error_set(&unknown, GMQ_E_UNAVAILABLE, "topic %s: worker went away (%s) after receiving "
@@ -383,6 +454,7 @@ gmq_sup_reap(gmq_sup_t *s)
         else
             snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
         int was_fatal = WIFEXITED(status) && WEXITSTATUS(status) == GMQ_EXIT_FATAL;
+        int was_err = WIFEXITED(status) && WEXITSTATUS(status) == GMQ_EXIT_ERR;
         /* frames the worker wrote before it exited (replies, its FATAL reason)
          * may still sit in the socket: SIGCHLD can be seen before them */
         if (w->fd >= 0)
@@ -392,17 +464,27 @@ gmq_sup_reap(gmq_sup_t *s)
         w->last_exit[0] = '\0';
         if (w->fd >= 0)
             sup_lost(w, why);
-        if (was_fatal && detail[0])
+        /* it could not open the topic for want of fds, memory or space */
+        int transient = w->open_failed && was_err;
+        if ((was_fatal || w->open_failed) && detail[0])
             snprintf(w->last_exit, sizeof(w->last_exit), "%s: %.120s", why, detail);
         else
             snprintf(w->last_exit, sizeof(w->last_exit), "%s", why);
         w->pid = 0;
+        w->open_failed = 0;
 
         if (w->state == GMQ_WP_STOPPING || s->m->stopping) {
             w->state = GMQ_WP_STOPPED;
             gmq_log_info("topic %s: worker %d stopped (%s)", w->topic, (int) pid, why);
             if (!s->m->stopping)
-                sup_forget(w);    /* /exitTopic: the next request names it anew */
+                sup_forget(w);    /* /exitTopic: retired, its successor may be running */
+            continue;
+        }
+        if (transient) {
+            w->transient++;
+            gmq_log_warn("topic %s: worker %d %s; retrying in %llu ms", w->topic, (int) pid,
+                         w->last_exit, (unsigned long long) sup_backoff_ms(w->transient));
+            sup_retry_later(w);
             continue;
         }
         if (was_fatal) {
@@ -423,11 +505,7 @@ gmq_sup_reap(gmq_sup_t *s)
                           w->topic, recent, GMQ_SUP_CRASH_WINDOW_MS / 1000, why);
             continue;
         }
-        uint64_t delay = GMQ_SUP_BACKOFF_MIN_MS;
-        for (unsigned i = 1; i < recent && delay < GMQ_SUP_BACKOFF_MAX_MS; i++)
-            delay *= 2;
-        if (delay > GMQ_SUP_BACKOFF_MAX_MS)
-            delay = GMQ_SUP_BACKOFF_MAX_MS;
+        uint64_t delay = sup_backoff_ms(recent);
         w->state = GMQ_WP_BACKOFF;
         gmq_log_warn("topic %s: worker %d %s; respawning in %llu ms", w->topic, (int) pid, why,
                      (unsigned long long) delay);
@@ -444,7 +522,6 @@ sup_on_backoff(struct ev_loop *loop, ev_timer *t, int revents)
     if (w->state != GMQ_WP_BACKOFF || w->sup->m->stopping)
         return;
     w->restarts++;
-    w->last_exit[0] = w->last_exit[0];
     sup_spawn(w);
 }
 
@@ -474,15 +551,22 @@ int
 gmq_sup_exit_topic(gmq_sup_t *s, const char *topic, gmq_error_t *err)
 {
     gmq_wproc_t *w = sup_find(s, topic);
-    if (w == NULL)
+    if (w == NULL) {
+        for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next)
+            if (strcmp(container_of(l, gmq_wproc_t, link)->topic, topic) == 0)
+                return GMQ_OK;       /* retired and still exiting */
         return gmq_error_set(err, GMQ_E_NOT_FOUND, "topic is not exist");
+    }
     ev_timer_stop(s->m->loop, &w->backoff);
     if (w->pid > 0) {
         if (w->fd >= 0)
             sup_put_control(w, GMQ_IPC_SHUTDOWN, 0);
         else
             kill(w->pid, SIGTERM);
+        /* retired: the next request starts a fresh worker at once, which
+         * waits for this one's directory lock */
         w->state = GMQ_WP_STOPPING;
+        w->retired = 1;
     } else {
         /* fatal, crash loop or backoff: forget it now, a new request restarts it */
         sup_forget(w);
@@ -524,7 +608,8 @@ gmq_sup_topics(const gmq_sup_t *s, const char **out, int max)
 {
     int n = 0;
     for (gmq_list_t *l = s->procs.next; l != &s->procs && n < max; l = l->next)
-        out[n++] = container_of(l, gmq_wproc_t, link)->topic;
+        if (!container_of(l, gmq_wproc_t, link)->retired)
+            out[n++] = container_of(l, gmq_wproc_t, link)->topic;
     return n;
 }
 
@@ -563,7 +648,7 @@ sup_find(gmq_sup_t *s, const char *topic)
 {
     for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
         gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
-        if (strcmp(w->topic, topic) == 0)
+        if (!w->retired && strcmp(w->topic, topic) == 0)
             return w;
     }
     return NULL;

@@ -13,10 +13,10 @@
 typedef enum {
     GMQ_WP_STARTING = 0,   /* forked, READY not yet received */
     GMQ_WP_READY,
-    GMQ_WP_BACKOFF,        /* crashed; respawn timer armed */
+    GMQ_WP_BACKOFF,        /* crashed or could not start; respawn timer armed */
     GMQ_WP_FATAL,          /* exited with GMQ_EXIT_FATAL: never respawned */
     GMQ_WP_CRASHLOOP,      /* too many crashes in the window: not respawned */
-    GMQ_WP_STOPPING,       /* SHUTDOWN sent */
+    GMQ_WP_STOPPING,       /* SHUTDOWN sent (retired: by /exitTopic) */
     GMQ_WP_STOPPED,
 } gmq_wp_state_t;
 
@@ -42,6 +42,10 @@ struct gmq_wproc_s {
     unsigned       restarts;
     uint64_t       crashes[GMQ_SUP_CRASH_MAX];   /* ring of crash times (mono ms) */
     unsigned       ncrashes;
+    unsigned       transient;     /* start failures in a row for want of fds, memory, space;
+                                   * not crashes: they back off but never make a crash loop */
+    int            open_failed;   /* the worker sent FATAL: it could not open the topic */
+    int            retired;       /* /exitTopic: exiting, not found by name, freed when reaped */
     uint64_t       started_ms;    /* wall clock */
     char           last_exit[256];
 };
@@ -50,8 +54,9 @@ gmq_sup_t   *gmq_sup_new(gmq_master_t *m);
 void         gmq_sup_free(gmq_sup_t *s);
 /* Find the topic's worker, spawning it if the topic is new and create is
  * set, or if it exists on disk. NULL with err set: the topic does not exist
- * (E_NOT_FOUND "topic is not exist"), max_topics reached, or the worker is
- * fatal/crash-looping. */
+ * (E_NOT_FOUND "topic is not exist"), max_topics reached, no worker could be
+ * started (out of descriptors: E_UNAVAILABLE, retry), or the worker is
+ * fatal/crash-looping. A worker in backoff is returned: requests wait for it. */
 gmq_wproc_t *gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err);
 /* queue req's frame (op) for the worker; sent at the end of the iteration */
 void         gmq_sup_send(gmq_wproc_t *w, gmq_req_t *req, const gmq_op_req_t *op);
@@ -70,8 +75,10 @@ void         gmq_sup_flush(gmq_sup_t *s);         /* end of loop iteration: one 
 int          gmq_sup_shutdown(gmq_sup_t *s);
 int          gmq_sup_running(const gmq_sup_t *s);
 /* /exitTopic: stop the topic's worker (its data stays) and forget it, so the
- * next request naming the topic starts a fresh worker; also the way out of
- * the fatal and crashloop states. GMQ_ERR (E_NOT_FOUND) if unknown. */
+ * next request naming the topic starts a fresh worker at once (the exiting
+ * one is retired: it counts against max_topics until reaped, and the new
+ * worker waits for its directory lock); also the way out of the fatal and
+ * crashloop states. GMQ_ERR (E_NOT_FOUND) if unknown. */
 int          gmq_sup_exit_topic(gmq_sup_t *s, const char *topic, gmq_error_t *err);
 void         gmq_sup_kill_all(gmq_sup_t *s);
 void         gmq_sup_json(const gmq_sup_t *s, gmq_buf_t *out);   /* /debug/workers */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #define TOPIC_DEFAULT   "default"
+#define TOPIC_LOCK_RETRY_MS 10
 #define TOPIC_NO_QUEUE  "bindkey:%s is not associated with queue"   /* the original's text */
 
 typedef struct {
@@ -62,6 +63,7 @@ struct gmq_topic_s {
 };
 
 static char         *topic_path(const gmq_topic_t *t, const char *a, const char *b);
+static int           topic_lock(gmq_topic_t *t);
 static int           topic_conf_load(gmq_topic_t *t, gmq_error_t *err);
 static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set,
                                      const char *extra, gmq_error_t *err);
@@ -95,6 +97,8 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
         gmq_error_set(err, GMQ_E_INVALID_TOPIC, "invalid topic name");
         return NULL;
     }
+    int e;
+    errno = 0;      /* what is left in it on failure is the cause */
     gmq_topic_t *t = gmq_xcalloc(1, sizeof(*t));
     t->lock_fd = -1;
     t->name = gmq_xstrdup(name);
@@ -121,7 +125,12 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     }
     /* the directory itself is the lock: one worker per data/<topic>/ */
     t->lock_fd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (t->lock_fd < 0 || flock(t->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (t->lock_fd < 0) {
+        gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot open %s: %s", t->dir,
+                      strerror(errno));
+        goto fail;
+    }
+    if (topic_lock(t) != GMQ_OK) {
         gmq_error_set(err, GMQ_E_STORAGE, "topic %s is locked by another process (%s)", name,
                       strerror(errno));
         goto fail;
@@ -136,7 +145,9 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     return t;
 
 fail:
+    e = errno;
     gmq_topic_close(t);
+    errno = e;
     return NULL;
 }
 
@@ -604,6 +615,20 @@ topic_conf_load(gmq_topic_t *t, gmq_error_t *err)
             gmq_log_warn("topic %s: %s (the file stays in the old format)", t->name, e2.msg);
     }
     return rc;
+}
+
+/* the directory itself is the lock; a held one is retried for a while */
+static int
+topic_lock(gmq_topic_t *t)
+{
+    uint64_t until = gmq_mono_ms() + (uint64_t) (t->opts.lock_wait_ms > 0 ? t->opts.lock_wait_ms : 0);
+    while (flock(t->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK || gmq_mono_ms() >= until)
+            return GMQ_ERR;
+        struct timespec ts = { 0, TOPIC_LOCK_RETRY_MS * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    return GMQ_OK;
 }
 
 /* a "queue" line of topic.conf: open it, once */

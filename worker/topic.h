@@ -36,6 +36,7 @@ typedef struct {
     int         confirm_delivery; /* auto-ack topics: a delivered message stays in flight
                                    * (TTR running) until gmq_topic_ack confirms that it
                                    * reached the client; 0 = finished on delivery */
+    int         lock_wait_ms;  /* open: how long a held directory lock is waited for */
 } gmq_store_opts_t;
 
 /* topic settings; in a patch, -1 means "leave unchanged". ttr and retry
@@ -58,7 +59,11 @@ typedef struct {
 /* Open (create if missing) the topic: mkdir, flock() the directory (a held
  * lock is an error), load config and bindings, recover every queue (CRC
  * check, torn tail truncated, corrupt records skipped and counted, in-flight
- * messages become ready again). NULL on failure with err set. */
+ * messages become ready again). A lock held elsewhere is retried every
+ * 10 ms for opts->lock_wait_ms (a previous worker of the topic may still be
+ * exiting). NULL on failure with err set and errno the cause when known:
+ * EWOULDBLOCK for a lock still held, EMFILE/ENFILE/ENOMEM/ENOSPC/EDQUOT
+ * when resources ran out (worth a retry), else 0 or another value. */
 gmq_topic_t *gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err);
 void         gmq_topic_close(gmq_topic_t *t);          /* syncs, unmaps, unlocks; NULL ok */
 /* New node settings for an open topic (a SIGHUP): default ttr/retry for a

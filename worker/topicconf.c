@@ -99,8 +99,17 @@ gmq_topicconf_save(const char *dir, const gmq_topic_conf_t *c, unsigned set,
     int rc = GMQ_ERR, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     const char *what = "create";
     if (fd >= 0) {
-        ssize_t w = write(fd, b.data, b.len);
-        what = "write";
+        /* reserved first, through the seam: a full disk fails here, not half
+         * way through the write (and GMQ_FAULT_ENOSPC_FILE reaches it) */
+        int res = gmq_seam.fallocate(fd, 0, (off_t) b.len);
+        ssize_t w = -1;
+        what = "reserve";
+        if (res == 0) {
+            w = write(fd, b.data, b.len);
+            what = "write";
+        } else {
+            errno = res;
+        }
         if (w == (ssize_t) b.len) {
             what = "fsync";
             if (gmq_seam.fsync(fd) == 0) {
@@ -119,7 +128,9 @@ gmq_topicconf_save(const char *dir, const gmq_topic_conf_t *c, unsigned set,
         gmq_error_set(err, GMQ_E_STORAGE, "%s: cannot %s %s: %s",
                       errno == ENOSPC ? "no space left on device" : "storage error", what, tmp,
                       strerror(errno));
+        int e = errno;       /* the cause, for the caller: ENOSPC is worth a retry */
         unlink(tmp);
+        errno = e;
     } else {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {

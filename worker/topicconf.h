@@ -28,7 +28,7 @@ int gmq_topicconf_load(const char *dir, gmq_topic_conf_t *c, unsigned *set,
 
 /* Write <dir>/topic.conf: temp file, fsync, rename, fsync the directory.
  * queues[0..n) are the bind keys of the declared queues. GMQ_OK, or
- * GMQ_ERR with err set (the old file is then untouched). */
+ * GMQ_ERR with err set and errno the cause (the old file is then untouched). */
 int gmq_topicconf_save(const char *dir, const gmq_topic_conf_t *c, unsigned set,
                        const char *const *queues, size_t n, gmq_error_t *err);
 

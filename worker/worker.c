@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #define WORKER_READ_CHUNK (256 * 1024)
+/* the topic's previous worker (after /exitTopic) may still hold the lock */
+#define WORKER_LOCK_WAIT_MS 3000
 
 typedef struct worker_wait_s {
     struct worker_wait_s *next;
@@ -67,6 +69,7 @@ static void worker_store_opts(gmq_store_opts_t *o, const char *data_dir, const g
 static void worker_serve_waits(gmq_worker_t *w);
 static void worker_rearm(gmq_worker_t *w);
 static void worker_stop(gmq_worker_t *w, int code);
+static int  worker_transient(int err);
 
 static void op_mpush(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
 static void op_push(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
@@ -109,15 +112,20 @@ gmq_worker_main(const gmq_config_t *cfg, const char *topic, int fd)
     worker_store_opts(&opts, cfg->data_save_path, &set);
     w.topic = gmq_topic_open(topic, &opts, &err);
     if (w.topic == NULL) {
-        /* tell the master why, so /debug/workers can show it; do not respawn */
-        gmq_log_error("topic %s cannot be opened: %s", topic, err.msg);
+        /* tell the master why (its waiting requests are answered with it);
+         * out of descriptors, memory or space is worth a retry with backoff,
+         * a lock held by a live process or a bad directory is not */
+        int e = errno;
+        int transient = worker_transient(e);
+        gmq_log_error("topic %s cannot be opened: %s%s", topic, err.msg,
+                      transient ? " (will be retried)" : "");
         gmq_buf_t b;
         gmq_buf_init(&b);
         gmq_ipc_put_fatal(&b, err.msg);
         ssize_t n = write(fd, b.data, b.len);
         (void) n;
         gmq_buf_free(&b);
-        return GMQ_EXIT_FATAL;
+        return transient ? GMQ_EXIT_ERR : GMQ_EXIT_FATAL;
     }
 
     sigset_t mask;
@@ -203,6 +211,14 @@ worker_store_opts(gmq_store_opts_t *o, const char *data_dir, const gmq_op_settin
     o->default_retry = s->default_retry;
     o->max_queues = s->max_queues;
     o->confirm_delivery = 1;     /* the master acks auto-ack deliveries once written */
+    o->lock_wait_ms = WORKER_LOCK_WAIT_MS;
+}
+
+static int
+worker_transient(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOSPC || err == EDQUOT ||
+           err == ENOLCK;
 }
 
 static void

@@ -576,6 +576,48 @@ fault_fallocate(int fd, off_t off, off_t len)
     return posix_fallocate(fd, off, len);
 }
 
+/* a held lock is waited for (the previous worker after /exitTopic may still
+ * be exiting); past the wait errno says it is still held */
+START_TEST(test_lock_wait)
+{
+    gmq_error_t err;
+    gmq_topic_t *t = open_topic();
+    errno = 0;
+    ck_assert_ptr_null(gmq_topic_open("orders", &opts, &err));
+    ck_assert_int_eq(errno, EWOULDBLOCK);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {                   /* holds the lock 150 ms more, then exits */
+        usleep(150 * 1000);
+        _exit(0);
+    }
+    gmq_topic_close(t);               /* the child still holds the inherited lock */
+    opts.lock_wait_ms = 3000;
+    t = open_topic();
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    gmq_topic_close(t);
+}
+END_TEST
+
+/* a new topic on a full disk: refused with errno ENOSPC (worth a retry) */
+START_TEST(test_open_full_disk)
+{
+    gmq_error_t err;
+    gmq_seam.fallocate = fault_fallocate;
+    fault_on = 1;
+    errno = 0;
+    ck_assert_ptr_null(gmq_topic_open("fresh", &opts, &err));
+    ck_assert_int_eq(errno, ENOSPC);
+    ck_assert_int_eq(err.code, GMQ_E_STORAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no space"));
+    fault_on = 0;
+    gmq_topic_t *t = gmq_topic_open("fresh", &opts, &err);
+    ck_assert_msg(t != NULL, "open: %s", err.msg);
+    gmq_topic_close(t);
+}
+END_TEST
+
 START_TEST(test_full_disk)
 {
     opts.segment_size = 64 * 1024;
@@ -1248,6 +1290,8 @@ topic_suite(void)
     tcase_add_test(tc, test_config_persisted);
     tcase_add_test(tc, test_lock_and_names);
     tcase_add_test(tc, test_full_disk);
+    tcase_add_test(tc, test_lock_wait);
+    tcase_add_test(tc, test_open_full_disk);
     tcase_add_test(tc, test_recover_corrupt_middle);
     tcase_add_test(tc, test_recover_ack_after_corrupt_deliver);
     tcase_add_test(tc, test_recover_torn_tail);
