@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -126,8 +127,14 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
 int
 gmq_master_run(gmq_master_t *m)
 {
-    gmq_log_info("gmq %s node %d listening: tcp %s, http %s, data %s", GMQ_VERSION,
-                 m->cfg.node_id, m->cfg.tcp_addr, m->cfg.http_addr, m->cfg.data_save_path);
+    char abs[4096];
+    const char *data = realpath(m->cfg.data_save_path, abs) ? abs : m->cfg.data_save_path;
+    gmq_log_info("gmq %s node %d starting", GMQ_VERSION, m->cfg.node_id);
+    gmq_log_info("tcp listens on %s (%s)", m->cfg.tcp_addr, m->cfg.tcp_tls ? "TLS" : "plain text");
+    gmq_log_info("http listens on %s (%s)", m->cfg.http_addr, m->cfg.http_tls ? "TLS" : "plain text");
+    gmq_log_info("auth: %s", m->cfg.auth_token[0] ? "on (auth_token)" : "off (no auth_token)");
+    gmq_log_info("fsync: %s", gmq_config_fsync_name(m->cfg.fsync));
+    gmq_log_info("data: %s", data);
     gmq_sup_start_existing(m->sup);
     gmq_etcd_start(m->etcd);
     ev_run(m->loop, 0);

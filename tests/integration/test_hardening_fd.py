@@ -178,3 +178,14 @@ class ExitTopicGapTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class StartLogTest(unittest.TestCase):
+    def test_start_log_says_ports_tls_auth_fsync_and_data_dir(self):
+        node = Node(self, args=["-fsync=everysec", "-auth_token=tok-123"], auth_token="tok-123").start()
+        log = node.read_log()
+        self.assertIn("tcp listens on 127.0.0.1:%d (plain text)" % node.tcp_port, log)
+        self.assertIn("http listens on 127.0.0.1:%d (plain text)" % node.http_port, log)
+        self.assertIn("auth: on (auth_token)", log)
+        self.assertIn("fsync: everysec", log)
+        self.assertIn("data: " + os.path.realpath(node.data_dir), log)
