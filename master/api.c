@@ -112,22 +112,28 @@ api_name(gmq_http_req_t *r, const char *key, const char *label, int required)
     return v;
 }
 
-/* a non-negative decimal parameter; -1 if absent, -2 (client answered) if invalid */
+/* a decimal parameter in [min, max]; -1 if absent, -2 (client answered) if invalid */
 static long long
-api_uint(gmq_http_req_t *r, const char *key, long long max)
+api_urange(gmq_http_req_t *r, const char *key, long long min, long long max)
 {
     size_t n = 0;
     uint64_t x;
     const char *v = gmq_http_param(r, key, &n);
     if (v == NULL || n == 0)
         return -1;
-    if (gmq_parse_u64(v, n, (uint64_t) max, &x) != GMQ_OK) {
+    if (gmq_parse_u64(v, n, (uint64_t) max, &x) != GMQ_OK || x < (uint64_t) min) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "%s must be a number between 0 and %lld", key, max);
+        snprintf(msg, sizeof(msg), "%s must be a number between %lld and %lld", key, min, max);
         api_fail(r, msg);
         return -2;
     }
     return (long long) x;
+}
+
+static long long
+api_uint(gmq_http_req_t *r, const char *key, long long max)
+{
+    return api_urange(r, key, 0, max);
 }
 
 static gmq_op_str_t
@@ -289,8 +295,8 @@ api_config(gmq_http_req_t *r)
     long long aa = api_uint(r, "isAutoAck", 1);
     if (aa == -1)
         aa = api_uint(r, "isAuthoAck", 1);   /* the README's spelling */
-    long long mode = aa == -2 ? -2 : api_uint(r, "mode", GMQ_MODE_MAX);
-    long long ttr = mode == -2 ? -2 : api_uint(r, "msgTTR", GMQ_TTR_MAX_S);
+    long long mode = aa == -2 ? -2 : api_urange(r, "mode", 1, GMQ_MODE_MAX);
+    long long ttr = mode == -2 ? -2 : api_urange(r, "msgTTR", 1, GMQ_TTR_MAX_S);
     long long retry = ttr == -2 ? -2 : api_uint(r, "msgRetry", GMQ_RETRY_MAX);
     if (aa == -2 || mode == -2 || ttr == -2 || retry == -2)
         return;

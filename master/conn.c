@@ -49,6 +49,7 @@ gmq_conn_new(gmq_master_t *m, int fd, gmq_proto_t proto)
     c->io = &gmq_conn_io_plain;
     c->accepted_ms = c->last_active_ms = gmq_mono_ms();
     c->authed = m->cfg.auth_token[0] == '\0';
+    c->in_cap = conn_input_cap(m);
     gmq_buf_init(&c->in);
     gmq_buf_init(&c->out);
     gmq_list_init(&c->reqs);
@@ -81,7 +82,7 @@ conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
     int got = 0;
     int write_waits = c->tls_want == 1;    /* a TLS write waited for this readability */
     /* TLS may hold decrypted bytes the socket no longer signals: read until EAGAIN */
-    size_t cap = conn_input_cap(c->m);
+    size_t cap = c->in_cap;
     for (int i = 0; i < CONN_READ_TURNS && !c->dead && gmq_buf_used(&c->in) < cap; i++) {
         char *p = gmq_buf_reserve(&c->in, CONN_READ_CHUNK);
         ssize_t n = c->io->read(c, p, CONN_READ_CHUNK);
@@ -121,6 +122,19 @@ conn_input_cap(const gmq_master_t *m)
            CONN_READ_CHUNK;
 }
 
+void
+gmq_conn_reconfigure(gmq_conn_t *c)
+{
+    /* never lowered: input already buffered under the old limits must fit,
+     * or the connection would wait for bytes it can no longer read */
+    size_t cap = conn_input_cap(c->m);
+    if (cap > c->in_cap)
+        c->in_cap = cap;
+    if (c->proto == GMQ_PROTO_TCP)
+        gmq_tcp_conn_reconfigure(c);
+    conn_input_check(c);
+}
+
 /* stop reading while the parser leaves that much unconsumed (a reply it
  * waits for, a paused mpub), start again once it took it */
 static void
@@ -128,7 +142,7 @@ conn_input_check(gmq_conn_t *c)
 {
     if (c->dead)
         return;
-    int full = gmq_buf_used(&c->in) >= conn_input_cap(c->m);
+    int full = gmq_buf_used(&c->in) >= c->in_cap;
     if (full && !c->in_full) {
         c->in_full = 1;
         ev_io_stop(c->m->loop, &c->rio);

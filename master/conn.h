@@ -49,6 +49,8 @@ struct gmq_conn_s {
     int           dead;        /* closed; freed at the end of this loop iteration */
     int           resume;      /* parse buffered input at the end of this iteration */
     int           in_full;     /* reading stopped: too much input waits for the parser */
+    size_t        in_cap;      /* most input buffered: from the limits it was accepted
+                                * with, raised (never lowered) by a reload */
     uint64_t      id;
     union {
         gmq_http_state_t http;
@@ -77,6 +79,8 @@ gmq_delivery_t *gmq_conn_delivery(gmq_conn_t *c, const char *topic, const char *
                                   uint64_t id, int confirm);
 void        gmq_conn_delivery_queued(gmq_conn_t *c, gmq_delivery_t *d);
 void        gmq_conn_free(gmq_conn_t *c);
+/* after a reload: the connection's next request is held to the new limits */
+void        gmq_conn_reconfigure(gmq_conn_t *c);
 /* end of iteration: resumes, flushes, then frees closed connections */
 void        gmq_conn_run_queues(gmq_master_t *m);
 /* once a second: TLS handshakes and HTTP heads/bodies that take too long, idle clients */

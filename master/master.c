@@ -375,6 +375,8 @@ master_reload(gmq_master_t *m)
     m->cfg = next;
     if (gmq_log_open(m->cfg.log_level, m->cfg.log_file) != GMQ_OK)
         gmq_log_error("SIGHUP: cannot open log_file %s", m->cfg.log_file);
+    for (gmq_list_t *l = m->conns.next; l != &m->conns; l = l->next)
+        gmq_conn_reconfigure(container_of(l, gmq_conn_t, link));
     /* workers take their share of the new settings (forked ones keep a copy) */
     gmq_sup_send_settings(m->sup);
     gmq_log_info("SIGHUP: configuration reloaded from %s",

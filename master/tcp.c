@@ -34,6 +34,7 @@ struct tcp_mpub_s {
     uint32_t    total, nread, nsent, stored;
     gmq_buf_t   items;        /* encoded, checked items not yet sent */
     int         inflight;     /* a chunk is at the worker */
+    int         aborted;      /* no more bodies will be read (a fatal error) */
     gmq_buf_t   ids;          /* "[id,id,...]" */
     gmq_error_t err;          /* the first bad item (the rest are still read) */
 };
@@ -75,19 +76,34 @@ static void tcp_mpub_body(gmq_conn_t *c, tcp_mpub_t *mp, const gmq_tcp_event_t *
 static void tcp_mpub_send(tcp_mpub_t *mp);
 static void tcp_mpub_end(tcp_mpub_t *mp, const char *errtext);
 static void tcp_mpub_free(tcp_mpub_t *mp);
+static void tcp_mpub_abort(tcp_mpub_t *mp, int code, const char *why);
+
+static void
+tcp_limits(const gmq_master_t *m, gmq_tcp_limits_t *lim)
+{
+    lim->max_line = (size_t) m->cfg.max_line;
+    lim->max_body = (size_t) m->cfg.max_body;
+    lim->max_mpub = (uint32_t) m->cfg.max_mpub;
+}
 
 void
 gmq_tcp_conn_init(gmq_conn_t *c)
 {
     gmq_tcp_state_t *t = &c->u.tcp;
     memset(t, 0, sizeof(*t));
-    gmq_tcp_limits_t lim = { (size_t) c->m->cfg.max_line, (size_t) c->m->cfg.max_body,
-                             (uint32_t) c->m->cfg.max_mpub };
+    gmq_tcp_limits_t lim;
+    tcp_limits(c->m, &lim);
     gmq_tcp_parser_init(&t->parser, &lim);
     gmq_list_init(&t->resps);
     gmq_list_init(&t->subs);
     ev_timer_init(&t->heartbeat, tcp_on_heartbeat, GMQ_TCP_HEARTBEAT_S, GMQ_TCP_HEARTBEAT_S);
     t->heartbeat.data = c;
+}
+
+void
+gmq_tcp_conn_reconfigure(gmq_conn_t *c)
+{
+    tcp_limits(c->m, &c->u.tcp.parser.lim);
 }
 
 void
@@ -180,8 +196,11 @@ tcp_fail(gmq_conn_t *c, tcp_resp_t *r, int fatal, int code, const char *fmt, ...
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     r->fatal = fatal;
-    if (fatal)
+    if (fatal) {
         c->u.tcp.broken = 1;     /* read nothing more; close once the error is out */
+        if (c->u.tcp.mpub != NULL && c->u.tcp.mpub->resp != r)
+            tcp_mpub_abort(c->u.tcp.mpub, code, msg);
+    }
     gmq_tcp_put_error(&r->frame, code, "%s", msg);
     r->done = 1;
     tcp_flush(c);
@@ -374,7 +393,7 @@ cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 static void
 tcp_mpub_step(tcp_mpub_t *mp)
 {
-    int reading = mp->nread < mp->total;
+    int reading = !mp->aborted && mp->nread < mp->total;
     gmq_conn_t *c = mp->conn;
     if (mp->inflight) {
         if (reading && gmq_buf_used(&mp->items) >= GMQ_MPUSH_CHUNK_BYTES)
@@ -496,6 +515,21 @@ tcp_mpub_end(tcp_mpub_t *mp, const char *errtext)
     tcp_mpub_free(mp);
 }
 
+/* A fatal error stops reading while the mpub waits for bodies: its reply
+ * (ahead of the fatal one) says what was stored, once a chunk in flight is
+ * answered, so the error that closes the connection is not held behind a
+ * reply that would never come. */
+static void
+tcp_mpub_abort(tcp_mpub_t *mp, int code, const char *why)
+{
+    mp->aborted = 1;
+    if (mp->err.code == GMQ_E_NONE)
+        gmq_error_set(&mp->err, (gmq_ecode_t) code, "item %u: %s", mp->nread + 1, why);
+    gmq_buf_reset(&mp->items);
+    mp->conn->u.tcp.mpub = NULL;   /* owned by its chunk in flight, if any */
+    tcp_mpub_step(mp);
+}
+
 static void
 tcp_mpub_free(tcp_mpub_t *mp)
 {
@@ -570,6 +604,7 @@ static void
 cmd_set(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
 {
     static const char *const keys[] = { "auto_ack", "mode", "ttr", "retry" };
+    static const uint64_t min[] = { 0, 1, 1, 0 };
     static const uint64_t max[] = { 1, GMQ_MODE_MAX, GMQ_TTR_MAX_S, GMQ_RETRY_MAX };
     char topic[GMQ_NAME_MAX + 1];
     int32_t v[4] = { -1, -1, -1, -1 };
@@ -581,9 +616,9 @@ cmd_set(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
         return;
     for (int i = 0; i < ev->argc - 1; i++) {
         uint64_t x;
-        if (tcp_uint(ev->argv[i + 1], max[i], &x) != GMQ_OK) {
-            tcp_fail(c, r, 0, GMQ_E_INVALID_SET, "%s must be a number between %d and %llu", keys[i],
-                     i == 1 || i == 2 ? 1 : 0, (unsigned long long) max[i]);
+        if (tcp_uint(ev->argv[i + 1], max[i], &x) != GMQ_OK || x < min[i]) {
+            tcp_fail(c, r, 0, GMQ_E_INVALID_SET, "%s must be a number between %llu and %llu", keys[i],
+                     (unsigned long long) min[i], (unsigned long long) max[i]);
             return;
         }
         v[i] = (int32_t) x;

@@ -247,7 +247,9 @@ tcp_parse_mpub_body(gmq_tcp_parser_t *p, const char *buf, size_t len, size_t *us
     memset(ev, 0, sizeof(*ev));
     ev->cmd = GMQ_TCP_CMD_MPUB;
     if (rc == GMQ_ERR)
-        return tcp_too_large(p, ev, blen);
+        return tcp_error(p, ev, 1, GMQ_E_TOO_LARGE, "mpub item of %u bytes is larger than "
+                         "max_body + %d (%zu)", blen, GMQ_TCP_MPUB_ENVELOPE,
+                         p->lim.max_body + GMQ_TCP_MPUB_ENVELOPE);
     ev->type = GMQ_TCP_EV_BODY;
     ev->index = p->body_index++;
     ev->body = body;

@@ -229,6 +229,76 @@ class StalledMpubTest(unittest.TestCase):
         self.assertEqual(c.frame(), (103, b"pong"))
 
 
+class MpubFatalTest(unittest.TestCase):
+    """A fatal error while an mpub waits for its bodies is sent, after the
+    mpub's own reply saying what was stored, and the connection closes."""
+
+    def test_oversized_item_frame_is_answered_and_closed(self):
+        node = Node(self, args=["-max_body=1024"]).start()
+        node.json("/declareQueue?topic=mf&bindKey=q")
+        c = node.tcp()
+        self.addCleanup(c.close)
+        item = json.dumps({"body": "a", "route_key": "q"}).encode()
+        c.send(b"mpub mf 3\n" + struct.pack(">I", len(item)) + item + struct.pack(">I", 1024 + 4097))
+        t, d = c.frame()
+        self.assertEqual(t, 102)
+        self.assertEqual(d, b"E_TOO_LARGE - item 2: mpub item of 5121 bytes is larger than "
+                            b"max_body + 4096 (5120) (0 of 3 stored)")
+        self.assertEqual(c.frame(), (102, b"E_TOO_LARGE - mpub item of 5121 bytes is larger "
+                                          b"than max_body + 4096 (5120)"))
+        self.assertTrue(c.closed())
+        self.assertEqual(node.json("/getTopicStat?topic=mf")["data"]["push_num"], 0)
+
+    def test_idle_timeout_closes_a_stalled_mpub_once(self):
+        node = Node(self, args=["-idle_timeout=1"]).start()
+        node.json("/declareQueue?topic=mi&bindKey=q")
+        c = node.tcp()
+        self.addCleanup(c.close)
+        item = json.dumps({"body": "a", "route_key": "q"}).encode()
+        c.send(b"mpub mi 5\n" + struct.pack(">I", len(item)) + item)
+        frames = read_frames(c.sock)
+        self.assertEqual(frames, [(102, b"E_LIMIT - item 2: idle for 1 s (idle_timeout) (0 of 5 stored)"),
+                                  (102, b"E_LIMIT - idle for 1 s (idle_timeout)")])
+        self.assertEqual(node.json("/getTopicStat?topic=mi")["data"]["push_num"], 0)
+
+
+class ReloadLimitsTest(unittest.TestCase):
+    def test_lower_max_body_applies_to_open_connections(self):
+        import signal
+        node = Node(self)
+        conf = os.path.join(node.tmp, "gmq.conf")
+        with open(conf, "w") as f:
+            f.write("max_body = 1M\n")
+        node.config_file = conf
+        node.start()
+        node.json("/declareQueue?topic=rl&bindKey=q")
+        old = node.tcp()
+        self.addCleanup(old.close)
+        old.cmd("ping")
+        self.assertEqual(old.frame(), (103, b"pong"))
+        with open(conf, "w") as f:
+            f.write("max_body = 64K\n")
+        node.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "configuration reloaded" in node.read_log(), what="the reload")
+        old.cmd("pub rl q 0", b"s" * 1000)
+        self.assertEqual(old.frame()[0], 103)
+        # within the old limit, over the new one: refused at once, not a hang
+        old.cmd("pub rl q 0", b"b" * 500000)
+        self.assertEqual(old.frame(), (102, b"E_TOO_LARGE - body of 500000 bytes is larger than "
+                                            b"max_body (65536)"))
+        self.assertTrue(old.closed())
+        # raised again: an old connection may now send a body the old limit refused
+        c = node.tcp()
+        self.addCleanup(c.close)
+        with open(conf, "w") as f:
+            f.write("max_body = 4M\n")
+        node.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: node.read_log().count("configuration reloaded") == 2, what="the reload")
+        c.cmd("pub rl q 0", b"B" * 3000000)
+        self.assertEqual(c.frame()[0], 103)
+        self.assertEqual(node.json("/getTopicStat?topic=rl")["data"]["push_num"], 2)
+
+
 class StorageLimitsTest(unittest.TestCase):
     def test_regex_push_budget_over_many_queues_is_an_error_naming_it(self):
         node = Node(self).start()
