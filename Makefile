@@ -27,6 +27,9 @@ MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master
                master/etcd.c master/service.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
+# gmqctl's modules: JSON tree, output, requests, command table, commands
+CTL_SRCS    := client/ctl_json.c client/ctl_out.c client/ctl_http.c client/ctl_help.c \
+               client/ctl_cmds_node.c client/ctl_cmds_topic.c client/ctl_cmds_msg.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
@@ -52,8 +55,9 @@ COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
 STORE_OBJS  := $(STORE_SRCS:%.c=$(BUILD)/%.o)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
+CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 
-$(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CLIENT_OBJS) $(COMMON_OBJS)
+$(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CTL_OBJS) $(CLIENT_OBJS) $(COMMON_OBJS)
 	$(CC) -pthread -o $@ $^ $(LDLIBS)
 
 # test driver for master/etcd.c on its own loop (integration tests; not a unit test)
