@@ -75,12 +75,14 @@ gmq_ctl_cmd_ping(gmq_ctl_t *c)
     gmq_buf_t out;
     gmq_buf_init(&out);
     gmq_buf_append_str(&out, "[");
-    int failed = 0;
+    size_t failed = 0;
+    char first_err[1024] = "";
     for (size_t i = 0; i < n; i++) {
         char err[1024] = "";
         double ms;
         int ok = gmq_ctl_http_ping(c, t[i].base, err, sizeof(err), &ms);
-        failed |= !ok;
+        if (!ok && failed++ == 0)
+            snprintf(first_err, sizeof(first_err), "%s", err);
         gmq_buf_append_str(&out, i ? ",{\"node_id\":" : "{\"node_id\":");
         gmq_buf_json_str(&out, t[i].node_id, strlen(t[i].node_id));
         gmq_buf_append_str(&out, ",\"http_addr\":");
@@ -102,7 +104,11 @@ gmq_ctl_cmd_ping(gmq_ctl_t *c)
         fwrite(gmq_buf_rptr(&out), 1, gmq_buf_used(&out), stdout);
     gmq_buf_free(&out);
     free(t);
-    return failed ? GMQ_CTL_FAIL : GMQ_CTL_OK;
+    if (failed == 1 && n == 1)
+        return gmq_ctl_fail("%s", first_err);
+    if (failed)
+        return gmq_ctl_fail("%zu of %zu nodes did not answer /ping (%s)", failed, n, first_err);
+    return GMQ_CTL_OK;
 }
 
 int
@@ -117,7 +123,7 @@ gmq_ctl_cmd_workers(gmq_ctl_t *c)
                                             "pending", "last_exit", NULL };
         static const char *const head[] = { "TOPIC", "PID", "STATE", "RESTARTS", "STARTED",
                                             "PENDING", "LAST_EXIT", NULL };
-        gmq_ctl_out_list(c, r.data, keys, head);
+        gmq_ctl_out_list(c, r.data, keys, head, "topic");
     }
     gmq_ctl_reply_free(&r);
     return rc;

@@ -30,7 +30,7 @@ gmq_ctl_cmd_topic_list(gmq_ctl_t *c)
         static const char *const head[] = { "TOPIC", "QUEUES", "READY", "DELAYED", "IN_FLIGHT",
                                             "DEAD", "PUSHED", "POPPED", "AUTO_ACK", "MODE",
                                             "STARTED", NULL };
-        gmq_ctl_out_list(c, r.data, keys, head);
+        gmq_ctl_out_list(c, r.data, keys, head, "name");
     }
     gmq_ctl_reply_free(&r);
     return rc;

@@ -22,6 +22,13 @@ struct gmq_ctl_table_s {
     size_t cap;
 };
 
+/* a row of gmq_ctl_out_list and its sort key (first, for out_row_cmp) */
+typedef struct out_row_s {
+    const char           *key;
+    const gmq_ctl_json_t *item;
+} out_row_t;
+
+static int    out_row_cmp(const void *a, const void *b);
 static size_t out_width(const char *s);
 static int    out_is_number(const char *s);
 static int    out_is_time_key(const char *key);
@@ -204,14 +211,14 @@ gmq_ctl_out_object(const gmq_ctl_t *c, const gmq_ctl_json_t *obj)
         const gmq_ctl_json_t *a = obj->items[i];
         if (a->type == GMQ_CTL_JSON_ARRAY && a->n > 0 && a->items[0]->type == GMQ_CTL_JSON_OBJECT) {
             fputc('\n', stdout);
-            gmq_ctl_out_list(c, a, NULL, NULL);
+            gmq_ctl_out_list(c, a, NULL, NULL, NULL);
         }
     }
 }
 
 void
 gmq_ctl_out_list(const gmq_ctl_t *c, const gmq_ctl_json_t *arr, const char *const *keys,
-                 const char *const *head)
+                 const char *const *head, const char *sort_by)
 {
     const char *k[OUT_COLS_MAX + 1];
     char *h[OUT_COLS_MAX + 1];
@@ -240,13 +247,23 @@ gmq_ctl_out_list(const gmq_ctl_t *c, const gmq_ctl_json_t *arr, const char *cons
     }
     k[nk] = NULL;
     h[nk] = NULL;
+    size_t n = arr && arr->type == GMQ_CTL_JSON_ARRAY ? arr->n : 0;
+    out_row_t *rows = gmq_xcalloc(n ? n : 1, sizeof(*rows));
+    for (size_t r = 0; r < n; r++) {
+        const char *s = sort_by ? gmq_ctl_json_str(arr->items[r], sort_by) : NULL;
+        rows[r].key = s ? s : "";
+        rows[r].item = arr->items[r];
+    }
+    if (sort_by)
+        qsort(rows, n, sizeof(*rows), out_row_cmp);
     gmq_ctl_table_t *t = gmq_ctl_out_table((const char *const *) h, NULL);
-    for (size_t r = 0; arr && r < arr->n; r++)
+    for (size_t r = 0; r < n; r++)
         for (size_t j = 0; j < nk; j++)
-            gmq_ctl_out_cellv(t, k[j], gmq_ctl_json_get(arr->items[r], k[j]), 0);
+            gmq_ctl_out_cellv(t, k[j], gmq_ctl_json_get(rows[r].item, k[j]), 0);
     gmq_ctl_out_print(t, c);
     for (size_t j = 0; j < nk; j++)
         free(h[j]);
+    free(rows);
 }
 
 void
@@ -261,6 +278,12 @@ gmq_ctl_out_done(const gmq_ctl_t *c, const gmq_ctl_json_t *data, const char *fmt
     vprintf(fmt, ap);
     va_end(ap);
     fputc('\n', stdout);
+}
+
+static int
+out_row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const out_row_t *) a)->key, ((const out_row_t *) b)->key);
 }
 
 /* characters, not bytes: UTF-8 continuation bytes do not count */

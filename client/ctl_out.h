@@ -40,9 +40,10 @@ void gmq_ctl_out_json(const gmq_ctl_json_t *v);
  * of objects as a table after it. */
 void gmq_ctl_out_object(const gmq_ctl_t *c, const gmq_ctl_json_t *obj);
 /* An array of objects as a table: the columns keys[i] headed head[i] (both ending
- * with NULL), or every key in first-seen order upper-cased when keys is NULL. */
+ * with NULL), or every key in first-seen order upper-cased when keys is NULL; the
+ * rows in the order of the array, or sorted by the text of member sort_by. */
 void gmq_ctl_out_list(const gmq_ctl_t *c, const gmq_ctl_json_t *arr, const char *const *keys,
-                      const char *const *head);
+                      const char *const *head, const char *sort_by);
 /* One line of text on stdout, unless --json (then the value of the reply). */
 void gmq_ctl_out_done(const gmq_ctl_t *c, const gmq_ctl_json_t *data, const char *fmt, ...)
     GMQ_PRINTF(3, 4);

@@ -50,7 +50,7 @@ main(int argc, char **argv)
     if (rc == GMQ_CTL_OK && p.version) {
         printf("gmqctl %s\n", GMQ_VERSION);
     } else if (rc == GMQ_CTL_OK && p.help) {
-        if (c.cmd && c.cmd->run != gmq_ctl_help_run)
+        if (c.cmd)
             gmq_ctl_help_command(stdout, c.cmd->group, c.cmd);
         else if (c.group)
             gmq_ctl_help_command(stdout, c.group, NULL);
