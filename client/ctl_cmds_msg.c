@@ -191,7 +191,7 @@ gmq_ctl_cmd_dead_list(gmq_ctl_t *c)
     const char *limit = gmq_ctl_opt(c, "limit");
     uint64_t l;
     if (rc == GMQ_CTL_OK && limit)
-        rc = gmq_ctl_num(c, "--limit", limit, 1, UINT32_MAX, &l);
+        rc = gmq_ctl_num(c, "--limit", limit, 1, GMQ_LIST_DEAD_MAX, &l);
     if (rc != GMQ_CTL_OK)
         return rc;
     const char *kv[] = { "topic", c->argv[0], "bindKey", c->argv[1], "limit", limit, NULL };
@@ -218,7 +218,7 @@ gmq_ctl_cmd_dead_kick(gmq_ctl_t *c)
     const char *n = c->argc > 2 ? c->argv[2] : "1";
     uint64_t x;
     if (rc == GMQ_CTL_OK)
-        rc = gmq_ctl_num(c, "N", n, 1, UINT32_MAX, &x);
+        rc = gmq_ctl_num(c, "N", n, 1, GMQ_KICK_MAX, &x);
     if (rc != GMQ_CTL_OK)
         return rc;
     const char *kv[] = { "topic", c->argv[0], "bindKey", c->argv[1], "n", n, NULL };
@@ -278,13 +278,28 @@ msg_read_stdin(gmq_buf_t *b)
     }
 }
 
-/* one row of a message's fields, the body cut after cut characters (0: whole) */
+/* one row of a message's fields, the body cut after cut characters (0: whole);
+ * a body the node cut ("truncated":true) says so */
 static void
 msg_row(gmq_ctl_table_t *t, const gmq_ctl_json_t *m, const char *const *keys, size_t cut)
 {
-    for (size_t k = 0; keys[k]; k++)
-        gmq_ctl_out_cellv(t, keys[k], gmq_ctl_json_get(m, keys[k]),
-                          strcmp(keys[k], "body") == 0 ? cut : 0);
+    for (size_t k = 0; keys[k]; k++) {
+        const gmq_ctl_json_t *v = gmq_ctl_json_get(m, keys[k]);
+        if (strcmp(keys[k], "body") != 0) {
+            gmq_ctl_out_cellv(t, keys[k], v, 0);
+            continue;
+        }
+        gmq_buf_t b;
+        gmq_buf_init(&b);
+        gmq_ctl_out_value(&b, keys[k], v, cut);
+        if (gmq_ctl_json_true(gmq_ctl_json_get(m, "truncated"))) {
+            const char *len = gmq_ctl_json_str(m, "len");
+            gmq_buf_printf(&b, "... (cut by the node; %s bytes)", len ? len : "more");
+        }
+        gmq_buf_append(&b, "", 1);
+        gmq_ctl_out_cell(t, gmq_buf_rptr(&b));
+        gmq_buf_free(&b);
+    }
 }
 
 /* a request whose reply has no data to show: "message <id> <done>" and the

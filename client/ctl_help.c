@@ -92,14 +92,15 @@ const gmq_ctl_cmd_t gmq_ctl_help_cmds[] = {
     { "queue", "purge", gmq_ctl_cmd_queue_purge, 2, 2, "TOPIC KEY",
       { { "force", NULL, "purge even while messages are in flight", 0 } },
       "drop every message of a queue (/purgeQueue)",
-      HELP_NODE "/purgeQueue: drops the queue's messages, keeps the queue. Refused while\n"
-      "messages are in flight, unless --force. --json: {\"purged\":N}.\n",
+      HELP_NODE "/purgeQueue: drops the queue's ready and delayed messages; the queue and its\n"
+      "dead letters stay. Refused while messages are in flight, unless --force (they\n"
+      "go too). --json: {\"purged\":N}.\n",
       "gmqctl queue purge orders billing" },
     { "queue", "delete", gmq_ctl_cmd_queue_delete, 2, 2, "TOPIC KEY",
       { { "force", NULL, "delete even while messages are in flight", 0 } },
       "delete a queue and its dead letters (/deleteQueue)",
       HELP_NODE "/deleteQueue: the queue and its dead-letter queue go, with their messages.\n"
-      "--json: {\"deleted\":N}.\n",
+      "Refused while messages are in flight, unless --force. --json: {\"deleted\":N}.\n",
       "gmqctl queue delete orders billing --force" },
 
     { "push", NULL, gmq_ctl_cmd_push, 1, 2, "TOPIC [BODY|-]",
@@ -139,8 +140,8 @@ const gmq_ctl_cmd_t gmq_ctl_help_cmds[] = {
     { "release", NULL, gmq_ctl_cmd_release, 3, 3, "TOPIC KEY ID",
       { { "delay", "S", "deliver it again after S seconds (default at once)", 0 } },
       "put an in-flight message back (/release)",
-      HELP_NODE "/release: the in-flight message ID goes back to the queue, to be delivered\n"
-      "again at once or after --delay seconds. --json: null.\n",
+      HELP_NODE "/release: the in-flight message ID goes back to the queue (its retry count up\n"
+      "by one), to be delivered again at once or after --delay seconds. --json: null.\n",
       "gmqctl release orders billing \"$ID\" --delay 10" },
 
     { "dead", "list", gmq_ctl_cmd_dead_list, 2, 2, "TOPIC KEY",
@@ -151,8 +152,8 @@ const gmq_ctl_cmd_t gmq_ctl_help_cmds[] = {
       "gmqctl dead list orders billing --limit 5" },
     { "dead", "kick", gmq_ctl_cmd_dead_kick, 2, 3, "TOPIC KEY [N]", { { NULL, NULL, NULL, 0 } },
       "move the N oldest dead letters back to the queue (/kick)",
-      HELP_NODE "/kick: up to N (default 1) dead letters go back to the ready list with retry\n"
-      "count 0; prints how many did. --json: {\"kicked\":k}.\n",
+      HELP_NODE "/kick: up to N (default 1, at most 100000) dead letters, oldest first, go back\n"
+      "to the ready list with retry count 0; prints how many did. --json: {\"kicked\":k}.\n",
       "gmqctl dead kick orders billing 10" },
 
     { "msg", "show", gmq_ctl_cmd_msg_show, 2, 2, "TOPIC ID", { { NULL, NULL, NULL, 0 } },
