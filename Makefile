@@ -20,7 +20,7 @@ COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/pr
                common/seam.c common/etcdapi.c common/procstat.c common/net.c common/histo.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
-               worker/topic.c worker/topicconf.c worker/counters.c worker/bgsync.c
+               worker/topic.c worker/topicconf.c worker/counters.c worker/bgsync.c worker/syncstat.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
@@ -72,7 +72,8 @@ $(BUILD)/tests/check_net:    $(COMMON_OBJS)
 $(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o
 $(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
 $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.o
-$(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o
+$(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o \
+                              $(BUILD)/worker/syncstat.o
 $(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_counters: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_etcdapi: $(COMMON_OBJS)
