@@ -24,7 +24,7 @@ STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c wor
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
-               master/etcd.c master/service.c
+               master/etcd.c master/service.c master/metrics.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
