@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -311,6 +312,20 @@ class TestExact(MetricsCase):
         c.close()
         wait_for(lambda: self.scrape(node).get("gmq_connections", port="tcp", tls="false") == 0,
                  10, 0.05, "the TCP connection closed")
+
+    def test_client_gone_mid_scrape(self):
+        """clients that close right after asking: the workers' answers find no
+        one, and the node goes on serving (under ASan: no report)"""
+        node = Node(self).start()
+        for i in range(8):
+            self.push(node, "g%d" % i, "x")
+        for _ in range(50):
+            sock = socket.create_connection(("127.0.0.1", node.http_port), timeout=5)
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.close()
+        s = self.scrape(node)
+        self.assertEqual(len(s.series("gmq_topic_messages_pushed_total")), 8)
+        self.assertEqual(s.get("gmq_workers"), 8)
 
 
 class TestAuth(MetricsCase):
