@@ -20,7 +20,8 @@ COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/pr
                common/seam.c common/etcdapi.c common/procstat.c common/net.c common/histo.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
-               worker/topic.c worker/topicconf.c worker/counters.c worker/bgsync.c worker/syncstat.c
+               worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c \
+               worker/syncstat.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
@@ -30,7 +31,7 @@ CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic counters etcdapi discovery \
+UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery \
                histo metrics
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
@@ -75,6 +76,7 @@ $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.
 $(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o \
                               $(BUILD)/worker/syncstat.o
 $(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
+$(BUILD)/tests/check_topicadm: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_counters: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_etcdapi: $(COMMON_OBJS)
 $(BUILD)/tests/check_histo:  $(COMMON_OBJS)

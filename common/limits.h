@@ -17,5 +17,12 @@
 /* an mpub is sent to its worker in chunks of at most this many body bytes,
  * one chunk at a time, so its stored items are always a prefix */
 #define GMQ_MPUSH_CHUNK_BYTES (4u * 1024 * 1024)
+/* queue management: dead letters one list shows, and the JSON bytes after
+ * which it stops early; dead letters one kick moves; body bytes a peek or
+ * list shows of one message (the rest is cut, "truncated":true) */
+#define GMQ_LIST_DEAD_MAX   1000
+#define GMQ_LIST_DEAD_BYTES (8u * 1024 * 1024)
+#define GMQ_KICK_MAX        100000
+#define GMQ_PEEK_BODY_MAX   (64u * 1024 * 1024)
 
 #endif

@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -80,4 +82,12 @@ static int
 seam_rename(const char *from, const char *to)
 {
     return rename(from, to);
+}
+
+void
+gmq_seam_crash_point(const char *name)
+{
+    const char *at = getenv("GMQ_FAULT_CRASH_AT");
+    if (at != NULL && strcmp(at, name) == 0)
+        raise(SIGKILL);
 }

@@ -26,4 +26,8 @@ extern gmq_seam_t gmq_seam;
 
 void gmq_seam_reset(void);
 
+/* A crash point for tests: the process kills itself with SIGKILL here when
+ * the environment variable GMQ_FAULT_CRASH_AT names this point. */
+void gmq_seam_crash_point(const char *name);
+
 #endif

@@ -42,6 +42,14 @@ static void api_workers(gmq_http_req_t *r);
 static void api_exit_topic(gmq_http_req_t *r);
 static void api_crash(gmq_http_req_t *r);
 static void api_debug_stats(gmq_http_req_t *r);
+static void api_purge(gmq_http_req_t *r);
+static void api_delete_queue(gmq_http_req_t *r);
+static void api_delete_topic(gmq_http_req_t *r);
+static void api_peek(gmq_http_req_t *r);
+static void api_list_dead(gmq_http_req_t *r);
+static void api_kick(gmq_http_req_t *r);
+static void api_touch(gmq_http_req_t *r);
+static void api_release(gmq_http_req_t *r);
 static void api_on_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err);
 
 static const api_route_t api_routes[] = {
@@ -59,6 +67,14 @@ static const api_route_t api_routes[] = {
     { "/requeue",          api_requeue },
     { "/msg",              api_msg },
     { "/exitTopic",        api_exit_topic },
+    { "/purgeQueue",       api_purge },
+    { "/deleteQueue",      api_delete_queue },
+    { "/deleteTopic",      api_delete_topic },
+    { "/peek",             api_peek },
+    { "/listDead",         api_list_dead },
+    { "/kick",             api_kick },
+    { "/touch",            api_touch },
+    { "/release",          api_release },
     { "/debug/workers",    api_workers },
     { "/debug/crash",      api_crash },
     { "/debug/stats",      api_debug_stats },
@@ -492,6 +508,141 @@ api_crash(gmq_http_req_t *r)
 }
 
 /* ---- replies from workers ---- */
+
+/* ---- queue management ---- */
+
+/* topic, bindKey (unless !with_bk) and force=0|1 of a management call into o;
+ * NULL (client answered) when one is invalid */
+static const char *
+api_manage_args(gmq_http_req_t *r, gmq_op_req_t *o, int with_bk)
+{
+    const char *topic = api_name(r, "topic", "topic", 1);
+    if (topic == NULL)
+        return NULL;
+    if (with_bk) {
+        const char *bk = api_name(r, "bindKey", "bindKey", 1);
+        if (bk == NULL)
+            return NULL;
+        o->bind_key = api_str(bk);
+    }
+    long long force = api_uint(r, "force", 1);
+    if (force == -2)
+        return NULL;
+    o->flags = force == 1 ? GMQ_OP_F_FORCE : 0;
+    return topic;
+}
+
+static void
+api_manage(gmq_http_req_t *r, gmq_op_t op, int with_bk)
+{
+    gmq_op_req_t o = { .op = op };
+    const char *topic = api_manage_args(r, &o, with_bk);
+    if (topic != NULL)
+        api_submit(r, topic, &o);
+}
+
+static void
+api_purge(gmq_http_req_t *r)
+{
+    api_manage(r, GMQ_OP_PURGE, 1);
+}
+
+static void
+api_delete_queue(gmq_http_req_t *r)
+{
+    api_manage(r, GMQ_OP_DEL_QUEUE, 1);
+}
+
+static void
+api_delete_topic(gmq_http_req_t *r)
+{
+    api_manage(r, GMQ_OP_DEL_TOPIC, 0);
+}
+
+static void
+api_peek(gmq_http_req_t *r)
+{
+    static const char *const states[] = { "ready", "delayed", "dead" };
+    gmq_op_req_t o = { .op = GMQ_OP_PEEK };
+    const char *topic = api_manage_args(r, &o, 1);
+    if (topic == NULL)
+        return;
+    size_t n = 0;
+    const char *v = gmq_http_param(r, "state", &n);
+    o.arg = GMQ_ARRAY_LEN(states);
+    for (size_t i = 0; i < GMQ_ARRAY_LEN(states); i++)
+        if (v == NULL || n == 0 ? i == 0 : (n == strlen(states[i]) && memcmp(v, states[i], n) == 0))
+            o.arg = i;
+    if (o.arg == GMQ_ARRAY_LEN(states)) {
+        api_fail(r, "state must be ready, delayed or dead");
+        return;
+    }
+    api_submit(r, topic, &o);
+}
+
+static void
+api_list_dead(gmq_http_req_t *r)
+{
+    gmq_op_req_t o = { .op = GMQ_OP_LIST_DEAD };
+    const char *topic = api_manage_args(r, &o, 1);
+    if (topic == NULL)
+        return;
+    long long limit = api_urange(r, "limit", 1, GMQ_LIST_DEAD_MAX);
+    if (limit == -2)
+        return;
+    o.arg = limit == -1 ? 20 : (uint64_t) limit;
+    api_submit(r, topic, &o);
+}
+
+static void
+api_kick(gmq_http_req_t *r)
+{
+    gmq_op_req_t o = { .op = GMQ_OP_KICK };
+    const char *topic = api_manage_args(r, &o, 1);
+    if (topic == NULL)
+        return;
+    long long n = api_urange(r, "n", 1, GMQ_KICK_MAX);
+    if (n == -2)
+        return;
+    o.arg = n == -1 ? 1 : (uint64_t) n;
+    api_submit(r, topic, &o);
+}
+
+/* touch and release: a delivered message by topic, bindKey and msgId */
+static void
+api_inflight_op(gmq_http_req_t *r, gmq_op_t op)
+{
+    gmq_op_req_t o = { .op = op };
+    const char *topic = api_manage_args(r, &o, 1);
+    if (topic == NULL)
+        return;
+    size_t n = 0;
+    const char *v = gmq_http_param(r, "msgId", &n);
+    if (v == NULL || n == 0 || gmq_parse_u64(v, n, UINT64_MAX, &o.id) != GMQ_OK || o.id == 0) {
+        api_fail(r, "msgId must be a decimal message id");
+        return;
+    }
+    if (op == GMQ_OP_NACK) {
+        gmq_master_t *m = r->conn->m;
+        long long delay = api_uint(r, "delay", m->cfg.max_delay);
+        if (delay == -2)
+            return;
+        o.arg = delay > 0 ? (uint64_t) delay * 1000 : 0;
+    }
+    api_submit(r, topic, &o);
+}
+
+static void
+api_touch(gmq_http_req_t *r)
+{
+    api_inflight_op(r, GMQ_OP_TOUCH);
+}
+
+static void
+api_release(gmq_http_req_t *r)
+{
+    api_inflight_op(r, GMQ_OP_NACK);
+}
 
 static void
 api_on_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err)

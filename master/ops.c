@@ -91,6 +91,31 @@ gmq_ops_check(gmq_master_t *m, gmq_op_req_t *op, gmq_error_t *err)
         return ops_check_bind_key(op->bind_key, 0, err);
     case GMQ_OP_DECLARE:
         return ops_check_bind_key(op->bind_key, 1, err);
+    case GMQ_OP_PURGE: case GMQ_OP_DEL_QUEUE:
+        return ops_check_bind_key(op->bind_key, 1, err);
+    case GMQ_OP_DEL_TOPIC:
+        return GMQ_OK;
+    case GMQ_OP_PEEK:
+        if (op->arg > GMQ_OP_PEEK_DEAD)
+            return gmq_error_set(err, GMQ_E_INVALID_PARAMS, "state must be ready, delayed or dead");
+        return ops_check_bind_key(op->bind_key, 1, err);
+    case GMQ_OP_LIST_DEAD:
+        if (op->arg < 1 || op->arg > GMQ_LIST_DEAD_MAX)
+            return gmq_error_set(err, GMQ_E_INVALID_PARAMS, "limit must be a number between 1 and "
+                                 "%d", GMQ_LIST_DEAD_MAX);
+        return ops_check_bind_key(op->bind_key, 1, err);
+    case GMQ_OP_KICK:
+        if (op->arg < 1 || op->arg > GMQ_KICK_MAX)
+            return gmq_error_set(err, GMQ_E_INVALID_PARAMS, "n must be a number between 1 and %d",
+                                 GMQ_KICK_MAX);
+        return ops_check_bind_key(op->bind_key, 1, err);
+    case GMQ_OP_TOUCH: case GMQ_OP_NACK:
+        if (op->id == 0)
+            return gmq_error_set(err, GMQ_E_INVALID_PARAMS, "msgId must be a decimal message id");
+        if (op->op == GMQ_OP_NACK && op->arg > (uint64_t) m->cfg.max_delay * 1000)
+            return gmq_error_set(err, GMQ_E_INVALID_DELAY, "delay must be a number of seconds "
+                                 "between 0 and %d (max_delay)", m->cfg.max_delay);
+        return ops_check_bind_key(op->bind_key, 1, err);
     case GMQ_OP_MSG:
         if (op->id == 0)
             return gmq_error_set(err, GMQ_E_NOT_FOUND, "msgId must be a decimal message id");

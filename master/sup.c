@@ -7,6 +7,7 @@
  */
 #include "sup.h"
 #include "common/log.h"
+#include "worker/topic.h"
 #include "common/proctitle.h"
 #include "worker/worker.h"
 
@@ -41,6 +42,7 @@ static void sup_child(gmq_wproc_t *w, int fd) GMQ_NORETURN;
 static void sup_lost(gmq_wproc_t *w, const char *why);
 static void sup_on_read(struct ev_loop *loop, ev_io *io, int revents);
 static void sup_on_write(struct ev_loop *loop, ev_io *io, int revents);
+static int  sup_dir_exists(const gmq_wproc_t *w);
 static void sup_on_backoff(struct ev_loop *loop, ev_timer *t, int revents);
 static void sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f);
 static void sup_close_fds_except(const int *keep, int n);
@@ -157,6 +159,7 @@ sup_get(gmq_sup_t *s, const char *topic, int create, int keep, gmq_error_t *err)
 void
 gmq_sup_start_existing(gmq_sup_t *s)
 {
+    gmq_topic_sweep_deleted(s->m->cfg.data_save_path);
     DIR *d = opendir(s->m->cfg.data_save_path);
     if (d == NULL)
         return;
@@ -359,6 +362,13 @@ sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f)
             req->done(req, NULL, &e);
         } else {
             req->done(req, &r, NULL);
+            if (req->op == GMQ_OP_DEL_TOPIC && r.ok) {
+                /* the worker renamed its directory away: retire it (it
+                 * removes the files as it exits); the next request that
+                 * may create the topic starts a fresh one */
+                gmq_error_t e;
+                gmq_sup_exit_topic(m->sup, w->topic, &e);
+            }
         }
         gmq_req_finish(m->reqs, req);
         return;
@@ -487,6 +497,15 @@ gmq_sup_reap(gmq_sup_t *s)
             sup_retry_later(w);
             continue;
         }
+        if (!was_fatal && !sup_dir_exists(w)) {
+            /* killed in a delete, after renaming its directory away: the
+             * topic is gone (a restart would create an empty one); what
+             * the rename left is removed at the next start */
+            gmq_log_warn("topic %s: worker %d %s and the topic's directory is gone (deleted); "
+                         "not respawning", w->topic, (int) pid, why);
+            sup_forget(w);
+            continue;
+        }
         if (was_fatal) {
             w->state = GMQ_WP_FATAL;
             gmq_log_error("topic %s: worker %d %s; not respawning", w->topic, (int) pid,
@@ -512,6 +531,15 @@ gmq_sup_reap(gmq_sup_t *s)
         ev_timer_set(&w->backoff, (double) delay / 1000.0, 0.);
         ev_timer_start(s->m->loop, &w->backoff);
     }
+}
+
+static int
+sup_dir_exists(const gmq_wproc_t *w)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", w->sup->m->cfg.data_save_path, w->topic);
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static void

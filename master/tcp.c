@@ -53,6 +53,7 @@ static void cmd_unsubscribe(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t 
 static void cmd_publish(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
 static void cmd_ping(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
 static void cmd_auth(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
+static void cmd_manage(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
 
 static const tcp_cmd_fn tcp_cmds[GMQ_TCP_CMD__COUNT] = {
     [GMQ_TCP_CMD_PUB] = cmd_pub,           [GMQ_TCP_CMD_MPUB] = cmd_mpub,
@@ -62,6 +63,31 @@ static const tcp_cmd_fn tcp_cmds[GMQ_TCP_CMD__COUNT] = {
     [GMQ_TCP_CMD_SUBSCRIBE] = cmd_subscribe, [GMQ_TCP_CMD_UNSUBSCRIBE] = cmd_unsubscribe,
     [GMQ_TCP_CMD_PUBLISH] = cmd_publish,   [GMQ_TCP_CMD_PING] = cmd_ping,
     [GMQ_TCP_CMD_AUTH] = cmd_auth,
+    [GMQ_TCP_CMD_PURGE] = cmd_manage,      [GMQ_TCP_CMD_DELQUEUE] = cmd_manage,
+    [GMQ_TCP_CMD_DELTOPIC] = cmd_manage,   [GMQ_TCP_CMD_PEEK] = cmd_manage,
+    [GMQ_TCP_CMD_DEADLIST] = cmd_manage,   [GMQ_TCP_CMD_KICK] = cmd_manage,
+    [GMQ_TCP_CMD_TOUCH] = cmd_manage,      [GMQ_TCP_CMD_RELEASE] = cmd_manage,
+};
+
+/* the queue management commands: their operation, arguments and usage */
+typedef struct {
+    gmq_op_t    op;
+    int         min_args, max_args;
+    int         has_bk;        /* argv[1] is a bind key */
+    int         has_id;        /* argv[2] is a message id */
+    const char *last;          /* the optional last argument: "force", "state", "n", "limit", "delay" */
+    const char *usage;
+} tcp_manage_t;
+
+static const tcp_manage_t tcp_manage_cmds[] = {
+    { GMQ_OP_PURGE, 2, 3, 1, 0, "force", "purge <topic> <bind_key> [force]" },
+    { GMQ_OP_DEL_QUEUE, 2, 3, 1, 0, "force", "delqueue <topic> <bind_key> [force]" },
+    { GMQ_OP_DEL_TOPIC, 1, 2, 0, 0, "force", "deltopic <topic> [force]" },
+    { GMQ_OP_PEEK, 2, 3, 1, 0, "state", "peek <topic> <bind_key> [ready|delayed|dead]" },
+    { GMQ_OP_LIST_DEAD, 2, 3, 1, 0, "limit", "deadlist <topic> <bind_key> [limit]" },
+    { GMQ_OP_KICK, 2, 3, 1, 0, "n", "kick <topic> <bind_key> [n]" },
+    { GMQ_OP_TOUCH, 3, 3, 1, 1, NULL, "touch <topic> <bind_key> <id>" },
+    { GMQ_OP_NACK, 3, 4, 1, 1, "delay", "release <topic> <bind_key> <id> [delay]" },
 };
 
 static tcp_resp_t *tcp_resp_new(gmq_conn_t *c);
@@ -728,4 +754,58 @@ cmd_auth(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
     }
     c->authed = 1;
     tcp_finish(c, r, GMQ_TCP_RESULT, "ok", 2);
+}
+
+static int
+tcp_is(gmq_tcp_str_t a, const char *s)
+{
+    return a.len == strlen(s) && memcmp(a.p, s, a.len) == 0;
+}
+
+static void
+cmd_manage(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
+{
+    static const char *const states[] = { "ready", "delayed", "dead" };
+    const tcp_manage_t *mc = &tcp_manage_cmds[ev->cmd - GMQ_TCP_CMD_PURGE];
+    char topic[GMQ_NAME_MAX + 1];
+    if (ev->argc < mc->min_args || ev->argc > mc->max_args) {
+        tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "usage: %s", mc->usage);
+        return;
+    }
+    if (tcp_topic(c, r, ev->argv[0], topic) == NULL)
+        return;
+    gmq_op_req_t op = { .op = mc->op };
+    if (mc->has_bk)
+        op.bind_key = tcp_str(ev->argv[1]);
+    if (mc->has_id && (tcp_uint(ev->argv[2], UINT64_MAX, &op.id) != GMQ_OK || op.id == 0)) {
+        tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "id must be a decimal message id");
+        return;
+    }
+    /* defaults: limit 20, n 1, delay 0, state ready, no force */
+    op.arg = mc->op == GMQ_OP_LIST_DEAD ? 20 : mc->op == GMQ_OP_KICK ? 1 : 0;
+    if (ev->argc == mc->max_args && mc->last != NULL) {
+        gmq_tcp_str_t a = ev->argv[ev->argc - 1];
+        uint64_t x;
+        if (strcmp(mc->last, "force") == 0) {
+            if (!tcp_is(a, "force")) {
+                tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "usage: %s", mc->usage);
+                return;
+            }
+            op.flags = GMQ_OP_F_FORCE;
+        } else if (strcmp(mc->last, "state") == 0) {
+            op.arg = GMQ_ARRAY_LEN(states);
+            for (size_t i = 0; i < GMQ_ARRAY_LEN(states); i++)
+                if (tcp_is(a, states[i]))
+                    op.arg = i;
+        } else if (tcp_uint(a, strcmp(mc->last, "delay") == 0 ? UINT64_MAX / 1000 : UINT32_MAX,
+                            &x) != GMQ_OK) {
+            tcp_fail(c, r, 0, strcmp(mc->last, "delay") == 0 ? GMQ_E_INVALID_DELAY
+                                                             : GMQ_E_INVALID_PARAMS,
+                     "%s must be a number", mc->last);
+            return;
+        } else {
+            op.arg = strcmp(mc->last, "delay") == 0 ? x * 1000 : x;
+        }
+    }
+    tcp_submit(c, r, topic, &op);
 }

@@ -36,6 +36,7 @@ static const char *const errors_names[GMQ_E__COUNT] = {
     [GMQ_E_AUTH]              = "E_AUTH",
     [GMQ_E_LIMIT]             = "E_LIMIT",
     [GMQ_E_INTERNAL]          = "E_INTERNAL",
+    [GMQ_E_IN_FLIGHT]         = "E_IN_FLIGHT",
 };
 
 const char *

@@ -37,6 +37,7 @@ typedef enum {
     GMQ_E_AUTH,               /* missing or wrong token */
     GMQ_E_LIMIT,              /* connection/topic/queue count limits */
     GMQ_E_INTERNAL,
+    GMQ_E_IN_FLIGHT,          /* purge/delete refused: messages in flight, no force */
     GMQ_E__COUNT
 } gmq_ecode_t;
 

@@ -18,7 +18,12 @@ static const char *const op_names[GMQ_OP__COUNT] = {
     [GMQ_OP_REQUEUE] = "requeue", [GMQ_OP_RELEASE] = "release", [GMQ_OP_CONFIG] = "config",
     [GMQ_OP_TOGGLE_ACK] = "toggle_ack", [GMQ_OP_DECLARE] = "declare", [GMQ_OP_STAT] = "stat",
     [GMQ_OP_QUEUES] = "queues",   [GMQ_OP_MSG] = "msg",       [GMQ_OP_CRASH] = "crash",
+    [GMQ_OP_PURGE] = "purge",     [GMQ_OP_DEL_QUEUE] = "delete_queue",
+    [GMQ_OP_DEL_TOPIC] = "delete_topic", [GMQ_OP_PEEK] = "peek", [GMQ_OP_LIST_DEAD] = "list_dead",
+    [GMQ_OP_KICK] = "kick",       [GMQ_OP_TOUCH] = "touch",   [GMQ_OP_NACK] = "nack",
 };
+
+static int op_is_admin(gmq_op_t op);
 
 static uint64_t     op_rd_u64(op_rd_t *r);
 static uint32_t     op_rd_u32(op_rd_t *r);
@@ -40,11 +45,18 @@ gmq_op_mutates(gmq_op_t op)
     switch (op) {
     case GMQ_OP_PUSH: case GMQ_OP_MPUSH: case GMQ_OP_POP: case GMQ_OP_DEAD: case GMQ_OP_ACK:
     case GMQ_OP_REQUEUE: case GMQ_OP_RELEASE: case GMQ_OP_CONFIG: case GMQ_OP_TOGGLE_ACK:
-    case GMQ_OP_DECLARE:
+    case GMQ_OP_DECLARE: case GMQ_OP_PURGE: case GMQ_OP_DEL_QUEUE: case GMQ_OP_DEL_TOPIC:
+    case GMQ_OP_KICK: case GMQ_OP_TOUCH: case GMQ_OP_NACK:
         return 1;
     default:
         return 0;
     }
+}
+
+static int
+op_is_admin(gmq_op_t op)
+{
+    return op >= GMQ_OP_PURGE && op <= GMQ_OP_NACK;
 }
 
 int
@@ -60,6 +72,8 @@ size_t
 gmq_op_req_size(const gmq_op_req_t *r)
 {
     size_t bk = 2 + r->bind_key.len;
+    if (op_is_admin(r->op))
+        return 2 + bk + 8 + 8 + 1;
     switch (r->op) {
     case GMQ_OP_PUSH:
         return 2 + gmq_op_item_size(r->item.route_key.len, r->item.body.len);
@@ -88,6 +102,14 @@ void
 gmq_op_req_encode(gmq_buf_t *b, const gmq_op_req_t *r)
 {
     gmq_buf_put_u16(b, (uint16_t) r->op);
+    if (op_is_admin(r->op)) {
+        unsigned char f = (unsigned char) r->flags;
+        op_put_name(b, r->bind_key);
+        gmq_buf_put_u64(b, r->id);
+        gmq_buf_put_u64(b, r->arg);
+        gmq_buf_append(b, &f, 1);
+        return;
+    }
     switch (r->op) {
     case GMQ_OP_PUSH:
         gmq_op_item_put(b, &r->item);
@@ -134,6 +156,13 @@ gmq_op_req_decode(const char *p, size_t len, gmq_op_req_t *r)
     memset(r, 0, sizeof(*r));
     r->auto_ack = r->mode = r->ttr = r->retry = -1;
     r->op = (gmq_op_t) op_rd_u16(&rd);
+    if (op_is_admin(r->op)) {
+        r->bind_key = op_rd_bytes(&rd, op_rd_u16(&rd), GMQ_NAME_MAX);
+        r->id = op_rd_u64(&rd);
+        r->arg = op_rd_u64(&rd);
+        r->flags = op_rd_u8(&rd);
+        return rd.bad || rd.p != rd.end ? GMQ_ERR : GMQ_OK;
+    }
     switch (r->op) {
     case GMQ_OP_PUSH:
         op_rd_item(&rd, &r->item);

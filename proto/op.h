@@ -34,6 +34,15 @@ typedef enum {
     GMQ_OP_QUEUES,      /* - */
     GMQ_OP_MSG,         /* id */
     GMQ_OP_CRASH,       /* code: test hook, exit with it */
+    /* queue management: bind_key, id, arg, flags (one layout for all) */
+    GMQ_OP_PURGE,       /* bind_key, flags */
+    GMQ_OP_DEL_QUEUE,   /* bind_key, flags */
+    GMQ_OP_DEL_TOPIC,   /* flags */
+    GMQ_OP_PEEK,        /* bind_key, arg = GMQ_OP_PEEK_* */
+    GMQ_OP_LIST_DEAD,   /* bind_key, arg = limit (1..GMQ_LIST_DEAD_MAX) */
+    GMQ_OP_KICK,        /* bind_key, arg = n (1..GMQ_KICK_MAX) */
+    GMQ_OP_TOUCH,       /* bind_key, id */
+    GMQ_OP_NACK,        /* bind_key, id, arg = delay ms: a client's release */
     GMQ_OP__COUNT
 } gmq_op_t;
 
@@ -61,7 +70,14 @@ typedef struct {
     gmq_op_str_t  items;      /* MPUSH: see gmq_op_item_put / gmq_op_item_next */
     int32_t       auto_ack, mode, ttr, retry;   /* CONFIG; -1 = unchanged */
     uint32_t      code;       /* CRASH */
+    uint64_t      arg;        /* management ops, see above */
+    uint32_t      flags;      /* GMQ_OP_F_* */
 } gmq_op_req_t;
+
+#define GMQ_OP_F_FORCE 0x1    /* purge/delete even with messages in flight */
+#define GMQ_OP_PEEK_READY   0
+#define GMQ_OP_PEEK_DELAYED 1
+#define GMQ_OP_PEEK_DEAD    2
 
 /* "push", "mpush", ... for logs and metrics */
 const char *gmq_op_name(gmq_op_t op);

@@ -28,6 +28,14 @@ static const char *const tcp_cmd_names[GMQ_TCP_CMD__COUNT] = {
     [GMQ_TCP_CMD_PUBLISH]     = "publish",
     [GMQ_TCP_CMD_PING]        = "ping",
     [GMQ_TCP_CMD_AUTH]        = "auth",
+    [GMQ_TCP_CMD_PURGE]       = "purge",
+    [GMQ_TCP_CMD_DELQUEUE]    = "delqueue",
+    [GMQ_TCP_CMD_DELTOPIC]    = "deltopic",
+    [GMQ_TCP_CMD_PEEK]        = "peek",
+    [GMQ_TCP_CMD_DEADLIST]    = "deadlist",
+    [GMQ_TCP_CMD_KICK]        = "kick",
+    [GMQ_TCP_CMD_TOUCH]       = "touch",
+    [GMQ_TCP_CMD_RELEASE]     = "release",
 };
 
 static int  tcp_parse_line(gmq_tcp_parser_t *p, const char *buf, size_t len, size_t *used,

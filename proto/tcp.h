@@ -47,6 +47,14 @@ typedef enum {
     GMQ_TCP_CMD_PUBLISH,      /* publish <channel> + 1 body, or publish <channel> <text ...> */
     GMQ_TCP_CMD_PING,         /* ping */
     GMQ_TCP_CMD_AUTH,         /* auth <token> */
+    GMQ_TCP_CMD_PURGE,        /* purge <topic> <bind_key> [force] */
+    GMQ_TCP_CMD_DELQUEUE,     /* delqueue <topic> <bind_key> [force] */
+    GMQ_TCP_CMD_DELTOPIC,     /* deltopic <topic> [force] */
+    GMQ_TCP_CMD_PEEK,         /* peek <topic> <bind_key> [ready|delayed|dead] */
+    GMQ_TCP_CMD_DEADLIST,     /* deadlist <topic> <bind_key> [limit] */
+    GMQ_TCP_CMD_KICK,         /* kick <topic> <bind_key> [n] */
+    GMQ_TCP_CMD_TOUCH,        /* touch <topic> <bind_key> <id> */
+    GMQ_TCP_CMD_RELEASE,      /* release <topic> <bind_key> <id> [delay] */
     GMQ_TCP_CMD__COUNT
 } gmq_tcp_cmd_t;
 

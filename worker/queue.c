@@ -37,6 +37,7 @@ static void           queue_detach(gmq_queue_t *q, gmq_qmsg_t *m);
 static void           queue_to_ready(gmq_queue_t *q, gmq_qmsg_t *m, int head);
 static void           queue_to_heap(gmq_queue_t *q, gmq_qmsg_t *m, int state, uint64_t key);
 static gmq_qmsg_t    *queue_new_msg(gmq_queue_t *q, uint64_t id);
+static void           queue_drop_all(gmq_queue_t *q);
 static void           queue_free_msg(gmq_queue_t *q, gmq_qmsg_t *m);
 static void           queue_hash_grow(gmq_queue_t *q);
 static size_t         queue_hash_slot(const gmq_queue_t *q, uint64_t id);
@@ -188,6 +189,54 @@ gmq_queue_requeue(gmq_queue_t *q, gmq_qmsg_t *m, uint32_t retry, int head, gmq_e
 }
 
 int
+gmq_queue_delay(gmq_queue_t *q, gmq_qmsg_t *m, uint32_t retry, uint64_t due, gmq_error_t *err)
+{
+    if (queue_state_rec(q, m, GMQ_REC_REQUEUE, 0, 0, due, retry, err) != GMQ_OK)
+        return GMQ_ERR;
+    queue_detach(q, m);
+    m->retry = retry;
+    m->due_at = due;
+    queue_to_heap(q, m, GMQ_QMSG_DELAYED, due);
+    return GMQ_OK;
+}
+
+void
+gmq_queue_touch(gmq_queue_t *q, gmq_qmsg_t *m, uint64_t deadline)
+{
+    gmq_heap_remove(q->ttr, &m->hnode);
+    m->hnode.key = deadline;
+    gmq_heap_push(q->ttr, &m->hnode);
+}
+
+long
+gmq_queue_purge(gmq_queue_t *q, gmq_error_t *err)
+{
+    if (q->count == 0)
+        return 0;
+    gmq_qmsg_t none = { .id = 0 };
+    if (queue_state_rec(q, &none, GMQ_REC_PURGE, 0, 0, 0, 0, err) != GMQ_OK)
+        return -1;
+    long n = (long) q->count;
+    queue_drop_all(q);
+    q->gc_pending = 1;
+    return n;
+}
+
+gmq_qmsg_t *
+gmq_queue_next_delayed(const gmq_queue_t *q)
+{
+    gmq_qmsg_t *best = NULL;
+    if (q->n_delayed == 0)
+        return NULL;
+    for (size_t i = 0; i < q->nbuckets; i++)
+        for (gmq_qmsg_t *m = q->buckets[i]; m != NULL; m = m->hnext)
+            if (m->state == GMQ_QMSG_DELAYED && (best == NULL || m->due_at < best->due_at ||
+                                                 (m->due_at == best->due_at && m->id < best->id)))
+                best = m;
+    return best;
+}
+
+int
 gmq_queue_due(gmq_queue_t *q, gmq_qmsg_t *m, gmq_error_t *err)
 {
     if (queue_state_rec(q, m, GMQ_REC_DUE, 0, m->due_at, 0, m->retry, err) != GMQ_OK)
@@ -326,6 +375,10 @@ queue_recover_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off
 {
     queue_recover_t *rc = arg;
     gmq_queue_t *q = rc->q;
+    if (r->type == GMQ_REC_PURGE) {
+        queue_drop_all(q);     /* the in-flight ones on rc->inflight too */
+        return;
+    }
     gmq_qmsg_t *m = gmq_queue_find(q, r->id);
 
     if (r->type == GMQ_REC_MSG) {
@@ -360,7 +413,12 @@ queue_recover_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off
     case GMQ_REC_REQUEUE:
         queue_detach(q, m);
         m->retry = r->retry;
-        queue_to_ready(q, m, (r->flags & GMQ_REC_F_HEAD) != 0);
+        if (r->due > 0 && !q->dead) {
+            m->due_at = r->due;
+            queue_to_heap(q, m, GMQ_QMSG_DELAYED, r->due);
+        } else {
+            queue_to_ready(q, m, (r->flags & GMQ_REC_F_HEAD) != 0);
+        }
         break;
     case GMQ_REC_DUE:
         if (m->state == GMQ_QMSG_DELAYED) {
@@ -515,6 +573,19 @@ queue_new_msg(gmq_queue_t *q, uint64_t id)
     q->buckets[i] = m;
     q->count++;
     return m;   /* detached: the caller puts it in the ready list or a heap */
+}
+
+/* every message, whatever its state, out of the lists and heaps and freed */
+static void
+queue_drop_all(gmq_queue_t *q)
+{
+    for (size_t i = 0; i < q->nbuckets; i++) {
+        while (q->buckets[i] != NULL) {
+            gmq_qmsg_t *m = q->buckets[i];
+            queue_detach(q, m);
+            queue_free_msg(q, m);
+        }
+    }
 }
 
 /* m is detached (state READY, not linked) */

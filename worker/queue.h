@@ -89,6 +89,18 @@ int          gmq_queue_finish(gmq_queue_t *q, gmq_qmsg_t *m, int type, gmq_error
 /* any state -> ready (tail, or head), with this retry count */
 int          gmq_queue_requeue(gmq_queue_t *q, gmq_qmsg_t *m, uint32_t retry, int head,
                                gmq_error_t *err);
+/* in flight -> delayed until due (> 0), with this retry count */
+int          gmq_queue_delay(gmq_queue_t *q, gmq_qmsg_t *m, uint32_t retry, uint64_t due,
+                             gmq_error_t *err);
+/* in flight: a new TTR deadline (memory only: recovery makes in-flight
+ * messages ready again whatever their deadline) */
+void         gmq_queue_touch(gmq_queue_t *q, gmq_qmsg_t *m, uint64_t deadline);
+/* Drop every message the queue holds, in any state, with one PURGE record
+ * (a crash leaves all of them or none). Returns how many, or -1 with err
+ * set (nothing changed). */
+long         gmq_queue_purge(gmq_queue_t *q, gmq_error_t *err);
+/* the delayed message due first, NULL if none (a walk over the queue) */
+gmq_qmsg_t  *gmq_queue_next_delayed(const gmq_queue_t *q);
 /* delayed -> ready tail */
 int          gmq_queue_due(gmq_queue_t *q, gmq_qmsg_t *m, gmq_error_t *err);
 

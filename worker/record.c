@@ -49,7 +49,7 @@ gmq_record_decode(const void *src, size_t avail, gmq_record_t *out, size_t *size
         return GMQ_AGAIN;
     if (magic != GMQ_RECORD_MAGIC || avail < GMQ_RECORD_HDR)
         return GMQ_ERR;
-    if (p[8] != GMQ_RECORD_VERSION || p[9] < GMQ_REC_MSG || p[9] > GMQ_REC_MOVED)
+    if (p[8] != GMQ_RECORD_VERSION || p[9] < GMQ_REC_MSG || p[9] > GMQ_REC_TYPE_MAX)
         return GMQ_ERR;
     uint32_t len = gmq_get_u32(p + 12);
     if (len > GMQ_RECORD_MAX_BODY || gmq_record_size(len) > avail)

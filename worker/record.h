@@ -23,10 +23,13 @@
 #define GMQ_REC_MSG     1   /* body; ts = pushed_at, due = due time (0 = ready) */
 #define GMQ_REC_DELIVER 2   /* ts = delivered at, due = TTR deadline */
 #define GMQ_REC_ACK     3   /* done: acked (or auto-acked) */
-#define GMQ_REC_REQUEUE 4   /* back to ready with retry; flag HEAD = at the head */
+#define GMQ_REC_REQUEUE 4   /* back to ready with retry; flag HEAD = at the head;
+                             * due > 0: delayed until then (a release with a delay) */
 #define GMQ_REC_DUE     5   /* a delayed message became ready */
 #define GMQ_REC_DEAD    6   /* moved to the dead-letter queue */
 #define GMQ_REC_MOVED   7   /* dead letter moved back to its queue */
+#define GMQ_REC_PURGE   8   /* id 0: every message the queue holds at this point is gone */
+#define GMQ_REC_TYPE_MAX GMQ_REC_PURGE
 
 #define GMQ_REC_F_HEAD  0x0001  /* REQUEUE: to the head of ready (release) */
 #define GMQ_REC_F_RELOC 0x0002  /* MSG: a relocated copy of a live message */

@@ -12,9 +12,10 @@
 #include "worker/counters.h"
 #include "worker/queue.h"
 #include "worker/route.h"
-#include "worker/syncstat.h"
 #include "worker/topicconf.h"
+#include "worker/topic_impl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,70 +27,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TOPIC_DEFAULT   "default"
 #define TOPIC_LOCK_RETRY_MS 10
-#define TOPIC_NO_QUEUE  "bindkey:%s is not associated with queue"   /* the original's text */
 
-typedef struct {
-    gmq_queue_t  *q;      /* the queue of this bind key */
-    gmq_queue_t  *dlq;    /* its dead letters, NULL until the first one */
-    gmq_counters_queue_t *ctr;    /* its counters: in its counters file slot, or &own */
-    gmq_counters_queue_t  own;
-    uint32_t              ctr_ix; /* its slot in the counters file, 0 = none */
-} topic_slot_t;
 
-struct gmq_topic_s {
-    char              *name;
-    char              *dir;
-    char              *data_dir;
-    gmq_store_opts_t   opts;
-    gmq_topic_conf_t   conf;        /* effective: ttr and retry follow the node default */
-    unsigned           conf_set;    /* ...unless set here: GMQ_TOPICCONF_SET_* */
-    int                lock_fd;
-    topic_slot_t     **slots;       /* in declaration order */
-    size_t             nslots, cap;
-    topic_slot_t     **index;       /* open addressing by bind key, nindex = 2^k */
-    size_t             nindex;
-    gmq_queue_t      **targets;     /* push scratch, cap entries */
-    gmq_heap_t         delay;
-    gmq_heap_t         ttr;
-    gmq_route_cache_t *routes;
-    uint64_t           start_time;
-    uint64_t           last_sync;
-    int                dirty;       /* records appended since the last sync */
-    gmq_bgsync_t      *bg;          /* fsync=everysec: the background sync thread */
-    gmq_counters_t       *ctrs;     /* the counters file */
-    gmq_counters_topic_t *ctr;      /* the topic's totals in it (moves when it grows) */
-    int                ctr_bound;   /* the file's slots were matched with the queues */
-};
-
-static char         *topic_path(const gmq_topic_t *t, const char *a, const char *b);
 static int           topic_lock(gmq_topic_t *t);
 static int           topic_conf_load(gmq_topic_t *t, gmq_error_t *err);
-static int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set,
-                                     const char *extra, gmq_error_t *err);
 static void          topic_follow_defaults(gmq_topic_t *t);
 static void          topic_set_fsync(gmq_topic_t *t, int fsync);
 static size_t        topic_hash(const char *s);
-static topic_slot_t *topic_slot(const gmq_topic_t *t, const char *bind_key);
-static const char   *topic_bk(const char *bind_key);
-static void          topic_index_add(gmq_topic_t *t, topic_slot_t *sl);
 static topic_slot_t *topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err);
-static gmq_queue_t  *topic_dlq(gmq_topic_t *t, topic_slot_t *sl, gmq_error_t *err);
 static int           topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err);
 static int           topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out,
                                    gmq_error_t *err);
-static gmq_qmsg_t   *topic_inflight(topic_slot_t *sl, uint64_t id);
-static int           topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_t *m,
-                                     gmq_error_t *err);
 static int           topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err);
-static void          topic_gc(gmq_queue_t *q);
-static void          topic_queue_json(gmq_buf_t *out, const topic_slot_t *sl);
-static void          topic_msg_json(gmq_buf_t *out, const gmq_qmsg_t *m);
 static int           topic_conf_queue(void *ctx, const char *bind_key, gmq_error_t *err);
 static void          topic_ctr_bind_all(gmq_topic_t *t);
 static void          topic_ctr_bind(gmq_topic_t *t, topic_slot_t *sl);
 static void          topic_ctr_remap(gmq_topic_t *t);
+static void          topic_drop_orphans(gmq_topic_t *t, const char *sub);
 
 gmq_topic_t *
 gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
@@ -141,6 +96,8 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     if (topic_conf_load(t, err) != GMQ_OK)
         goto fail;
     topic_ctr_bind_all(t);
+    topic_drop_orphans(t, "q");
+    topic_drop_orphans(t, "dlq");
     if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && (t->bg = gmq_bgsync_new()) == NULL)
         gmq_log_warn("topic %s: no background sync thread; everysec syncs on the loop", name);
     return t;
@@ -193,6 +150,9 @@ gmq_topic_close(gmq_topic_t *t)
     gmq_heap_free(&t->ttr);
     gmq_route_cache_free(t->routes);
     gmq_counters_close(t->ctrs);
+    if (t->deleted && topic_rmtree(t->dir) != GMQ_OK)
+        gmq_log_warn("topic %s: deleted, but %s is not removed: %s (removed at the next start)",
+                     t->name, t->dir, strerror(errno));
     if (t->lock_fd >= 0)
         close(t->lock_fd);   /* releases the flock */
     free(t->name);
@@ -499,99 +459,9 @@ gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms)
     return GMQ_OK;
 }
 
-void
-gmq_topic_stats_json(gmq_topic_t *t, gmq_buf_t *out)
-{
-    uint64_t dead = 0, ready = 0, delayed = 0, inflight = 0, bytes = 0, corrupt = 0;
-    for (size_t i = 0; i < t->nslots; i++) {
-        const gmq_queue_t *q = t->slots[i]->q, *d = t->slots[i]->dlq;
-        ready += q->n_ready;
-        delayed += q->n_delayed;
-        inflight += q->n_inflight;
-        bytes += gmq_queue_bytes(q);
-        corrupt += q->corrupt;
-        if (d != NULL) {
-            dead += d->count;
-            bytes += gmq_queue_bytes(d);
-            corrupt += d->corrupt;
-        }
-    }
-    /* start_time as the original shows it: local "YYYY-MM-DD hh:mm:ss" */
-    char started[32];
-    time_t st = (time_t) (t->start_time / 1000);
-    struct tm tm;
-    localtime_r(&st, &tm);
-    strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S", &tm);
-    gmq_buf_append_str(out, "{\"name\":");
-    gmq_buf_json_str(out, t->name, strlen(t->name));
-    gmq_buf_printf(out, ",\"pop_num\":%" PRIu64 ",\"push_num\":%" PRIu64 ",\"dead_num\":%" PRIu64
-                   ",\"queue_msg_num\":%" PRIu64 ",\"queue_num\":%zu,\"delay_num\":%" PRIu64
-                   ",\"wait_ack_num\":%" PRIu64 ",\"start_time\":\"%s\",\"is_auto_ack\":%s"
-                   ",\"mode\":%d,\"msg_ttr\":%d,\"msg_retry\":%d,\"bytes_on_disk\":%" PRIu64
-                   ",\"corrupt_records\":%" PRIu64 ",\"acked_num\":%" PRIu64 ",\"timeout_num\":%"
-                   PRIu64 ",\"queues\":[",
-                   t->ctr->pop_num, t->ctr->push_num, dead, ready, t->nslots, delayed, inflight,
-                   started, t->conf.auto_ack ? "true" : "false", t->conf.mode,
-                   t->conf.ttr, t->conf.retry, bytes, corrupt, t->ctr->acked_num,
-                   t->ctr->timeout_num);
-    for (size_t i = 0; i < t->nslots; i++) {
-        if (i)
-            gmq_buf_append_str(out, ",");
-        topic_queue_json(out, t->slots[i]);
-    }
-    gmq_buf_printf(out, "],\"dead_lettered_num\":%" PRIu64, t->ctr->dead_num);
-    gmq_syncstat_json(out);    /* fsync latency, for /metrics */
-    gmq_buf_append_str(out, "}");
-}
-
-void
-gmq_topic_queues_json(gmq_topic_t *t, gmq_buf_t *out)
-{
-    gmq_buf_append_str(out, "{");
-    for (size_t i = 0; i < t->nslots; i++) {
-        const char *bk = t->slots[i]->q->bind_key;
-        if (i)
-            gmq_buf_append_str(out, ",");
-        gmq_buf_json_str(out, bk, strlen(bk));
-        gmq_buf_printf(out, ":\"%s_%s\"", t->name, bk);
-    }
-    gmq_buf_append_str(out, "}");
-}
-
-int
-gmq_topic_lookup_json(gmq_topic_t *t, uint64_t id, gmq_buf_t *out, gmq_error_t *err)
-{
-    const gmq_qmsg_t *found[64];
-    size_t n = 0;
-    for (size_t i = 0; i < t->nslots && n < GMQ_ARRAY_LEN(found); i++) {
-        const gmq_qmsg_t *m = gmq_queue_find(t->slots[i]->q, id);
-        if (m != NULL)
-            found[n++] = m;
-        m = t->slots[i]->dlq ? gmq_queue_find(t->slots[i]->dlq, id) : NULL;
-        if (m != NULL && n < GMQ_ARRAY_LEN(found))
-            found[n++] = m;
-    }
-    if (n == 0)
-        return gmq_error_set(err, GMQ_E_NOT_FOUND, "msgId:%" PRIu64 " is not exist.", id);
-    gmq_buf_printf(out, "{\"id\":\"%" PRIu64 "\",", id);
-    if (n == 1) {
-        topic_msg_json(out, found[0]);
-    } else {
-        gmq_buf_append_str(out, "\"queues\":[");
-        for (size_t i = 0; i < n; i++) {
-            gmq_buf_append_str(out, i ? ",{" : "{");
-            topic_msg_json(out, found[i]);
-            gmq_buf_append_str(out, "}");
-        }
-        gmq_buf_append_str(out, "]");
-    }
-    gmq_buf_append_str(out, "}");
-    return GMQ_OK;
-}
-
 /* ---- static helpers ---- */
 
-static char *
+char *
 topic_path(const gmq_topic_t *t, const char *a, const char *b)
 {
     size_t n = strlen(t->dir) + strlen(a) + (b ? strlen(b) : 0) + 3;
@@ -645,7 +515,7 @@ topic_conf_queue(void *ctx, const char *bind_key, gmq_error_t *err)
 }
 
 /* the declared queues and extra (a queue being added, or NULL) */
-static int
+int
 topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set, const char *extra,
                 gmq_error_t *err)
 {
@@ -694,13 +564,13 @@ topic_hash(const char *s)
 }
 
 /* an empty bind key names the default queue */
-static const char *
+const char *
 topic_bk(const char *bind_key)
 {
     return bind_key && *bind_key ? bind_key : TOPIC_DEFAULT;
 }
 
-static topic_slot_t *
+topic_slot_t *
 topic_slot(const gmq_topic_t *t, const char *bind_key)
 {
     if (t->nindex == 0)
@@ -713,7 +583,7 @@ topic_slot(const gmq_topic_t *t, const char *bind_key)
 }
 
 /* add sl to the index, growing it to keep the load under one half */
-static void
+void
 topic_index_add(gmq_topic_t *t, topic_slot_t *sl)
 {
     if (2 * (t->nslots + 1) > t->nindex) {
@@ -772,7 +642,7 @@ topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
     return sl;
 }
 
-static gmq_queue_t *
+gmq_queue_t *
 topic_dlq(gmq_topic_t *t, topic_slot_t *sl, gmq_error_t *err)
 {
     if (sl->dlq != NULL)
@@ -858,7 +728,7 @@ topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out, gmq_
     return GMQ_OK;
 }
 
-static gmq_qmsg_t *
+gmq_qmsg_t *
 topic_inflight(topic_slot_t *sl, uint64_t id)
 {
     gmq_qmsg_t *m = gmq_queue_find(sl->q, id);
@@ -870,7 +740,7 @@ topic_inflight(topic_slot_t *sl, uint64_t id)
 
 /* dead letter m back to its queue with retry 0: write there first, then
  * drop it here, so a crash in between duplicates rather than loses */
-static int
+int
 topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_t *m, gmq_error_t *err)
 {
     if (gmq_queue_find(sl->q, m->id) != NULL)
@@ -918,38 +788,11 @@ topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err)
     return GMQ_OK;
 }
 
-static void
+void
 topic_gc(gmq_queue_t *q)
 {
     if (q != NULL && q->gc_pending)
         gmq_queue_gc(q);
-}
-
-static void
-topic_queue_json(gmq_buf_t *out, const topic_slot_t *sl)
-{
-    const gmq_queue_t *q = sl->q, *dlq = sl->dlq;
-    const gmq_counters_queue_t *c = sl->ctr;
-    gmq_buf_append_str(out, "{\"bind_key\":");
-    gmq_buf_json_str(out, q->bind_key, strlen(q->bind_key));
-    gmq_buf_printf(out, ",\"ready\":%zu,\"in_flight\":%zu,\"delayed\":%zu,\"dead\":%zu,"
-                   "\"pushed\":%" PRIu64 ",\"popped\":%" PRIu64 ",\"acked\":%" PRIu64
-                   ",\"timed_out\":%" PRIu64 ",\"dead_lettered\":%" PRIu64 "}",
-                   q->n_ready, q->n_inflight, q->n_delayed, dlq ? dlq->count : 0, c->pushed,
-                   c->popped, c->acked, c->timed_out, c->dead_lettered);
-}
-
-static void
-topic_msg_json(gmq_buf_t *out, const gmq_qmsg_t *m)
-{
-    static const char *const states[] = { "ready", "delayed", "in_flight" };
-    gmq_buf_append_str(out, "\"queue\":");
-    gmq_buf_json_str(out, m->q->bind_key, strlen(m->q->bind_key));
-    gmq_buf_printf(out, ",\"dead\":%s,\"state\":\"%s\",\"retry_count\":%u,\"pushed_at\":%" PRIu64
-                   ",\"due_at\":%" PRIu64 ",\"delivered_at\":%" PRIu64 ",\"segment\":%" PRIu64
-                   ",\"offset\":%u,\"len\":%u",
-                   m->q->dead ? "true" : "false", states[m->state], m->retry, m->pushed_at,
-                   m->due_at, m->delivered_at, m->seg->no, m->off, m->len);
 }
 
 /* ---- the counters file (counters.c) ---- */
@@ -992,6 +835,68 @@ topic_ctr_bind(gmq_topic_t *t, topic_slot_t *sl)
         return;
     sl->ctr = gmq_counters_queue(t->ctrs, ix);
     sl->ctr_ix = ix;
+}
+
+/* a deleted queue's counters slot is free again */
+void
+topic_ctr_unbind(gmq_topic_t *t, topic_slot_t *sl)
+{
+    if (sl->ctr_ix != 0)
+        gmq_counters_release(t->ctrs, sl->ctr_ix);
+    sl->ctr_ix = 0;
+    sl->ctr = &sl->own;
+}
+
+/* queue directories topic.conf does not list: a delete that crashed after
+ * its commit point (topic.conf rewritten) left them */
+static void
+topic_drop_orphans(gmq_topic_t *t, const char *sub)
+{
+    char *dir = topic_path(t, sub, NULL);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            topic_slot(t, de->d_name) != NULL)
+            continue;
+        char *path = topic_path(t, sub, de->d_name);
+        gmq_log_info("topic %s: removing %s (its queue was deleted)", t->name, path);
+        if (topic_rmtree(path) != GMQ_OK)
+            gmq_log_warn("topic %s: cannot remove %s: %s", t->name, path, strerror(errno));
+        free(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    free(dir);
+}
+
+int
+topic_rmtree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return errno == ENOENT ? GMQ_OK : (errno == ENOTDIR && unlink(path) == 0 ? GMQ_OK : GMQ_ERR);
+    struct dirent *de;
+    int rc = GMQ_OK;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        size_t n = strlen(path) + strlen(de->d_name) + 2;
+        char *sub = gmq_xmalloc(n);
+        snprintf(sub, n, "%s/%s", path, de->d_name);
+        struct stat st;
+        if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (topic_rmtree(sub) != GMQ_OK)
+                rc = GMQ_ERR;
+        } else if (unlink(sub) != 0 && errno != ENOENT) {
+            rc = GMQ_ERR;
+        }
+        free(sub);
+    }
+    closedir(d);
+    if (rmdir(path) != 0 && errno != ENOENT)
+        rc = GMQ_ERR;
+    return rc;
 }
 
 /* the file was remapped: point every counter pointer into the new mapping */

@@ -24,6 +24,9 @@ typedef struct gmq_topic_s gmq_topic_t;
 #define GMQ_TOPIC_SEGMENT_MIN   (64 * 1024)  /* a smaller segment_size is raised to this */
 #define GMQ_TOPIC_DEFAULT_TTR   30           /* when default_ttr is <= 0 */
 #define GMQ_TOPIC_DEFAULT_RETRY 5            /* when default_retry is < 0 */
+/* a deleted topic's directory until it is removed: <data_dir>/~deleted-<topic>-<ms>
+ * ('~' is not allowed in topic names) */
+#define GMQ_TOPIC_TRASH_PREFIX  "~deleted-"
 
 typedef struct {
     const char *data_dir;      /* topic files live in <data_dir>/<name>/ */
@@ -132,6 +135,56 @@ uint64_t gmq_topic_next_sync(const gmq_topic_t *t);
  * always = msync/fdatasync now; everysec = only if >= 1 s since the last
  * sync (now_ms); no = nothing. GMQ_ERR on an I/O error. */
 int  gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms);
+
+/* ---- management (worker/topicadm.c) ---- */
+
+/* Drop every ready and delayed message of the queue (the binding and its
+ * dead letters stay) with one log record: a crash leaves all of them or
+ * none. In-flight messages refuse it (E_IN_FLIGHT "queue <bk> has <n>
+ * messages in flight; use force") unless force, which drops them too (a
+ * later ack of one answers "not exist"). *n = messages dropped. */
+int  gmq_topic_purge(gmq_topic_t *t, const char *bind_key, int force, uint64_t *n,
+                     gmq_error_t *err);
+/* Delete the queue and its dead-letter queue: the binding leaves topic.conf
+ * first (atomic rename: the commit point), then the files go; an open that
+ * finds queue directories topic.conf does not list removes them. In-flight
+ * messages refuse it as for purge. *n = messages dropped, dead letters
+ * included. */
+int  gmq_topic_delete_queue(gmq_topic_t *t, const char *bind_key, int force, uint64_t *n,
+                            gmq_error_t *err);
+/* Delete the whole topic: its directory is renamed out of the way at once
+ * (<data_dir>/~deleted-<topic>-<ms>, the commit point; the master removes
+ * leftovers at start) and removed by gmq_topic_close. From then on every
+ * call on t except close is refused. In-flight messages refuse it as for
+ * purge. */
+int  gmq_topic_delete(gmq_topic_t *t, int force, gmq_error_t *err);
+int  gmq_topic_deleted(const gmq_topic_t *t);
+/* at node start: remove what deletes interrupted by a crash left in data_dir */
+void gmq_topic_sweep_deleted(const char *data_dir);
+
+#define GMQ_TOPIC_PEEK_READY   0
+#define GMQ_TOPIC_PEEK_DELAYED 1
+#define GMQ_TOPIC_PEEK_DEAD    2
+/* The next ready message, the delayed one due first, or the oldest ready
+ * dead letter, as a JSON object {"id","body","retry_count","state",
+ * "pushed_at","due_at"} appended to out, without delivering it. GMQ_AGAIN
+ * if there is none, GMQ_ERR for no such queue (E_NOT_FOUND). */
+int  gmq_topic_peek(gmq_topic_t *t, const char *bind_key, int which, gmq_buf_t *out,
+                    gmq_error_t *err);
+/* up to limit ready dead letters, oldest first, as a JSON array */
+int  gmq_topic_list_dead(gmq_topic_t *t, const char *bind_key, uint32_t limit, gmq_buf_t *out,
+                         gmq_error_t *err);
+/* move up to n ready dead letters, oldest first, back to the queue's ready
+ * list with retry 0; *moved says how many */
+int  gmq_topic_kick(gmq_topic_t *t, const char *bind_key, uint64_t n, uint64_t *moved,
+                    gmq_error_t *err);
+/* a delivered message gets a new TTR deadline now_ms + its TTR (*deadline) */
+int  gmq_topic_touch(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t now_ms,
+                     uint64_t *deadline, gmq_error_t *err);
+/* a delivered message goes back now (delay_ms 0: ready tail) or after
+ * delay_ms (delayed), its retry count + 1; it is never dead-lettered by this */
+int  gmq_topic_nack(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t delay_ms,
+                    uint64_t now_ms, gmq_error_t *err);
 
 /* JSON writers (append to out) */
 /* the original /getTopicStat object: name, pop_num, push_num, dead_num,

@@ -84,6 +84,8 @@ static void op_msg(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
 static void op_toggle_ack(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
 static void op_release(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
 static void op_crash(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void op_manage(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
+static void worker_reply_buf(gmq_worker_t *w, uint64_t req_id, const gmq_buf_t *b);
 
 static const worker_op_fn worker_ops[GMQ_OP__COUNT] = {
     [GMQ_OP_PUSH] = op_push,       [GMQ_OP_MPUSH] = op_mpush,     [GMQ_OP_POP] = op_pop,         [GMQ_OP_ACK] = op_ack,
@@ -91,6 +93,9 @@ static const worker_op_fn worker_ops[GMQ_OP__COUNT] = {
     [GMQ_OP_STAT] = op_stat,       [GMQ_OP_QUEUES] = op_queues,   [GMQ_OP_REQUEUE] = op_requeue,
     [GMQ_OP_MSG] = op_msg,         [GMQ_OP_TOGGLE_ACK] = op_toggle_ack,
     [GMQ_OP_RELEASE] = op_release, [GMQ_OP_CRASH] = op_crash,
+    [GMQ_OP_PURGE] = op_manage,    [GMQ_OP_DEL_QUEUE] = op_manage, [GMQ_OP_DEL_TOPIC] = op_manage,
+    [GMQ_OP_PEEK] = op_manage,     [GMQ_OP_LIST_DEAD] = op_manage, [GMQ_OP_KICK] = op_manage,
+    [GMQ_OP_TOUCH] = op_manage,    [GMQ_OP_NACK] = op_manage,
 };
 
 int
@@ -251,6 +256,13 @@ worker_handle_frame(gmq_worker_t *w, const gmq_ipc_frame_t *f)
         if (gmq_op_req_decode(f->payload, f->len, &r) != GMQ_OK || r.op == 0 ||
             r.op >= GMQ_OP__COUNT || worker_ops[r.op] == NULL) {
             gmq_error_set(&err, GMQ_E_INTERNAL, "malformed request");
+            worker_reply_err(w, f->req_id, &err);
+            return;
+        }
+        if (gmq_topic_deleted(w->topic)) {
+            /* sent before the master saw the delete: the next worker takes it */
+            gmq_error_set(&err, GMQ_E_UNAVAILABLE, "topic %s was deleted; nothing was done; retry",
+                          w->name);
             worker_reply_err(w, f->req_id, &err);
             return;
         }
@@ -607,10 +619,7 @@ worker_reply_json(gmq_worker_t *w, uint64_t req_id, void (*write)(gmq_topic_t *,
     gmq_buf_t b;
     gmq_buf_init(&b);
     write(w->topic, &b);
-    gmq_op_reply_t rep = { .ok = 1, .kind = GMQ_RK_JSON };
-    rep.json.p = b.data;
-    rep.json.len = b.len;
-    worker_reply(w, req_id, &rep, "success");
+    worker_reply_buf(w, req_id, &b);
     gmq_buf_free(&b);
 }
 
@@ -671,4 +680,80 @@ op_crash(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
     gmq_log_warn("exiting with status %u on request (test hook)", r->code);
     gmq_topic_close(w->topic);
     _exit((int) r->code);
+}
+
+/* purge, delete, peek, dead-letter list and kick, touch, release */
+static void
+op_manage(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
+{
+    char bk[GMQ_NAME_MAX + 1];
+    gmq_error_t err = { 0, "" };
+    gmq_buf_t b;
+    uint64_t n = 0;
+    int force = (r->flags & GMQ_OP_F_FORCE) != 0, rc;
+    worker_cstr(r->bind_key, bk, sizeof(bk));
+    gmq_buf_init(&b);
+    switch (r->op) {
+    case GMQ_OP_PURGE:
+        if ((rc = gmq_topic_purge(w->topic, bk, force, &n, &err)) == GMQ_OK)
+            gmq_buf_printf(&b, "{\"purged\":%llu}", (unsigned long long) n);
+        break;
+    case GMQ_OP_DEL_QUEUE:
+        if ((rc = gmq_topic_delete_queue(w->topic, bk, force, &n, &err)) == GMQ_OK)
+            gmq_buf_printf(&b, "{\"deleted\":%llu}", (unsigned long long) n);
+        break;
+    case GMQ_OP_DEL_TOPIC:
+        rc = gmq_topic_delete(w->topic, force, &err);
+        if (rc == GMQ_OK) {
+            /* waiting pops end now; the master retires this worker */
+            gmq_error_t gone;
+            gmq_error_set(&gone, GMQ_E_NOT_FOUND, "topic %s was deleted", w->name);
+            while (w->waits) {
+                worker_wait_t *x = w->waits;
+                w->waits = x->next;
+                worker_reply_err(w, x->req_id, &gone);
+                free(x);
+            }
+        }
+        break;
+    case GMQ_OP_PEEK:
+        rc = gmq_topic_peek(w->topic, bk, (int) r->arg, &b, &err);
+        if (rc == GMQ_AGAIN) {
+            worker_reply(w, req_id, &(gmq_op_reply_t) { .ok = 1, .kind = GMQ_RK_EMPTY },
+                         "no message");
+            gmq_buf_free(&b);
+            return;
+        }
+        break;
+    case GMQ_OP_LIST_DEAD:
+        rc = gmq_topic_list_dead(w->topic, bk, (uint32_t) r->arg, &b, &err);
+        break;
+    case GMQ_OP_KICK:
+        if ((rc = gmq_topic_kick(w->topic, bk, r->arg, &n, &err)) == GMQ_OK)
+            gmq_buf_printf(&b, "{\"kicked\":%llu}", (unsigned long long) n);
+        break;
+    case GMQ_OP_TOUCH:
+        if ((rc = gmq_topic_touch(w->topic, bk, r->id, gmq_now_ms(), &n, &err)) == GMQ_OK)
+            gmq_buf_printf(&b, "{\"deadline\":%llu}", (unsigned long long) n);
+        break;
+    default:   /* GMQ_OP_NACK */
+        rc = gmq_topic_nack(w->topic, bk, r->id, r->arg, gmq_now_ms(), &err);
+        break;
+    }
+    if (rc != GMQ_OK)
+        worker_reply_err(w, req_id, &err);
+    else if (b.len > 0)
+        worker_reply_buf(w, req_id, &b);
+    else
+        worker_reply_ok(w, req_id, "success");
+    gmq_buf_free(&b);
+}
+
+static void
+worker_reply_buf(gmq_worker_t *w, uint64_t req_id, const gmq_buf_t *b)
+{
+    gmq_op_reply_t rep = { .ok = 1, .kind = GMQ_RK_JSON };
+    rep.json.p = b->data;
+    rep.json.len = b->len;
+    worker_reply(w, req_id, &rep, "success");
 }

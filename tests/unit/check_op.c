@@ -74,6 +74,11 @@ sample_req(int i, gmq_op_req_t *r, gmq_buf_t *items)
         r->code = 7;
         r->bind_key = S(""); r->id = 0;
         break;
+    case GMQ_OP_PURGE: case GMQ_OP_DEL_QUEUE: case GMQ_OP_DEL_TOPIC: case GMQ_OP_PEEK:
+    case GMQ_OP_LIST_DEAD: case GMQ_OP_KICK: case GMQ_OP_TOUCH: case GMQ_OP_NACK:
+        r->arg = 0x0102030405060708ULL + (uint64_t) i;
+        r->flags = (uint32_t) (i & 1) ? GMQ_OP_F_FORCE : 0;
+        break;
     default:
         r->bind_key = S(""); r->id = 0;
         break;
@@ -109,6 +114,8 @@ START_TEST(test_every_request_roundtrip)
         ck_assert_int_eq(out.ttr, in.ttr);
         ck_assert_int_eq(out.retry, in.retry);
         ck_assert_uint_eq(out.code, in.code);
+        ck_assert(out.arg == in.arg);
+        ck_assert_uint_eq(out.flags, in.flags);
         ck_assert(out.item.id == in.item.id && out.item.delay_ms == in.item.delay_ms);
         ck_assert(str_eq(out.item.route_key, in.item.route_key));
         ck_assert(str_eq(out.item.body, in.item.body));
