@@ -35,7 +35,7 @@ LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery \
-               histo metrics
+               histo metrics ctl
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
@@ -86,6 +86,7 @@ $(BUILD)/tests/check_etcdapi: $(COMMON_OBJS)
 $(BUILD)/tests/check_histo:  $(COMMON_OBJS)
 $(BUILD)/tests/check_metrics: $(LIB_OBJS)
 $(BUILD)/tests/check_discovery: $(CLIENT_OBJS) $(COMMON_OBJS)
+$(BUILD)/tests/check_ctl:    $(BUILD)/client/ctl_json.o $(BUILD)/client/ctl_out.o $(COMMON_OBJS)
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o
 	@mkdir -p $(dir $@)
