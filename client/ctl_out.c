@@ -32,7 +32,7 @@ static int    out_row_cmp(const void *a, const void *b);
 static size_t out_width(const char *s);
 static int    out_is_number(const char *s);
 static int    out_is_time_key(const char *key);
-static void   out_flatten(gmq_ctl_table_t *t, gmq_buf_t *key, const gmq_ctl_json_t *obj);
+static void   out_flatten(gmq_ctl_table_t *t, const char *prefix, const gmq_ctl_json_t *obj);
 
 gmq_ctl_table_t *
 gmq_ctl_out_table(const char *const *head, const char *align)
@@ -202,10 +202,7 @@ gmq_ctl_out_object(const gmq_ctl_t *c, const gmq_ctl_json_t *obj)
 {
     static const char *const head[] = { "FIELD", "VALUE", NULL };
     gmq_ctl_table_t *t = gmq_ctl_out_table(head, "ll");
-    gmq_buf_t key;
-    gmq_buf_init(&key);
-    out_flatten(t, &key, obj);
-    gmq_buf_free(&key);
+    out_flatten(t, "", obj);
     gmq_ctl_out_print(t, c);
     for (size_t i = 0; obj && obj->type == GMQ_CTL_JSON_OBJECT && i < obj->n; i++) {
         const gmq_ctl_json_t *a = obj->items[i];
@@ -327,26 +324,21 @@ out_is_time_key(const char *key)
 /* FIELD VALUE rows of obj's members, nested objects as prefix.key; arrays of
  * objects are left for gmq_ctl_out_object's tables */
 static void
-out_flatten(gmq_ctl_table_t *t, gmq_buf_t *key, const gmq_ctl_json_t *obj)
+out_flatten(gmq_ctl_table_t *t, const char *prefix, const gmq_ctl_json_t *obj)
 {
     if (obj == NULL || obj->type != GMQ_CTL_JSON_OBJECT)
         return;
-    size_t mark = key->len;
     for (size_t i = 0; i < obj->n; i++) {
         const gmq_ctl_json_t *v = obj->items[i];
-        key->len = mark;
-        if (mark)
-            gmq_buf_append(key, ".", 1);
-        gmq_buf_append_str(key, obj->keys[i]);
-        gmq_buf_append(key, "", 1);
-        key->len--;
+        char key[256];
+        snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] ? "." : "", obj->keys[i]);
         if (v->type == GMQ_CTL_JSON_OBJECT) {
             out_flatten(t, key, v);
             continue;
         }
         if (v->type == GMQ_CTL_JSON_ARRAY && v->n > 0 && v->items[0]->type == GMQ_CTL_JSON_OBJECT)
             continue;
-        gmq_ctl_out_cell(t, gmq_buf_rptr(key));
+        gmq_ctl_out_cell(t, key);
         gmq_buf_t b;
         gmq_buf_init(&b);
         if (v->type == GMQ_CTL_JSON_ARRAY) {        /* scalars: a, b, c */
@@ -362,5 +354,4 @@ out_flatten(gmq_ctl_table_t *t, gmq_buf_t *key, const gmq_ctl_json_t *obj)
         gmq_ctl_out_cell(t, gmq_buf_rptr(&b));
         gmq_buf_free(&b);
     }
-    key->len = mark;
 }
