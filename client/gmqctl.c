@@ -9,6 +9,7 @@
 #include "common/config.h"
 
 #include <curl/curl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,39 +239,51 @@ ctl_word(gmq_ctl_t *c, char *w)
 static int
 ctl_global(gmq_ctl_t *c, ctl_parse_t *p, const char *name, const char *v)
 {
-    if (strcmp(name, "server") == 0) {
-        c->server = v;
-        p->server_flag = 1;
-    } else if (strcmp(name, "etcd") == 0) {
-        c->etcd = v;
-        p->etcd_flag = 1;
-    } else if (strcmp(name, "node") == 0) {
-        c->node = v;
-    } else if (strcmp(name, "cacert") == 0) {
-        c->cacert = v;
-    } else if (strcmp(name, "cert") == 0) {
-        c->cert = v;
-    } else if (strcmp(name, "key") == 0) {
-        c->key = v;
-    } else if (strcmp(name, "token") == 0) {
-        c->token = v;
-    } else if (strcmp(name, "json") == 0) {
-        c->json = 1;
-    } else if (strcmp(name, "no-headers") == 0) {
-        c->no_headers = 1;
-    } else if (strcmp(name, "help") == 0) {
-        p->help = 1;
-    } else if (strcmp(name, "version") == 0) {
-        p->version = 1;
-    } else if (strcmp(name, "timeout") == 0) {
-        char *end;
-        double s = strtod(v, &end);
-        if (*end || end == v || !(s > 0 && s <= 3600))
-            return gmq_ctl_usage(c, "--timeout %s: want seconds in (0, 3600]", v);
-        c->timeout_ms = (long) (s * 1000 + 0.5);
-        if (c->timeout_ms < 1)
-            c->timeout_ms = 1;
+    /* where each global flag goes: a string of the context (and, for --server and
+     * --etcd, a note that the flag was given), a 0/1 of the context or of the parse
+     * state; --timeout is parsed below */
+    enum { CTL_STR, CTL_FLAG, CTL_PARSE_FLAG };
+    static const struct {
+        const char *name;
+        int         kind;
+        size_t      off;        /* in gmq_ctl_t (CTL_STR, CTL_FLAG) or ctl_parse_t */
+        int         seen;       /* CTL_STR: 1 server_flag, 2 etcd_flag */
+    } map[] = {
+        { "server", CTL_STR, offsetof(gmq_ctl_t, server), 1 },
+        { "etcd", CTL_STR, offsetof(gmq_ctl_t, etcd), 2 },
+        { "node", CTL_STR, offsetof(gmq_ctl_t, node), 0 },
+        { "cacert", CTL_STR, offsetof(gmq_ctl_t, cacert), 0 },
+        { "cert", CTL_STR, offsetof(gmq_ctl_t, cert), 0 },
+        { "key", CTL_STR, offsetof(gmq_ctl_t, key), 0 },
+        { "token", CTL_STR, offsetof(gmq_ctl_t, token), 0 },
+        { "json", CTL_FLAG, offsetof(gmq_ctl_t, json), 0 },
+        { "no-headers", CTL_FLAG, offsetof(gmq_ctl_t, no_headers), 0 },
+        { "help", CTL_PARSE_FLAG, offsetof(ctl_parse_t, help), 0 },
+        { "version", CTL_PARSE_FLAG, offsetof(ctl_parse_t, version), 0 },
+    };
+    for (size_t i = 0; i < GMQ_ARRAY_LEN(map); i++) {
+        if (strcmp(map[i].name, name) != 0)
+            continue;
+        if (map[i].kind == CTL_STR)
+            *(const char **) ((char *) c + map[i].off) = v;
+        else if (map[i].kind == CTL_FLAG)
+            *(int *) ((char *) c + map[i].off) = 1;
+        else
+            *(int *) ((char *) p + map[i].off) = 1;
+        if (map[i].seen == 1)
+            p->server_flag = 1;
+        else if (map[i].seen == 2)
+            p->etcd_flag = 1;
+        return GMQ_CTL_OK;
     }
+    /* --timeout */
+    char *end;
+    double s = strtod(v, &end);
+    if (*end || end == v || !(s > 0 && s <= 3600))
+        return gmq_ctl_usage(c, "--timeout %s: want seconds in (0, 3600]", v);
+    c->timeout_ms = (long) (s * 1000 + 0.5);
+    if (c->timeout_ms < 1)
+        c->timeout_ms = 1;
     return GMQ_CTL_OK;
 }
 
