@@ -7,8 +7,10 @@
 #include "etcd.h"
 #include "http.h"
 #include "master.h"
+#include "nodeinfo.h"
 #include "ops.h"
 #include "sup.h"
+#include "web.h"
 #include "common/log.h"
 #include "common/procstat.h"
 
@@ -77,6 +79,8 @@ static const api_route_t api_routes[] = {
     { "/debug/workers",    api_workers },
     { "/debug/crash",      api_crash },
     { "/debug/stats",      api_debug_stats },
+    { "/node",             gmq_nodeinfo_node },
+    { "/cluster/nodes",    gmq_nodeinfo_cluster },
 };
 
 void
@@ -88,6 +92,8 @@ gmq_api_dispatch(gmq_http_req_t *r)
             return;
         }
     }
+    if (gmq_web_serve(r) == GMQ_OK)     /* the admin page: /, /app.js, ... */
+        return;
     gmq_buf_t b;
     gmq_buf_init(&b);
     gmq_buf_append_str(&b, "{\"code\":1,\"data\":null,\"msg\":");
