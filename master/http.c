@@ -290,7 +290,6 @@ http_dispatch(gmq_conn_t *c)
     r.origin_len = h->origin_len;
     r.if_none_match = h->if_none_match;
     r.fetch_site = h->fetch_site;
-    r.tls = c->ssl != NULL;
     char why[2 * GMQ_HTTP_HDR_MAX + 128];
     if (gmq_web_check_origin(&r, why, sizeof(why)) != GMQ_OK) {
         gmq_log_info("connection %llu: %s", (unsigned long long) c->id, why);

@@ -59,7 +59,6 @@ typedef struct {
      * length (>= GMQ_HTTP_HDR_MAX when it was cut) */
     const char        *host, *origin, *if_none_match, *fetch_site;
     size_t             host_len, origin_len;
-    int                tls;            /* the connection is TLS (https) */
 } gmq_http_req_t;
 
 void gmq_http_conn_init(gmq_conn_t *c);

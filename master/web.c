@@ -120,7 +120,9 @@ web_etag_matches(const char *inm, const char *etag)
 }
 
 /* Origin "scheme://host[:port]" against Host "host[:port]": same host
- * (case-insensitive) and port, a missing port being the scheme's default */
+ * (case-insensitive) and port, a missing port in either being the default of
+ * the Origin's scheme. A browser builds both from the page's URL; the scheme
+ * is not compared, so a TLS proxy that keeps the Host header works. */
 static int
 web_origin_ok(const gmq_http_req_t *r, char *why, size_t whylen)
 {
@@ -141,7 +143,7 @@ web_origin_ok(const gmq_http_req_t *r, char *why, size_t whylen)
     }
     if (skip > 0 && memchr(o + skip, '/', on - skip) == NULL &&
         web_hostport(o + skip, on - skip, def, ohost, sizeof(ohost), &oport) == GMQ_OK &&
-        web_hostport(r->host, hn, r->tls ? 443 : 80, hhost, sizeof(hhost), &hport) == GMQ_OK)
+        web_hostport(r->host, hn, def, hhost, sizeof(hhost), &hport) == GMQ_OK)
         ok = oport == hport && strcasecmp(ohost, hhost) == 0;
     if (ok)
         return GMQ_OK;
