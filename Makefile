@@ -181,7 +181,8 @@ deb:
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	tar -cf - --exclude=./.git --exclude=./build --exclude=./build-asan \
 	    --exclude=./$(patsubst $(CURDIR)/%,%,$(abspath $(BUILD))) \
-	    --exclude=./data --exclude=__pycache__ . | tar -xf - -C $(DEB_DIR)/src
+	    --exclude=./data --exclude=__pycache__ --exclude=./tests/browser/node_modules . | \
+	    tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
 	rm -rf $(DEB_DIR)/src
 	@ls $(DEB_DIR)/*.deb
