@@ -11,6 +11,8 @@
  *
  * The topic and its queue exist already (made through the API by the test).
  * --token: the node has auth_token set; the page must ask for it first.
+ * An https:// URL is a node with http_tls (a test CA: NODE_EXTRA_CA_CERTS for
+ * this script's own checks; the browser ignores certificate errors).
  * --peer-pid: a second node registered in etcd; the cluster view must show
  * it, then see it leave once it is stopped (SIGTERM by PID).
  * Exit status 0 when every step passed, 1 otherwise.
@@ -83,6 +85,8 @@ async function main() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1280, height: 900 },
+    /* an https node has a test CA's certificate; the browser is not told the CA */
+    ignoreHTTPSErrors: base.startsWith('https:'),
   });
   let page;
   let step = 'start';

@@ -13,6 +13,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -59,9 +60,10 @@ def processes_using(marker):
     return pids
 
 
-def run_flow(test, node, name, topic, queue, token=None, peer_pid=None):
+def run_flow(test, node, name, topic, queue, token=None, peer_pid=None, ca_file=None):
     """Runs web_flow.js against node; fails the test on a non-zero exit or a
-    chromium process left behind. Screenshots go to ARTIFACTS/name."""
+    chromium process left behind. Screenshots go to ARTIFACTS/name. ca_file:
+    the CA of an https node, for the script's own API calls."""
     require_browser()
     shots = os.path.join(ARTIFACTS, name)
     shutil.rmtree(shots, ignore_errors=True)
@@ -74,7 +76,10 @@ def run_flow(test, node, name, topic, queue, token=None, peer_pid=None):
     if peer_pid:
         cmd += ["--peer-pid", str(peer_pid)]
     try:
-        p = subprocess.run(cmd, cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600)
+        env = dict(os.environ)
+        if ca_file:
+            env["NODE_EXTRA_CA_CERTS"] = ca_file
+        p = subprocess.run(cmd, cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600, env=env)
         out = p.stdout + p.stderr
         sys.stdout.write(out)
         try:
@@ -127,14 +132,24 @@ class WebFlowTest(unittest.TestCase):
 
 
 class WebAuthTest(unittest.TestCase):
-    """With auth_token: the prompt and no data without it, every flow with it."""
+    """With auth_token, over https: the prompt and no data without the token,
+    every flow with it."""
 
-    def test_flow_with_token(self):
+    def test_flow_with_token_over_tls(self):
         require_browser()
+        certs = tempfile.mkdtemp(prefix="gmq-webcerts-")
+        self.addCleanup(shutil.rmtree, certs, True)
+        subprocess.run([os.path.join(gmqtest.ROOT, "scripts", "gen-test-certs.sh"), certs], check=True,
+                       stdout=subprocess.DEVNULL, timeout=60)
+        ca = os.path.join(certs, "ca.pem")
         token = "web-Secret-42"
-        node = gmqtest.Node(self, args=["-auth_token=" + token], auth_token=token).start()
+        node = gmqtest.Node(self, args=["-auth_token=" + token, "-http_tls=on",
+                                        "-tls_cert_file=" + os.path.join(certs, "chain.pem"),
+                                        "-tls_key_file=" + os.path.join(certs, "server.key")],
+                            auth_token=token, tls_context=ssl.create_default_context(cafile=ca)).start()
+        self.assertTrue(node.base.startswith("https://"))
         make_topic(node, "autht", "q1")
-        run_flow(self, node, "auth", "autht", "q1", token=token)
+        run_flow(self, node, "auth", "autht", "q1", token=token, ca_file=ca)
 
 
 def fetch(url, method="GET", headers=None, data=None):
@@ -326,6 +341,12 @@ class ClusterNodesTest(unittest.TestCase):
         doc = json.loads(body)
         self.assertEqual(doc["code"], 1)
         self.assertTrue(doc["msg"].startswith("etcd: http://127.0.0.1:%d: " % hole.getsockname()[1]), doc["msg"])
+        # a read still waiting when the node stops: dropped cleanly (no leak, exit 0)
+        s2 = socket.create_connection(("127.0.0.1", node.http_port), timeout=30)
+        self.addCleanup(s2.close)
+        s2.sendall(b"GET /cluster/nodes HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        self.assertEqual(node.get("/ping")[1], "OK")
+        self.assertEqual(node.stop(), 0)
 
 
 if __name__ == "__main__":
