@@ -17,20 +17,22 @@ endif
 
 # --- sources (explicit lists; main.c files stay out so tests link the rest) ---
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
-               common/seam.c common/etcdapi.c common/procstat.c common/net.c
+               common/seam.c common/etcdapi.c common/procstat.c common/net.c common/histo.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
-               worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c
+               worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c \
+               worker/syncstat.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
-               master/etcd.c master/service.c master/web.c master/nodeinfo.c
+               master/etcd.c master/service.c master/metrics.c master/web.c master/nodeinfo.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery
+UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery \
+               histo metrics
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
@@ -74,11 +76,14 @@ $(BUILD)/tests/check_net:    $(COMMON_OBJS)
 $(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o
 $(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
 $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.o
-$(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o
+$(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o \
+                              $(BUILD)/worker/syncstat.o
 $(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_topicadm: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_counters: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_etcdapi: $(COMMON_OBJS)
+$(BUILD)/tests/check_histo:  $(COMMON_OBJS)
+$(BUILD)/tests/check_metrics: $(LIB_OBJS)
 $(BUILD)/tests/check_discovery: $(CLIENT_OBJS) $(COMMON_OBJS)
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o

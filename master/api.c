@@ -7,6 +7,7 @@
 #include "etcd.h"
 #include "http.h"
 #include "master.h"
+#include "metrics.h"
 #include "nodeinfo.h"
 #include "ops.h"
 #include "sup.h"
@@ -79,6 +80,7 @@ static const api_route_t api_routes[] = {
     { "/debug/workers",    api_workers },
     { "/debug/crash",      api_crash },
     { "/debug/stats",      api_debug_stats },
+    { "/metrics",          gmq_metrics_serve },   /* Prometheus text format: metrics.c */
     { "/node",             gmq_nodeinfo_node },
     { "/cluster/nodes",    gmq_nodeinfo_cluster },
 };

@@ -80,6 +80,7 @@ struct gmq_etcd_s {
     int64_t      lease_id;        /* 0 = none */
     unsigned     registrations;
     unsigned     failures;
+    unsigned     keepalive_failures;
     int          backoff_ms;
     char         last_error[256];
 
@@ -387,6 +388,18 @@ gmq_etcd_state(const gmq_etcd_t *e)
 }
 
 void
+gmq_etcd_stats(const gmq_etcd_t *e, gmq_etcd_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (e == NULL)
+        return;
+    out->registered = e->state == ETCD_REGISTERED;
+    out->registrations = e->registrations;
+    out->failures = e->failures;
+    out->keepalive_failures = e->keepalive_failures;
+}
+
+void
 gmq_etcd_status_json(const gmq_etcd_t *e, gmq_buf_t *out)
 {
     if (e == NULL) {
@@ -506,6 +519,7 @@ etcd_on_keepalive(gmq_etcd_t *e, long code, const char *body, size_t len)
     char err[256];
     int64_t ttl = 0;
     if (gmq_etcdapi_parse_ttl(body, len, &ttl, err, sizeof(err)) != GMQ_OK) {
+        e->keepalive_failures++;
         etcd_fail(e, "keepalive: HTTP %ld: %s", code, err);
         return;
     }
@@ -706,6 +720,8 @@ etcd_check_multi(gmq_etcd_t *e)
                 e->reply(e, 0, why, strlen(why));
                 continue;
             }
+            if (e->reply == etcd_on_keepalive)
+                e->keepalive_failures++;
             etcd_fail(e, "%s", why);
             continue;
         }

@@ -37,6 +37,15 @@ void        gmq_etcd_free(gmq_etcd_t *e);
 
 /* "registered", "registering", "retrying", "stopping" or "stopped" */
 const char *gmq_etcd_state(const gmq_etcd_t *e);
+/* counters of the registration, for /metrics (all 0 when e is NULL) */
+typedef struct {
+    int      registered;          /* 1 while the key is held under a live lease */
+    uint64_t registrations;       /* successful puts of the key */
+    uint64_t failures;            /* failed etcd requests of any kind */
+    uint64_t keepalive_failures;  /* of which lease keepalives */
+} gmq_etcd_stats_t;
+
+void        gmq_etcd_stats(const gmq_etcd_t *e, gmq_etcd_stats_t *out);
 /* Appends {"state":"..","endpoint":"..","key":"..","lease_id":"..","registrations":N,
  * "failures":N,"last_error":".."} to out; e NULL appends {"state":"disabled"}. */
 void        gmq_etcd_status_json(const gmq_etcd_t *e, gmq_buf_t *out);
