@@ -831,6 +831,7 @@
 
   function renderDead() {
     const d = state.dead;
+    const before = d.topic + '/' + d.bk;
     const names = state.topics.map((s) => s.name).sort();
     if (!d.topic && names.length)
       d.topic = names[0];
@@ -845,6 +846,10 @@
     syncOptions($('dead-bk'), bks, labels);
     if (d.bk)
       $('dead-bk').value = d.bk;
+    if (d.topic + '/' + d.bk !== before && d.topic && d.bk) {
+      d.items = null;
+      refreshNow();               /* a queue was chosen for the user: list it now */
+    }
     const q = s && s.queues ? s.queues.find((x) => x.bind_key === d.bk) : null;
     const items = Array.isArray(d.items) ? d.items : [];
     let summary = 'No topic yet.';
