@@ -107,6 +107,7 @@ struct gmq_etcd_s {
 
     gmq_list_t   calls;           /* etcd_call_t in flight */
     int          ncalls;
+    int          freeing;         /* in gmq_etcd_free: no new call */
 };
 
 static void etcd_set_state(gmq_etcd_t *e, int state, const char *why);
@@ -312,6 +313,7 @@ gmq_etcd_free(gmq_etcd_t *e)
     ev_timer_stop(e->loop, &e->timer);
     ev_timer_stop(e->loop, &e->done_timer);
     etcd_request_cancel(e);
+    e->freeing = 1;
     while (!gmq_list_empty(&e->calls)) {
         etcd_call_t *k = container_of(e->calls.next, etcd_call_t, link);
         curl_multi_remove_handle(e->multi, k->easy);
@@ -342,6 +344,10 @@ gmq_etcd_call(gmq_etcd_t *e, const char *path, const char *body, size_t len, lon
 {
     if (e == NULL) {
         snprintf(err, errlen, "etcd is not configured (etcd_endpoints is empty)");
+        return GMQ_ERR;
+    }
+    if (e->freeing) {
+        snprintf(err, errlen, "etcd client stopped");
         return GMQ_ERR;
     }
     if (e->ncalls >= GMQ_ETCD_CALLS_MAX) {

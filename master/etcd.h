@@ -64,8 +64,8 @@ typedef void (*gmq_etcd_call_fn)(void *arg, long code, const char *body, size_t 
  * is called exactly once, from the loop (never from inside this call): with
  * the answer, or with err set when every endpoint failed, or from
  * gmq_etcd_free ("etcd client stopped"). Returns GMQ_ERR with err filled, and
- * done is never called, when e is NULL (standalone) or GMQ_ETCD_CALLS_MAX
- * calls are in flight.
+ * done is never called, when e is NULL (standalone), GMQ_ETCD_CALLS_MAX calls
+ * are in flight, or gmq_etcd_free is running (a done may call again).
  */
 int gmq_etcd_call(gmq_etcd_t *e, const char *path, const char *body, size_t len,
                   long timeout_ms, gmq_etcd_call_fn done, void *arg, char *err, size_t errlen);

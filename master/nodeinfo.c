@@ -1,8 +1,9 @@
 /*
  * nodeinfo.c - owns GET /node (this node's identity and settings) and GET
  * /cluster/nodes: a range read of /gmq/node-* through etcd's JSON gateway,
- * then one lease/timetolive per registration to tell live nodes from ones
- * whose keepalives stopped, all through gmq_etcd_call on the loop. A read
+ * then one lease/timetolive per registration (a few at a time) to tell live
+ * nodes from ones whose keepalives stopped, all through gmq_etcd_call on the
+ * loop. A read
  * belongs to a request linked to its client's connection (conn NULL once
  * the client left); the answer is written only if the client is still there.
  */
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #define NODEINFO_ETCD_TIMEOUT_MS 2000
+#define NODEINFO_LEASE_WINDOW    8      /* timetolive calls in flight per read */
 
 enum nodeinfo_lease_state {
     NODEINFO_NO_LEASE,     /* the key has no lease (put by hand) */
@@ -44,14 +46,15 @@ struct nodeinfo_read_s {
     size_t             n;
     nodeinfo_lease_t  *leases;   /* one per kv */
     int64_t            revision;
-    int                pending;  /* timetolive calls + 1 while they are being sent */
+    size_t             next;     /* the next kv whose lease to ask for */
+    int                inflight; /* timetolive calls waiting */
 };
 
 static void nodeinfo_on_range(void *arg, long code, const char *body, size_t len,
                               const char *err);
 static void nodeinfo_on_lease(void *arg, long code, const char *body, size_t len,
                               const char *err);
-static void nodeinfo_lease_done(nodeinfo_read_t *rd);
+static void nodeinfo_ask_leases(nodeinfo_read_t *rd);
 static void nodeinfo_finish(nodeinfo_read_t *rd, const char *err);
 static void nodeinfo_nodes_json(const nodeinfo_read_t *rd, gmq_buf_t *b);
 static void nodeinfo_node_json(const nodeinfo_read_t *rd, size_t i, gmq_buf_t *b);
@@ -136,10 +139,19 @@ nodeinfo_on_range(void *arg, long code, const char *body, size_t len, const char
         return;
     }
     rd->leases = gmq_xcalloc(rd->n + 1, sizeof(*rd->leases));
-    rd->pending = 1;
-    for (size_t i = 0; i < rd->n; i++) {
+    for (size_t i = 0; i < rd->n; i++)
+        rd->leases[i].rd = rd;
+    nodeinfo_ask_leases(rd);
+}
+
+/* keep up to NODEINFO_LEASE_WINDOW timetolive calls going; answer when all are in */
+static void
+nodeinfo_ask_leases(nodeinfo_read_t *rd)
+{
+    char err[GMQ_ERRMSG_MAX];
+    while (rd->inflight < NODEINFO_LEASE_WINDOW && rd->next < rd->n) {
+        size_t i = rd->next++;
         nodeinfo_lease_t *l = &rd->leases[i];
-        l->rd = rd;
         if (rd->kvs[i].lease == 0)
             continue;
         gmq_buf_t b;
@@ -147,14 +159,15 @@ nodeinfo_on_range(void *arg, long code, const char *body, size_t len, const char
         gmq_etcdapi_body_lease(&b, rd->kvs[i].lease);
         l->state = NODEINFO_ASKED;
         if (gmq_etcd_call(rd->m->etcd, "/v3/lease/timetolive", b.data, b.len,
-                          NODEINFO_ETCD_TIMEOUT_MS, nodeinfo_on_lease, l, perr,
-                          sizeof(perr)) == GMQ_OK)
-            rd->pending++;
+                          NODEINFO_ETCD_TIMEOUT_MS, nodeinfo_on_lease, l, err,
+                          sizeof(err)) == GMQ_OK)
+            rd->inflight++;
         else
             l->state = NODEINFO_UNKNOWN;
         gmq_buf_free(&b);
     }
-    nodeinfo_lease_done(rd);
+    if (rd->inflight == 0 && rd->next == rd->n)
+        nodeinfo_finish(rd, NULL);
 }
 
 static void
@@ -167,14 +180,8 @@ nodeinfo_on_lease(void *arg, long code GMQ_UNUSED, const char *body, size_t len,
     if (err == NULL && gmq_etcdapi_parse_timetolive(body, len, &l->ttl, &l->granted, perr,
                                                     sizeof(perr)) == GMQ_OK)
         l->state = NODEINFO_ANSWERED;
-    nodeinfo_lease_done(l->rd);
-}
-
-static void
-nodeinfo_lease_done(nodeinfo_read_t *rd)
-{
-    if (--rd->pending == 0)
-        nodeinfo_finish(rd, NULL);
+    l->rd->inflight--;
+    nodeinfo_ask_leases(l->rd);
 }
 
 /* answer the client if it is still there (err NULL: the node list), then free */

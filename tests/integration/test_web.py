@@ -7,6 +7,7 @@ restart, the cluster seen from etcd. Screenshots of each view are left in
 build/test-artifacts/web/. The node (and etcd) are stopped by PID, and no
 chromium process may outlive a run."""
 
+import base64
 import json
 import os
 import select
@@ -314,6 +315,31 @@ class ClusterNodesTest(unittest.TestCase):
                    .get("2") == "late", 15, interval=0.2, what="node 2 late")
         wait_until(lambda: [n["node_id"] for n in a.json("/cluster/nodes")["data"]["nodes"]] == ["1"], 15,
                    what="node 2 gone")
+
+    def test_many_registrations_and_odd_values(self):
+        etcd = Etcd()
+        self.addCleanup(etcd.cleanup)
+        etcd.start()
+        node = gmqtest.Node(self, args=["-etcd_endpoints=" + etcd.endpoint]).start()
+        b64 = lambda s: base64.b64encode(s.encode()).decode()
+        lease = etcd.post("/v3/lease/grant", {"TTL": "60"})["ID"]
+        for i in range(100, 130):     # more than the 8 lease reads a listing keeps going
+            value = json.dumps({"node_id": str(i), "tcp_addr": "10.0.0.%d:9503" % (i - 99),
+                                "http_addr": "10.0.0.%d:9504" % (i - 99), "weight": "2"})
+            etcd.post("/v3/kv/put", {"key": b64("/gmq/node-%d" % i), "value": b64(value), "lease": lease})
+        etcd.post("/v3/kv/put", {"key": b64("/gmq/node-900"),
+                                 "value": b64('{"node_id":"900","tcp_addr":"10.9.9.9:1"}')})
+        etcd.post("/v3/kv/put", {"key": b64("/gmq/node-901"), "value": b64("not json")})
+        d = wait_until(lambda: (lambda x: x if len(x["nodes"]) == 33 else None)(
+            node.json("/cluster/nodes")["data"]), 15, what="33 registrations")
+        health = {n["key"]: n["health"] for n in d["nodes"]}
+        self.assertEqual(health.pop("/gmq/node-900"), "no lease")
+        self.assertEqual(health.pop("/gmq/node-901"), "invalid value")
+        self.assertEqual(health.pop("/gmq/node-1"), "up")
+        self.assertEqual(set(health.values()), {"up"})
+        n = [x for x in d["nodes"] if x["key"] == "/gmq/node-117"][0]
+        self.assertEqual((n["node_id"], n["tcp_addr"], n["weight"], n["granted_ttl"], n["self"]),
+                         ("117", "10.0.0.18:9503", 2, 60, False))
 
     def test_etcd_that_never_answers_does_not_block_the_node(self):
         # a listener that accepts nothing: etcd calls wait for their timeout
