@@ -25,7 +25,7 @@ STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c wor
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
-               master/etcd.c master/service.c master/metrics.c
+               master/etcd.c master/service.c master/metrics.c master/web.c master/nodeinfo.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
 # gmqctl's modules: JSON tree, output, requests, command table, commands
@@ -58,6 +58,9 @@ PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
 STORE_OBJS  := $(STORE_SRCS:%.c=$(BUILD)/%.o)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
 CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
+
+# the master reads other nodes' etcd values with the client's parser (GET /cluster/nodes)
+$(BUILD)/gmq-master: $(CLIENT_OBJS)
 
 $(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CTL_OBJS) $(CLIENT_OBJS) $(COMMON_OBJS)
 	$(CC) -pthread -o $@ $^ $(LDLIBS)
@@ -112,6 +115,20 @@ $(BUILD)/gen/service_files.h: etc/gmq-master.service $(BUILD)/etc/gmq.conf scrip
 
 $(BUILD)/master/service.o: $(BUILD)/gen/service_files.h
 $(BUILD)/master/service.o: CFLAGS += -I$(BUILD)/gen
+
+# the web admin page (docs/web.md), embedded in gmq-master for master/web.c,
+# with an ETag per file: the first 16 hex digits of its SHA-256
+WEB_FILES := web/index.html web/app.css web/app.js
+$(BUILD)/gen/web_files.h: $(WEB_FILES) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh web_index_html web/index.html web_app_css web/app.css \
+	    web_app_js web/app.js > $@.tmp
+	sha256sum $(WEB_FILES) | awk '{ n = toupper($$2); sub(/.*\//, "", n); gsub(/[^A-Z0-9]/, "_", n); \
+	    printf "#define WEB_ETAG_%s \"\\\"%s\\\"\"\n", n, substr($$1, 1, 16) }' >> $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/master/web.o: $(BUILD)/gen/web_files.h
+$(BUILD)/master/web.o: CFLAGS += -I$(BUILD)/gen
 
 deps:
 	@scripts/install-deps.sh
@@ -174,7 +191,8 @@ deb:
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	tar -cf - --exclude=./.git --exclude=./build --exclude=./build-asan \
 	    --exclude=./$(patsubst $(CURDIR)/%,%,$(abspath $(BUILD))) \
-	    --exclude=./data --exclude=__pycache__ . | tar -xf - -C $(DEB_DIR)/src
+	    --exclude=./data --exclude=__pycache__ --exclude=./tests/browser/node_modules . | \
+	    tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
 	rm -rf $(DEB_DIR)/src
 	@ls $(DEB_DIR)/*.deb

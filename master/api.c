@@ -8,8 +8,10 @@
 #include "http.h"
 #include "master.h"
 #include "metrics.h"
+#include "nodeinfo.h"
 #include "ops.h"
 #include "sup.h"
+#include "web.h"
 #include "common/log.h"
 #include "common/procstat.h"
 
@@ -79,6 +81,8 @@ static const api_route_t api_routes[] = {
     { "/debug/crash",      api_crash },
     { "/debug/stats",      api_debug_stats },
     { "/metrics",          gmq_metrics_serve },   /* Prometheus text format: metrics.c */
+    { "/node",             gmq_nodeinfo_node },
+    { "/cluster/nodes",    gmq_nodeinfo_cluster },
 };
 
 void
@@ -90,6 +94,8 @@ gmq_api_dispatch(gmq_http_req_t *r)
             return;
         }
     }
+    if (gmq_web_serve(r) == GMQ_OK)     /* the admin page: /, /app.js, ... */
+        return;
     gmq_buf_t b;
     gmq_buf_init(&b);
     gmq_buf_append_str(&b, "{\"code\":1,\"data\":null,\"msg\":");

@@ -3,6 +3,8 @@
  * sent, found by id when its reply comes back. Owned by the master's
  * request table; a request outlives its client (conn = NULL once gone).
  * The table also keeps each operation's latency, submit to completion.
+ * A request the master serves itself (an etcd read, master/nodeinfo.c) has
+ * wproc NULL and op GMQ_OP_NONE: it only tracks whether its client is there.
  */
 #ifndef GMQ_REQ_H
 #define GMQ_REQ_H
@@ -28,7 +30,7 @@ struct gmq_req_s {
     gmq_list_t      conn_link;    /* in conn->reqs */
     gmq_list_t      wproc_link;   /* in wproc->reqs */
     gmq_conn_t     *conn;         /* NULL once the client is gone */
-    gmq_wproc_t    *wproc;
+    gmq_wproc_t    *wproc;        /* NULL: served in the master */
     gmq_req_done_fn done;
     gmq_op_t        op;
     void           *ctx;          /* the front end's per-request context */
