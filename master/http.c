@@ -101,6 +101,7 @@ http_on_message_begin(http_parser *p)
     h->content_type[0] = '\0';
     h->authorization[0] = '\0';
     h->authorization_len = 0;
+    h->accept_raw = 0;
     h->head_started_ms = gmq_mono_ms();
     h->in_value = 0;
     h->head_bytes = 0;
@@ -172,6 +173,10 @@ http_header_done(gmq_http_state_t *h)
         memcpy(h->authorization, h->hvalue.data, n);
         h->authorization[n] = '\0';
         h->authorization_len = n;
+    }
+    if (h->hfield.len == 6 && strncasecmp(h->hfield.data, "accept", 6) == 0) {
+        gmq_buf_append(&h->hvalue, "", 1);
+        h->accept_raw |= strcasestr(h->hvalue.data, "application/octet-stream") != NULL;
     }
     gmq_buf_reset(&h->hfield);
     gmq_buf_reset(&h->hvalue);
@@ -254,6 +259,7 @@ http_dispatch(gmq_conn_t *c)
     r.body = h->body.data ? h->body.data : "";
     r.body_len = h->body.len;
     r.content_type = h->content_type;
+    r.accept_raw = h->accept_raw;
     if (strncasecmp(h->content_type, "application/x-www-form-urlencoded", 33) == 0)
         gmq_http_params_parse(&r.form, r.body, r.body_len);
     else if (strncasecmp(h->content_type, "multipart/form-data", 19) == 0)
@@ -281,18 +287,28 @@ done:
 void
 gmq_http_respond(gmq_conn_t *c, int status, const char *ctype, const char *body, size_t len)
 {
+    gmq_http_respond_hdrs(c, status, ctype, NULL, body, len);
+}
+
+void
+gmq_http_respond_hdrs(gmq_conn_t *c, int status, const char *ctype, const char *hdrs,
+                      const char *body, size_t len)
+{
     gmq_http_state_t *h = &c->u.http;
-    const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
+    const char *reason = status == 200 ? "OK" : status == 204 ? "No Content" : status == 400 ? "Bad Request"
                        : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
                        : status == 413 ? "Payload Too Large" : status == 431 ? "Request Header Fields Too Large"
                        : status == 503 ? "Service Unavailable" : status == 401 ? "Unauthorized"
                        : status == 408 ? "Request Timeout" : "Error";
     if (c->dead)
         return;
-    gmq_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                   "Cache-Control: no-store\r\nConnection: %s\r\n\r\n",
-                   status, reason, ctype, len, h->keep_alive ? "keep-alive" : "close");
-    gmq_buf_append(&c->out, body, len);
+    gmq_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", status, reason);
+    if (status != 204)
+        gmq_buf_printf(&c->out, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
+    gmq_buf_printf(&c->out, "%sCache-Control: no-store\r\nConnection: %s\r\n\r\n",
+                   hdrs ? hdrs : "", h->keep_alive ? "keep-alive" : "close");
+    if (status != 204)
+        gmq_buf_append(&c->out, body, len);
     if (!h->keep_alive)
         c->closing = 1;
     h->complete = 0;

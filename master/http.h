@@ -25,6 +25,7 @@ typedef struct {
     char        content_type[128];
     char        authorization[300];
     size_t      authorization_len;  /* bytes kept (a NUL in the value is not an end) */
+    int         accept_raw;    /* Accept names application/octet-stream */
     int         in_value;
     int         in_parse;      /* gmq_http_on_data is running: replies need no resume */
     int         complete;      /* a whole request parsed, waiting for its reply */
@@ -51,6 +52,7 @@ typedef struct {
     const char        *body;
     size_t             body_len;
     const char        *content_type;
+    int                accept_raw;     /* Accept: application/octet-stream (raw /pop, /dead) */
 } gmq_http_req_t;
 
 void gmq_http_conn_init(gmq_conn_t *c);
@@ -60,6 +62,10 @@ void gmq_http_on_data(gmq_conn_t *c);
 /* queue a response; a request answered later resumes the parser at the end
  * of the loop iteration (never from here) */
 void gmq_http_respond(gmq_conn_t *c, int status, const char *ctype, const char *body, size_t len);
+/* the same with extra header lines (each ending in \r\n; NULL = none); a 204
+ * goes out without a body or Content-Length */
+void gmq_http_respond_hdrs(gmq_conn_t *c, int status, const char *ctype, const char *hdrs,
+                           const char *body, size_t len);
 void gmq_http_respond_json(gmq_conn_t *c, int code, const char *data, size_t dlen, const char *msg);
 /* an error response that closes the connection */
 void gmq_http_error(gmq_conn_t *c, int status, const char *msg);
