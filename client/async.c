@@ -328,6 +328,11 @@ gmq_async_send_fn(gmqAsyncContext *ac, const gmqRequest *req, gmq_call_done_fn d
     c->privdata = privdata;
     gmq_async_requeue(c, 0);
     c->need_since = gmq_async_now();
+    /* one node that refused us for good (TLS, auth): a new request tries again
+     * now, so it gets that answer now rather than after retry_timeout_ms */
+    gmq_link_t *l = ac->nnodes == 1 ? ac->node_links[0] : NULL;
+    if (l != NULL && l->state == GMQ_LINK_BACKOFF && l->fail_rc != GMQ_ERR_IO && l->fail_rc != 0)
+        gmq_link_connect(l);
     return GMQ_OK;
 }
 
@@ -775,12 +780,15 @@ async_expire(gmqAsyncContext *ac, uint64_t now)
         c->last = NULL;
         if (r == NULL) {
             const char *why = c->on != NULL && c->on->why[0] ? c->on->why : ac->why;
-            int rc = ac->nnodes == 0 && ac->disc != NULL ? GMQ_ERR_DISCOVERY : GMQ_ERR_IO;
+            int rc = ac->nnodes == 0 && ac->disc != NULL ? GMQ_ERR_DISCOVERY
+                   : ac->why_rc ? ac->why_rc : GMQ_ERR_IO;
             r = gmq_call_reply_new(c, rc, "no connection within %d ms (retry_timeout_ms)%s%s%s",
                                    ac->opt.retry_timeout_ms, why[0] || rc == GMQ_ERR_DISCOVERY ? ": " : "",
                                    why, rc == GMQ_ERR_DISCOVERY && !why[0] ? "no node is registered in etcd" : "");
             if (c->resent && r->rc == GMQ_ERR_IO && !c->idempotent)
                 r->rc = GMQ_ERR_UNKNOWN;
+            if (rc == GMQ_ERR_SERVER)
+                snprintf(r->errcode, sizeof(r->errcode), "E_AUTH");
         }
         c->on = NULL;
         gmq_async_finish(c, r);

@@ -372,6 +372,7 @@ link_ready(gmq_link_t *l)
     l->state = GMQ_LINK_READY;
     l->last_rx = gmq_async_now();
     l->why[0] = '\0';
+    l->fail_rc = 0;
     for (size_t i = ac->nchannels; i-- > 0;) {
         gmq_call_t *c = gmq_call_internal(ac, GMQ_CALL_SUBSCRIBE, ac->channels[i]);
         c->on = l;
@@ -415,10 +416,18 @@ link_read(gmq_link_t *l)
                 }
                 if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) {
                     n = 0;
-                } else {
+                } else if (e == SSL_ERROR_SSL) {
+                    /* an alert (a client certificate refused by TLS 1.3 comes here) */
                     char text[400];
-                    link_tls_error(l, "TLS read from", text, sizeof(text));
-                    link_lost(l, "%s", text);
+                    link_tls_error(l, "TLS with", text, sizeof(text));
+                    link_frames(l);
+                    if (l->state == GMQ_LINK_READY)
+                        link_fail(l, GMQ_ERR_TLS, "", text);
+                    return;
+                } else {
+                    link_frames(l);
+                    if (l->state == GMQ_LINK_READY)
+                        link_lost(l, "TLS read from %s: %s", l->addr, strerror(errno));
                     return;
                 }
             }
