@@ -389,6 +389,12 @@ gmq_async_answer(gmq_call_t *c, gmqReply *r)
         }
         if (cls == GMQ_RETRY_MAYBE && !again)
             r->rc = GMQ_ERR_UNKNOWN;
+        /* an ack (touch, release, ...) sent again and refused: the first one may have
+         * been applied ("not exist" because it was), so its outcome is unknown */
+        int reads = c->call == GMQ_CALL_POP || c->call == GMQ_CALL_DEAD || c->call == GMQ_CALL_PEEK ||
+                    c->call == GMQ_CALL_STATS || c->call == GMQ_CALL_PING;
+        if (c->resent && !reads)
+            r->rc = GMQ_ERR_UNKNOWN;
         if (c->resent) {
             size_t n = strlen(r->errstr);
             static const char note[] = " (sent again after a lost answer: the first attempt's "
