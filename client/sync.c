@@ -465,22 +465,20 @@ sync_chan_ready(gmqContext *c, void *arg)
     return !gmq_list_empty(&c->chans);
 }
 
-/* the first attempt is over: a command link is ready, or each has failed once */
+/* the first attempts are over: every command link is ready or has failed once
+ * (so that the first calls are spread over every node that answers) */
 static int
 sync_connected(gmqContext *c, void *arg)
 {
     (void) arg;
     gmqAsyncContext *ac = c->ac;
-    if (ac->nnodes == 0)
-        return 1;
-    int failed = 0;
     for (size_t i = 0; i < ac->nnodes; i++) {
         gmq_link_t *l = ac->node_links[i];
-        if (l != NULL && l->state == GMQ_LINK_READY)
-            return 1;
-        failed += l == NULL || l->state == GMQ_LINK_BACKOFF || l->state == GMQ_LINK_CLOSED;
+        if (l != NULL && (l->state == GMQ_LINK_CONNECTING || l->state == GMQ_LINK_HANDSHAKE ||
+                          l->state == GMQ_LINK_IDLE))
+            return 0;
     }
-    return (size_t) failed == ac->nnodes;
+    return 1;
 }
 
 static void
