@@ -30,7 +30,7 @@ typedef struct gmqLibevWatcher {
     void            *token;
 } gmqLibevWatcher;
 
-static void
+static inline void
 gmqLibevOnIo(struct ev_loop *loop, ev_io *io, int revents)
 {
     gmqLibevWatcher *w = (gmqLibevWatcher *) io;
@@ -40,7 +40,7 @@ gmqLibevOnIo(struct ev_loop *loop, ev_io *io, int revents)
                                              ((revents & EV_WRITE) ? GMQ_EV_WRITE : 0));
 }
 
-static void
+static inline void
 gmqLibevOnTimer(struct ev_loop *loop, ev_timer *t, int revents)
 {
     gmqLibevContext *c = (gmqLibevContext *) t->data;
@@ -49,7 +49,7 @@ gmqLibevOnTimer(struct ev_loop *loop, ev_timer *t, int revents)
     gmqAsyncHandleTimer(c->ac);
 }
 
-static void *
+static inline void *
 gmqLibevAddFd(void *data, int fd, void *token)
 {
     gmqLibevWatcher *w = (gmqLibevWatcher *) calloc(1, sizeof(*w));
@@ -61,7 +61,7 @@ gmqLibevAddFd(void *data, int fd, void *token)
     return w;
 }
 
-static void
+static inline void
 gmqLibevSetFd(void *data, void *watcher, int events)
 {
     gmqLibevContext *c = (gmqLibevContext *) data;
@@ -73,7 +73,7 @@ gmqLibevSetFd(void *data, void *watcher, int events)
         ev_io_start(c->loop, &w->io);
 }
 
-static void
+static inline void
 gmqLibevDelFd(void *data, void *watcher)
 {
     gmqLibevContext *c = (gmqLibevContext *) data;
@@ -82,7 +82,7 @@ gmqLibevDelFd(void *data, void *watcher)
     free(w);
 }
 
-static void
+static inline void
 gmqLibevSetTimer(void *data, long ms)
 {
     gmqLibevContext *c = (gmqLibevContext *) data;
@@ -93,7 +93,7 @@ gmqLibevSetTimer(void *data, long ms)
     }
 }
 
-static void
+static inline void
 gmqLibevCleanup(void *data)
 {
     gmqLibevContext *c = (gmqLibevContext *) data;
@@ -102,7 +102,7 @@ gmqLibevCleanup(void *data)
 }
 
 /* GMQ_OK, or GMQ_ERR_STATE when ac already has an event loop (GMQ_ERR_CLOSED out of memory) */
-static int
+static inline int
 gmqLibevAttach(struct ev_loop *loop, gmqAsyncContext *ac)
 {
     gmqLibevContext *c = (gmqLibevContext *) calloc(1, sizeof(*c));
