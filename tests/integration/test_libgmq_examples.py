@@ -100,7 +100,7 @@ class ExamplesTest(unittest.TestCase):
         # errors come out as the examples print them
         r = self.exe(producer, addr, "bad/topic", "2")
         self.assertEqual((r.returncode, r.stdout), (1, "0 stored, 0 outcome unknown, 2 failed\n"))
-        self.assertIn("message 1: GMQ_ERR_SERVER E_INVALID_TOPIC - invalid topic name", r.stderr)
+        self.assertIn("message 1: GMQ_ERR_SERVER E_INVALID_TOPIC - invalid topic: use 1..128", r.stderr)
         r = self.exe(consumer, addr, "orders", "bad/key", "1")
         self.assertEqual(r.returncode, 1)
         self.assertIn("GMQ_ERR_SERVER E_INVALID_BINDKEY", r.stderr)
