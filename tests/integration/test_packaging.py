@@ -285,6 +285,8 @@ class DebTest(unittest.TestCase):
             shutil.rmtree(cls.out, True)
             raise AssertionError("make deb failed (%d): %s\n%s" % (r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
         cls.deb = debs[0]
+        cls.lib_debs = {name: glob.glob(os.path.join(cls.out, name + "_*_*.deb"))
+                        for name in ("libgmq0", "libgmq-dev")}
 
     @classmethod
     def tearDownClass(cls):
@@ -322,6 +324,25 @@ class DebTest(unittest.TestCase):
         self.assertLess(postinst.index("adduser"), postinst.index("deb-systemd-invoke"))
         depends = run(["dpkg-deb", "-f", self.deb, "Depends"]).stdout
         self.assertIn("adduser", depends)
+
+    def test_library_packages(self):
+        """libgmq0: the shared library; libgmq-dev: headers, .so, .a, libgmq.pc"""
+        for name, want in (("libgmq0", ["libgmq.so.0", "libgmq.so.0.1.0"]),
+                           ("libgmq-dev", ["libgmq.a", "libgmq.so", "pkgconfig/libgmq.pc"])):
+            self.assertEqual(len(self.lib_debs[name]), 1, name)
+            deb = self.lib_debs[name][0]
+            r = run(["dpkg-deb", "-c", deb])
+            files = {line.split()[5] for line in r.stdout.splitlines() if not line.startswith("d")}
+            arch = run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"]).stdout.strip()
+            for f in want:
+                self.assertIn("./usr/lib/%s/%s" % (arch, f), files, name)
+            if name == "libgmq-dev":
+                for h in ("./usr/include/gmq/gmq.h", "./usr/include/gmq/adapters/libev.h"):
+                    self.assertIn(h, files)
+                self.assertIn("libgmq0 (= 0.1.0)", run(["dpkg-deb", "-f", deb, "Depends"]).stdout)
+            r = run(["lintian", deb])
+            errors = [line for line in r.stdout.splitlines() if line.startswith("E:")]
+            self.assertEqual(errors, [], r.stdout)
 
     def test_lintian_reports_no_errors(self):
         r = run(["lintian", self.deb])
