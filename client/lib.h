@@ -184,8 +184,6 @@ uint64_t    gmq_link_next_time(const gmq_link_t *l);
 void        gmq_link_close(gmq_link_t *l, int drop_pinned, const char *why);
 /* free a CLOSED link (from the dead list) */
 void        gmq_link_free(gmq_link_t *l);
-/* 1 when no call on it waits for an answer (consumer pops and internal calls not counted) */
-int         gmq_link_idle(const gmq_link_t *l);
 
 /* ---- async.c (used by link.c and sync.c) ---- */
 

@@ -230,12 +230,6 @@ gmq_link_next_time(const gmq_link_t *l)
     return t;
 }
 
-int
-gmq_link_idle(const gmq_link_t *l)
-{
-    return !link_outstanding(l, 1);
-}
-
 /*
  * Close the connection. The calls on it: internal ones end; one that was
  * sent and may not be sent twice ends with GMQ_ERR_UNKNOWN; the others are
@@ -373,7 +367,7 @@ link_ready(gmq_link_t *l)
     l->last_rx = gmq_async_now();
     l->why[0] = '\0';
     l->fail_rc = 0;
-    for (size_t i = ac->nchannels; i-- > 0;) {
+    for (size_t i = l->consumer == NULL ? ac->nchannels : 0; i-- > 0;) {   /* command links only */
         gmq_call_t *c = gmq_call_internal(ac, GMQ_CALL_SUBSCRIBE, ac->channels[i]);
         c->on = l;
         gmq_list_push_head(&l->calls, &c->link);

@@ -686,7 +686,7 @@ on_free_in_callback(gmqAsyncContext *ac, gmqReply *r, void *priv)
 static void
 case_async(void)
 {
-    static char topics[10][16];
+    static char topics[10][24];
     as.loop = ev_loop_new(0);
     gmqOptions o;
     gmqOptionsInit(&o);
