@@ -60,6 +60,13 @@ class ExamplesTest(unittest.TestCase):
         env = dict(os.environ, LD_LIBRARY_PATH=self.libdir)
         return run([path] + list(args), env=env, timeout=timeout)
 
+    def test_docs_show_the_examples_as_they_are(self):
+        with open(os.path.join(ROOT, "docs", "client.md")) as f:
+            doc = f.read()
+        for name in ("producer", "consumer", "async_consumer"):
+            with open(os.path.join(EXAMPLES, name + ".c")) as f:
+                self.assertIn("```c\n" + f.read() + "```\n", doc, name)
+
     def test_pkg_config_flags(self):
         self.assertIn("-I%s/usr/local/include" % self.dest, self.pkg("--cflags"))
         libs = self.pkg("--libs")
