@@ -235,7 +235,7 @@ gmqAsyncStopConsume(gmqAsyncContext *ac, int consumer_id)
             if (l->consumer == k && l->state != GMQ_LINK_CLOSED)
                 gmq_link_close(l, 1, "consumer stopped");
         }
-        for (gmq_list_t *q = ac->pending.next; q != &ac->pending;) {
+        for (gmq_list_t *q = ac->delayed.next; q != &ac->delayed;) {
             gmq_call_t *c = container_of(q, gmq_call_t, link);
             q = q->next;
             if (c->consumer == k) {
@@ -323,6 +323,7 @@ gmq_async_send_fn(gmqAsyncContext *ac, const gmqRequest *req, gmq_call_done_fn d
     gmq_call_t *c = gmq_call_new(ac, req, &rc, err, errlen);
     if (c == NULL)
         return rc;
+    async_poll_discovery(ac);           /* route by the node list as it is now */
     c->done = done;
     c->cb = cb;
     c->privdata = privdata;
@@ -346,7 +347,7 @@ gmq_async_requeue(gmq_call_t *c, uint64_t not_before)
     c->not_before = not_before;
     if (c->need_since == 0)
         c->need_since = gmq_async_now();
-    gmq_list_push_tail(&c->ac->pending, &c->link);
+    gmq_list_push_tail(c->pin[0] || not_before ? &c->ac->delayed : &c->ac->pending, &c->link);
 }
 
 void
@@ -428,18 +429,21 @@ gmq_async_link_failed(gmq_link_t *l, int rc, const char *errcode, const char *te
     gmqAsyncContext *ac = l->ac;
     if (ac->nnodes != 1 || l->consumer != NULL)
         return;
-    /* one node that refuses us: what waits for it gets the answer now */
-    gmq_list_t *p = ac->pending.next;
-    while (p != &ac->pending) {
-        gmq_call_t *c = container_of(p, gmq_call_t, link);
-        p = p->next;
-        if (c->consumer != NULL)
-            continue;
+    /* one node that refuses us: what waits for it gets the answer now (taken
+     * first: a callback may send again, which waits for the next attempt) */
+    gmq_list_t calls;
+    gmq_list_init(&calls);
+    while (!gmq_list_empty(&ac->pending)) {
+        gmq_list_t *p = ac->pending.next;
+        gmq_list_remove(p);
+        gmq_list_push_tail(&calls, p);
+    }
+    while (!gmq_list_empty(&calls)) {
+        gmq_call_t *c = container_of(calls.next, gmq_call_t, link);
         gmq_list_remove(&c->link);
         gmqReply *r = gmq_call_reply_new(c, rc, "%s", text);
         snprintf(r->errcode, sizeof(r->errcode), "%s", errcode);
         gmq_async_finish(c, r);
-        p = ac->pending.next;
     }
 }
 
@@ -503,6 +507,7 @@ async_new(const gmqOptions *opt)
     gmq_call_options(&ac->opt, opt);
     gmq_list_init(&ac->links);
     gmq_list_init(&ac->pending);
+    gmq_list_init(&ac->delayed);
     gmq_list_init(&ac->consumers);
     ac->rand = gmq_now_ms() ^ ((uint64_t) (uintptr_t) ac << 16) ^ 0x9e3779b97f4a7c15ull;
     return ac;
@@ -673,23 +678,53 @@ async_pinned_link(gmqAsyncContext *ac, const char *node, gmq_consumer_t *k)
     return found;
 }
 
-/* Move waiting calls onto links: pinned ones to their node's link, the
- * others to a ready command link chosen by weight. Returns how many moved
- * or ended (callbacks may have queued more). */
+/* Move waiting calls onto links: due retries and pinned calls (ac->delayed)
+ * to their node's link or back to pending, the pending ones (in order) to
+ * ready command links chosen by weight. Without a ready link pending is not
+ * looked at, so a long queue of requests made while disconnected costs
+ * nothing per entry point. Returns how many moved or ended (callbacks may
+ * have queued more). */
 static int
 async_route(gmqAsyncContext *ac)
 {
-    if (gmq_list_empty(&ac->pending))
-        return 0;
     uint64_t now = gmq_async_now();
+    int moved = 0;
+    for (gmq_list_t *p = ac->delayed.next; p != &ac->delayed;) {
+        gmq_call_t *c = container_of(p, gmq_call_t, link);
+        p = p->next;
+        if (c->not_before > now)
+            continue;
+        gmq_list_remove(&c->link);
+        moved++;
+        c->not_before = 0;
+        if (!c->pin[0]) {
+            gmq_list_push_tail(&ac->pending, &c->link);
+            continue;
+        }
+        gmq_link_t *l = async_pinned_link(ac, c->pin, c->consumer);
+        if (l != NULL) {
+            gmq_link_queue(l, c);
+        } else if (c->consumer != NULL) {
+            gmq_call_free(c);            /* its node left: the consumer lets it go */
+        } else {
+            gmq_async_finish(c, gmq_call_reply_new(c, GMQ_ERR_IO, "node %s is gone (it left "
+                             "etcd): the message is delivered again after its TTR", c->pin));
+            p = ac->delayed.next;        /* the callback may have changed the list */
+        }
+    }
+    if (gmq_list_empty(&ac->pending))
+        return moved;
+
     unsigned char *ready = gmq_xcalloc(ac->nnodes ? ac->nnodes : 1, 1);
-    int nready = 0, trying = 0, moved = 0, fresh = 0;
-    /* a node without a command link (reconnect off after a loss): one fresh
-     * connection for the calls that have not had one yet */
-    for (gmq_list_t *p = ac->pending.next; p != &ac->pending && !fresh; p = p->next)
-        fresh = !container_of(p, gmq_call_t, link)->tried;
-    for (gmq_list_t *p = ac->pending.next; p != &ac->pending; p = p->next)
-        container_of(p, gmq_call_t, link)->tried = 1;
+    int nready = 0, trying = 0, fresh = 0;
+    if (!ac->opt.reconnect) {
+        /* reconnect off: one fresh connection for calls made since the last loss */
+        for (gmq_list_t *p = ac->pending.next; p != &ac->pending; p = p->next) {
+            gmq_call_t *c = container_of(p, gmq_call_t, link);
+            fresh |= !c->tried;
+            c->tried = 1;
+        }
+    }
     for (size_t i = 0; i < ac->nnodes; i++) {
         gmq_link_t *l = ac->node_links[i];
         if ((l == NULL || l->state == GMQ_LINK_CLOSED) && fresh && !ac->disconnecting) {
@@ -705,46 +740,21 @@ async_route(gmqAsyncContext *ac)
         trying += l->state == GMQ_LINK_CONNECTING || l->state == GMQ_LINK_HANDSHAKE ||
                   (l->state == GMQ_LINK_IDLE && !ac->attached);
     }
-    gmq_list_t *p = ac->pending.next;
-    while (p != &ac->pending) {
-        gmq_call_t *c = container_of(p, gmq_call_t, link);
-        p = p->next;
-        if (c->not_before > now)
-            continue;
-        gmq_link_t *l = NULL;
-        if (c->pin[0]) {
-            l = async_pinned_link(ac, c->pin, c->consumer);
-            if (l == NULL && c->consumer != NULL) {
-                gmq_list_remove(&c->link);     /* its node left: the consumer lets it go */
-                gmq_call_free(c);
-                moved++;
-                continue;
-            }
-            if (l == NULL) {
-                gmq_list_remove(&c->link);
-                gmq_async_finish(c, gmq_call_reply_new(c, GMQ_ERR_IO, "node %s is gone (it left "
-                                 "etcd): the message is delivered again after its TTR", c->pin));
-                moved++;
-                p = ac->pending.next;
-                continue;
-            }
-        } else if (nready > 0) {
-            int i = gmq_discovery_swrr_among(ac->nodes, ac->nnodes, ready);
-            l = ac->node_links[i];
-        } else if (!ac->opt.reconnect && trying == 0 && !ac->disconnecting) {
+    if (nready > 0) {
+        while (!gmq_list_empty(&ac->pending)) {
+            gmq_call_t *c = container_of(ac->pending.next, gmq_call_t, link);
             gmq_list_remove(&c->link);
-            const char *why = ac->why;
-            gmq_async_finish(c, gmq_call_reply_new(c, ac->why_rc ? ac->why_rc : GMQ_ERR_IO,
-                                                   "no connection: %s", why[0] ? why : "no node"));
+            gmq_link_queue(ac->node_links[gmq_discovery_swrr_among(ac->nodes, ac->nnodes, ready)], c);
             moved++;
-            p = ac->pending.next;
-            continue;
-        } else {
-            continue;
         }
-        gmq_list_remove(&c->link);
-        gmq_link_queue(l, c);
-        moved++;
+    } else if (!ac->opt.reconnect && trying == 0 && !ac->disconnecting) {
+        while (!gmq_list_empty(&ac->pending)) {
+            gmq_call_t *c = container_of(ac->pending.next, gmq_call_t, link);
+            gmq_list_remove(&c->link);
+            gmq_async_finish(c, gmq_call_reply_new(c, ac->why_rc ? ac->why_rc : GMQ_ERR_IO,
+                                                   "no connection: %s", ac->why[0] ? ac->why : "no node"));
+            moved++;
+        }
     }
     free(ready);
     return moved;
@@ -757,13 +767,16 @@ async_expire(gmqAsyncContext *ac, uint64_t now)
     uint64_t budget = (uint64_t) ac->opt.retry_timeout_ms;
     gmq_list_t expired;
     gmq_list_init(&expired);
-    for (gmq_list_t *p = ac->pending.next; p != &ac->pending;) {
-        gmq_call_t *c = container_of(p, gmq_call_t, link);
-        p = p->next;
-        uint64_t since = c->retry_since ? c->retry_since : c->need_since;
-        if (c->consumer == NULL && since && now >= since + budget) {
-            gmq_list_remove(&c->link);
-            gmq_list_push_tail(&expired, &c->link);
+    gmq_list_t *lists[] = { &ac->pending, &ac->delayed };
+    for (size_t i = 0; i < GMQ_ARRAY_LEN(lists); i++) {
+        for (gmq_list_t *p = lists[i]->next; p != lists[i];) {
+            gmq_call_t *c = container_of(p, gmq_call_t, link);
+            p = p->next;
+            uint64_t since = c->retry_since ? c->retry_since : c->need_since;
+            if (c->consumer == NULL && since && now >= since + budget) {
+                gmq_list_remove(&c->link);
+                gmq_list_push_tail(&expired, &c->link);
+            }
         }
     }
     for (gmq_list_t *q = ac->links.next; q != &ac->links; q = q->next) {
@@ -842,7 +855,7 @@ async_schedule(gmqAsyncContext *ac)
         if (t && (!at || t < at))
             at = t;
     }
-    if (ac->disc != NULL || !gmq_list_empty(&ac->pending)) {
+    if (ac->disc != NULL || !gmq_list_empty(&ac->pending) || !gmq_list_empty(&ac->delayed)) {
         uint64_t t = now + GMQ_LIB_TICK_MS;
         if (!at || t < at)
             at = t;
@@ -856,7 +869,7 @@ async_schedule(gmqAsyncContext *ac)
 static int
 async_idle(const gmqAsyncContext *ac)
 {
-    if (!gmq_list_empty(&ac->pending))
+    if (!gmq_list_empty(&ac->pending) || !gmq_list_empty(&ac->delayed))
         return 0;
     for (const gmq_list_t *p = ac->links.next; p != &ac->links; p = p->next) {
         const gmq_link_t *l = container_of(p, gmq_link_t, link);
@@ -876,10 +889,13 @@ async_destroy(gmqAsyncContext *ac)
     for (int round = 0; round < 2; round++) {
         gmq_list_t calls;
         gmq_list_init(&calls);
-        while (!gmq_list_empty(&ac->pending)) {
-            gmq_list_t *p = ac->pending.next;
-            gmq_list_remove(p);
-            gmq_list_push_tail(&calls, p);
+        gmq_list_t *lists[] = { &ac->pending, &ac->delayed };
+        for (size_t i = 0; i < GMQ_ARRAY_LEN(lists); i++) {
+            while (!gmq_list_empty(lists[i])) {
+                gmq_list_t *p = lists[i]->next;
+                gmq_list_remove(p);
+                gmq_list_push_tail(&calls, p);
+            }
         }
         for (gmq_list_t *q = ac->links.next; q != &ac->links; q = q->next) {
             gmq_link_t *l = container_of(q, gmq_link_t, link);

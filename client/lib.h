@@ -36,7 +36,7 @@ typedef struct gmq_consumer_s gmq_consumer_t;
 typedef void (*gmq_call_done_fn)(gmq_call_t *call, gmqReply *r);
 
 struct gmq_call_s {
-    gmq_list_t       link;          /* in its link's calls, or the context's pending list */
+    gmq_list_t       link;          /* in its link's calls, or the context's pending/delayed list */
     gmqAsyncContext *ac;
     gmqCall          call;
     int              internal;      /* auth, re-subscribe: answered inside the library */
@@ -119,7 +119,8 @@ struct gmqAsyncContext {
     int               attached;
     SSL_CTX          *ssl_ctx;
     gmq_list_t        links;        /* every link; CLOSED ones are freed at the end of the entry point */
-    gmq_list_t        pending;      /* calls waiting for a link (or for their retry time) */
+    gmq_list_t        pending;      /* calls waiting for a ready command link, in order */
+    gmq_list_t        delayed;      /* pinned calls and retries waiting for their time or link */
     gmq_list_t        consumers;
     int               next_consumer;
     /* the nodes: one for host:port, etcd's otherwise; node_links[i] carries

@@ -539,9 +539,8 @@ link_frames(gmq_link_t *l)
                     return;
                 }
                 gmq_list_remove(&c->link);
-                c->on = NULL;
                 gmq_buf_consume(&l->in, used);
-                gmq_async_answer(c, r);
+                gmq_async_answer(c, r);      /* c->on: the link that answered */
                 continue;
             }
         }
