@@ -47,7 +47,7 @@ class ReconnectTest(unittest.TestCase):
         self.assertEqual(self.node.json("/declareQueue?topic=chaos&bindKey=q")["code"], 0)
         stop = os.path.join(self.tmp, "stop")
         cons, cons_out = self.start("consume", "stop=" + stop)
-        prod, prod_out = self.start("produce", "n=%d" % N, "window=200", "pace_ms=20")
+        prod, prod_out = self.start("produce", "n=%d" % N, "window=200", "pace_ms=3")
 
         def kill_worker():
             pid = wait_for(lambda: self.node.worker_pids().get("chaos"), 20, what="chaos worker")
