@@ -5,7 +5,7 @@ BUILD   ?= build
 CC      ?= cc
 PKGS    := libconfuse yajl libcurl openssl libpcre2-8 zlib
 OPT     ?= -O2
-CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -g -MMD -MP -I. \
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -g -MMD -MP -I. -Iclient/include \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDLIBS  := -lev -lhttp_parser -lpthread $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(EXTRA_LDFLAGS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -35,13 +35,50 @@ LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery \
-               histo metrics ctl
+               histo metrics ctl call
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
 
+# libgmq, the client library: its own PIC objects (client/ and the pieces of
+# common/ and proto/ it uses); only the public gmq[A-Z]* names are exported
+# (client/libgmq.map), also from the static library (one object, the rest
+# made local)
+LIBGMQ_VERSION := 0.1.0
+LIBGMQ_SOVER   := 0
+LIBGMQ_SRCS := client/call.c client/link.c client/async.c client/sync.c client/discovery.c \
+               proto/tcp.c proto/errors.c common/buf.c common/util.c common/log.c common/net.c \
+               common/etcdapi.c
+LIBGMQ_OBJS := $(LIBGMQ_SRCS:%.c=$(BUILD)/pic/%.o)
+LIBGMQ_PKGS := openssl libcurl yajl
+LIBGMQ_LIBS := $(shell pkg-config --libs $(LIBGMQ_PKGS) 2>/dev/null) -lpthread
+LIBGMQ_SO   := $(BUILD)/libgmq.so.$(LIBGMQ_VERSION)
+LIBGMQ_A    := $(BUILD)/libgmq.a
+LIBGMQ      := $(LIBGMQ_SO) $(LIBGMQ_A)
+# C programs driven by the integration tests (tests/lib/), linked with libgmq.a
+LIBTEST_BINS := $(BUILD)/tests/lib_api $(BUILD)/tests/lib_chaos $(BUILD)/tests/lib_cluster
+
 .PHONY: all run test check itest asan bench clean deps install deb
-all: $(BINS)
+all: $(BINS) $(LIBGMQ)
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+$(LIBGMQ_SO): $(LIBGMQ_OBJS) client/libgmq.map
+	$(CC) -shared -o $@ -Wl,-soname,libgmq.so.$(LIBGMQ_SOVER) -Wl,--version-script=client/libgmq.map \
+	    -Wl,-z,defs $(LIBGMQ_OBJS) $(LIBGMQ_LIBS) $(filter -fsanitize=%,$(LDLIBS)) $(EXTRA_LDFLAGS)
+	ln -sf libgmq.so.$(LIBGMQ_VERSION) $(BUILD)/libgmq.so.$(LIBGMQ_SOVER)
+	ln -sf libgmq.so.$(LIBGMQ_SOVER) $(BUILD)/libgmq.so
+
+$(LIBGMQ_A): $(LIBGMQ_OBJS)
+	$(LD) -r -o $(BUILD)/pic/libgmq-all.o $(LIBGMQ_OBJS)
+	objcopy --wildcard --keep-global-symbol='gmq[A-Z]*' $(BUILD)/pic/libgmq-all.o
+	rm -f $@ && ar rcs $@ $(BUILD)/pic/libgmq-all.o
+
+$(BUILD)/tests/lib_%: $(BUILD)/tests/lib/lib_%.o $(LIBGMQ_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LIBGMQ_LIBS) -lev $(filter -fsanitize=%,$(LDLIBS)) $(EXTRA_LDFLAGS)
 
 $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -90,6 +127,7 @@ $(BUILD)/tests/check_histo:  $(COMMON_OBJS)
 $(BUILD)/tests/check_metrics: $(LIB_OBJS) $(CLIENT_OBJS)
 $(BUILD)/tests/check_discovery: $(CLIENT_OBJS) $(COMMON_OBJS)
 $(BUILD)/tests/check_ctl:    $(BUILD)/client/ctl_json.o $(BUILD)/client/ctl_out.o $(COMMON_OBJS)
+$(BUILD)/tests/check_call: $(BUILD)/client/call.o $(COMMON_OBJS) $(PROTO_OBJS)
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o
 	@mkdir -p $(dir $@)
@@ -145,11 +183,12 @@ test: deps
 check: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
-itest: $(BINS) $(BUILD)/tests/etcd_driver
+itest: $(BINS) $(LIBGMQ) $(BUILD)/tests/etcd_driver $(LIBTEST_BINS)
 	@GMQ_BUILD=$(BUILD) python3 tests/integration/run.py
 
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 all $(UNIT_TESTS:%=build-asan/tests/check_%)
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 all $(UNIT_TESTS:%=build-asan/tests/check_%) \
+	    $(LIBTEST_BINS:$(BUILD)/%=build-asan/%)
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check itest
 
 bench: deps
@@ -164,14 +203,18 @@ clean:
 # for this PREFIX, the man pages. PREFIX=/usr puts the config in /etc.
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 MANDIR     ?= $(PREFIX)/share/man
 UNIT_EXEC  := ExecStart=/usr/local/bin/gmq-master -config_file=/etc/gmq/gmq.conf
 
-install: $(BINS) $(BUILD)/etc/gmq.conf
+install: $(BINS) $(LIBGMQ) $(BUILD)/etc/gmq.conf
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/gmq $(DESTDIR)$(UNITDIR) \
-	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/gmq/adapters
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/gmq/gmq.conf ] || \
 	    install -m 0644 $(BUILD)/etc/gmq.conf $(DESTDIR)$(SYSCONFDIR)/gmq/gmq.conf
@@ -181,6 +224,18 @@ install: $(BINS) $(BUILD)/etc/gmq.conf
 	install -m 0644 $(BUILD)/gmq-master.service $(DESTDIR)$(UNITDIR)/gmq-master.service
 	install -m 0644 man/gmqctl.1 $(DESTDIR)$(MANDIR)/man1/gmqctl.1
 	install -m 0644 man/gmq-master.8 $(DESTDIR)$(MANDIR)/man8/gmq-master.8
+	install -m 0644 $(LIBGMQ_SO) $(DESTDIR)$(LIBDIR)/libgmq.so.$(LIBGMQ_VERSION)
+	ln -sf libgmq.so.$(LIBGMQ_VERSION) $(DESTDIR)$(LIBDIR)/libgmq.so.$(LIBGMQ_SOVER)
+	ln -sf libgmq.so.$(LIBGMQ_SOVER) $(DESTDIR)$(LIBDIR)/libgmq.so
+	install -m 0644 $(LIBGMQ_A) $(DESTDIR)$(LIBDIR)/libgmq.a
+	install -m 0644 client/include/gmq/gmq.h $(DESTDIR)$(INCLUDEDIR)/gmq/gmq.h
+	install -m 0644 client/include/gmq/adapters/libev.h $(DESTDIR)$(INCLUDEDIR)/gmq/adapters/libev.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(LIBGMQ_VERSION)|' -e 's|@REQUIRES@|$(LIBGMQ_PKGS)|' \
+	    client/libgmq.pc.in > $(BUILD)/libgmq.pc
+	install -m 0644 $(BUILD)/libgmq.pc $(DESTDIR)$(PKGCONFIGDIR)/libgmq.pc
 
 # --- deb: the Debian package (debian/), by dpkg-buildpackage in a copy of the
 # tree so nothing is written beside it; gmq_*.deb lands in $(BUILD)/deb.

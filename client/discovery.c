@@ -111,8 +111,16 @@ gmq_discovery_node_parse(const char *key, const char *json, size_t len, gmq_disc
 int
 gmq_discovery_swrr(gmq_discovery_node_t *nodes, size_t n)
 {
+    return gmq_discovery_swrr_among(nodes, n, NULL);
+}
+
+int
+gmq_discovery_swrr_among(gmq_discovery_node_t *nodes, size_t n, const unsigned char *eligible)
+{
     int best = -1, total = 0;
     for (size_t i = 0; i < n; i++) {
+        if (eligible != NULL && !eligible[i])
+            continue;
         nodes[i].current += nodes[i].weight;
         total += nodes[i].weight;
         if (best < 0 || nodes[i].current > nodes[best].current)

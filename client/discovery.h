@@ -33,6 +33,9 @@ int  gmq_discovery_node_parse(const char *key, const char *json, size_t len,
 /* Pure: smooth weighted round-robin over nodes[0..n): returns the chosen index, -1 when
  * n == 0. Updates nodes[i].current. */
 int  gmq_discovery_swrr(gmq_discovery_node_t *nodes, size_t n);
+/* Pure: the same over the nodes with eligible[i] != 0 only (eligible NULL = all);
+ * the others keep their state. -1 when none is eligible. */
+int  gmq_discovery_swrr_among(gmq_discovery_node_t *nodes, size_t n, const unsigned char *eligible);
 /* Pure: apply range or watch kvs to a node array sorted by node id (upsert, or remove
  * for deleted ones); keeps the SWRR state of nodes that stay. With replace set, nodes
  * not in kvs are dropped (a full listing). Returns 1 when the list changed. */

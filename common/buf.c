@@ -142,6 +142,18 @@ buf_utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+int
+gmq_utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t l = buf_utf8_len((const unsigned char *) s + i, n - i);
+        if (l == 0)
+            return 0;
+        i += l;
+    }
+    return 1;
+}
+
 void
 gmq_buf_json_str(gmq_buf_t *b, const char *s, size_t n)
 {

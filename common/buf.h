@@ -28,6 +28,8 @@ void   gmq_buf_printf(gmq_buf_t *b, const char *fmt, ...) GMQ_PRINTF(2, 3);
 void   gmq_buf_put_u16(gmq_buf_t *b, uint16_t v);   /* big-endian */
 void   gmq_buf_put_u32(gmq_buf_t *b, uint32_t v);
 void   gmq_buf_put_u64(gmq_buf_t *b, uint64_t v);
+/* 1 if s[0..n) is valid UTF-8 (what gmq_buf_json_str copies unchanged) */
+int    gmq_utf8_valid(const char *s, size_t n);
 /* append s as a JSON string literal, quotes included */
 void   gmq_buf_json_str(gmq_buf_t *b, const char *s, size_t n);
 static inline size_t gmq_buf_used(const gmq_buf_t *b) { return b->len - b->pos; }

@@ -53,6 +53,7 @@ static void api_kick(gmq_http_req_t *r);
 static void api_touch(gmq_http_req_t *r);
 static void api_release(gmq_http_req_t *r);
 static void api_on_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err);
+static void api_on_raw_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err);
 
 static const api_route_t api_routes[] = {
     { "/ping",             api_ping },
@@ -252,7 +253,11 @@ api_pop_common(gmq_http_req_t *r, gmq_op_t op)
         return;
     gmq_op_req_t o = { .op = op, .bind_key = api_str(bk) };
     o.wait_ms = timeout > 0 ? (uint64_t) timeout * 1000 : 0;
-    api_submit(r, topic, &o);
+    gmq_error_t err;
+    /* Accept: application/octet-stream: the body as it is (api_on_raw_reply) */
+    if (gmq_ops_submit(r->conn->m, r->conn, topic, &o, r->accept_raw ? api_on_raw_reply : api_on_reply,
+                       NULL, &err) == NULL)
+        api_fail(r, err.msg);
 }
 
 static void
@@ -696,4 +701,30 @@ api_on_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err)
     default:
         gmq_http_respond_json(c, 0, NULL, 0, msg);
     }
+}
+
+/* /pop and /dead with Accept: application/octet-stream: a message is its raw
+ * body with the id and retry count in headers, an empty queue 204; errors
+ * are the usual JSON */
+static void
+api_on_raw_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err)
+{
+    gmq_conn_t *c = req->conn;
+    if (c == NULL || c->dead || r == NULL || !r->ok ||
+        (r->kind != GMQ_RK_MESSAGE && r->kind != GMQ_RK_EMPTY)) {
+        api_on_reply(req, r, err);
+        return;
+    }
+    if (r->kind == GMQ_RK_EMPTY) {
+        gmq_http_respond_hdrs(c, 204, NULL, "Cache-Control: no-store\r\n", NULL, 0);
+        return;
+    }
+    char hdrs[128];
+    snprintf(hdrs, sizeof(hdrs), "X-Gmq-Msg-Id: %llu\r\nX-Gmq-Retry-Count: %u\r\n"
+             "Cache-Control: no-store\r\n",
+             (unsigned long long) r->id, r->retry);
+    gmq_delivery_t *d = gmq_conn_delivery(c, gmq_sup_topic(req->wproc), req->bind_key, r->id,
+                                          r->confirm);
+    gmq_http_respond_hdrs(c, 200, "application/octet-stream", hdrs, r->body.p, r->body.len);
+    gmq_conn_delivery_queued(c, d);
 }

@@ -106,6 +106,7 @@ http_on_message_begin(http_parser *p)
     h->authorization_len = 0;
     h->host[0] = h->origin[0] = h->if_none_match[0] = h->fetch_site[0] = '\0';
     h->host_len = h->origin_len = 0;
+    h->accept_raw = 0;
     h->head_started_ms = gmq_mono_ms();
     h->in_value = 0;
     h->head_bytes = 0;
@@ -179,6 +180,10 @@ http_header_done(gmq_http_state_t *h)
         http_header_keep(h, h->if_none_match, sizeof(h->if_none_match));
     } else if (http_header_is(h, "sec-fetch-site")) {
         http_header_keep(h, h->fetch_site, sizeof(h->fetch_site));
+    }
+    if (h->hfield.len == 6 && strncasecmp(h->hfield.data, "accept", 6) == 0) {
+        gmq_buf_append(&h->hvalue, "", 1);
+        h->accept_raw |= strcasestr(h->hvalue.data, "application/octet-stream") != NULL;
     }
     gmq_buf_reset(&h->hfield);
     gmq_buf_reset(&h->hvalue);
@@ -280,6 +285,7 @@ http_dispatch(gmq_conn_t *c)
     r.body = h->body.data ? h->body.data : "";
     r.body_len = h->body.len;
     r.content_type = h->content_type;
+    r.accept_raw = h->accept_raw;
     if (strncasecmp(h->content_type, "application/x-www-form-urlencoded", 33) == 0)
         gmq_http_params_parse(&r.form, r.body, r.body_len);
     else if (strncasecmp(h->content_type, "multipart/form-data", 19) == 0)
@@ -328,7 +334,7 @@ gmq_http_respond_hdrs(gmq_conn_t *c, int status, const char *ctype, const char *
                       const char *body, size_t len)
 {
     gmq_http_state_t *h = &c->u.http;
-    const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
+    const char *reason = status == 200 ? "OK" : status == 204 ? "No Content" : status == 400 ? "Bad Request"
                        : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
                        : status == 413 ? "Payload Too Large" : status == 431 ? "Request Header Fields Too Large"
                        : status == 503 ? "Service Unavailable" : status == 401 ? "Unauthorized"
@@ -339,11 +345,11 @@ gmq_http_respond_hdrs(gmq_conn_t *c, int status, const char *ctype, const char *
     gmq_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", status, reason);
     if (ctype != NULL)
         gmq_buf_printf(&c->out, "Content-Type: %s\r\n", ctype);
-    if (status != 304)
+    if (status != 304 && status != 204)
         gmq_buf_printf(&c->out, "Content-Length: %zu\r\n", len);
     gmq_buf_append_str(&c->out, hdrs != NULL ? hdrs : "Cache-Control: no-store\r\n");
     gmq_buf_printf(&c->out, "Connection: %s\r\n\r\n", h->keep_alive ? "keep-alive" : "close");
-    if (status != 304 && h->parser.method != HTTP_HEAD)
+    if (status != 304 && status != 204 && h->parser.method != HTTP_HEAD)
         gmq_buf_append(&c->out, body, len);
     if (!h->keep_alive)
         c->closing = 1;

@@ -21,6 +21,7 @@ typedef struct tcp_resp_s {
     int        done;
     int        fatal;         /* close the connection once sent */
     int        waiting;       /* a pop waiting at a worker */
+    int        raw;           /* pop/dead ... raw: answer a message as a 106 frame */
     gmq_delivery_t *delivery; /* the message in frame (owned by the connection) */
     gmq_buf_t  frame;
 } tcp_resp_t;
@@ -67,6 +68,7 @@ static const tcp_cmd_fn tcp_cmds[GMQ_TCP_CMD__COUNT] = {
     [GMQ_TCP_CMD_DELTOPIC] = cmd_manage,   [GMQ_TCP_CMD_PEEK] = cmd_manage,
     [GMQ_TCP_CMD_DEADLIST] = cmd_manage,   [GMQ_TCP_CMD_KICK] = cmd_manage,
     [GMQ_TCP_CMD_TOUCH] = cmd_manage,      [GMQ_TCP_CMD_RELEASE] = cmd_manage,
+    [GMQ_TCP_CMD_STATS] = cmd_manage,
 };
 
 /* the queue management commands: their operation, arguments and usage */
@@ -88,6 +90,7 @@ static const tcp_manage_t tcp_manage_cmds[] = {
     { GMQ_OP_KICK, 2, 3, 1, 0, "n", "kick <topic> <bind_key> [n]" },
     { GMQ_OP_TOUCH, 3, 3, 1, 1, NULL, "touch <topic> <bind_key> <id>" },
     { GMQ_OP_NACK, 3, 4, 1, 1, "delay", "release <topic> <bind_key> <id> [delay]" },
+    { GMQ_OP_STAT, 1, 1, 0, 0, NULL, "stats <topic>" },
 };
 
 static tcp_resp_t *tcp_resp_new(gmq_conn_t *c);
@@ -350,6 +353,12 @@ tcp_on_reply(gmq_req_t *req, const gmq_op_reply_t *rep, const gmq_error_t *err)
     case GMQ_RK_MESSAGE:
         r->delivery = gmq_conn_delivery(c, gmq_sup_topic(req->wproc), req->bind_key, rep->id,
                                         rep->confirm);
+        if (r->raw) {
+            gmq_tcp_put_raw(&r->frame, rep->id, rep->retry, rep->body.p, rep->body.len);
+            r->done = 1;
+            tcp_flush(c);
+            break;
+        }
         gmq_buf_init(&b);
         gmq_ops_message_json(&b, rep);
         tcp_finish(c, r, GMQ_TCP_MESSAGE, b.data, b.len);
@@ -570,14 +579,21 @@ cmd_pop(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
     const char *name = ev->cmd == GMQ_TCP_CMD_POP ? "pop" : "dead";
     char topic[GMQ_NAME_MAX + 1];
     uint64_t timeout = 0;
-    if (ev->argc < 2 || ev->argc > 3) {
-        tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "2 parameters required: %s <topic> <bind_key> [timeout]", name);
+    /* a last argument `raw` asks for a 106 frame (binary-safe body) */
+    int argc = ev->argc;
+    if (argc >= 3 && argc <= 4 && ev->argv[argc - 1].len == strlen(GMQ_TCP_ARG_RAW) &&
+        memcmp(ev->argv[argc - 1].p, GMQ_TCP_ARG_RAW, strlen(GMQ_TCP_ARG_RAW)) == 0) {
+        r->raw = 1;
+        argc--;
+    }
+    if (argc < 2 || argc > 3) {
+        tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "2 parameters required: %s <topic> <bind_key> [timeout] [raw]", name);
         return;
     }
     /* pop and dead answer a bad topic with E_INVALID_PARAMS, like the original */
     if (tcp_topic_as(c, r, ev->argv[0], topic, GMQ_E_INVALID_PARAMS) == NULL)
         return;
-    if (ev->argc == 3 && tcp_uint(ev->argv[2], GMQ_WAIT_MAX_S, &timeout) != GMQ_OK) {
+    if (argc == 3 && tcp_uint(ev->argv[2], GMQ_WAIT_MAX_S, &timeout) != GMQ_OK) {
         tcp_fail(c, r, 0, GMQ_E_INVALID_PARAMS, "timeout must be seconds between 0 and %d", GMQ_WAIT_MAX_S);
         return;
     }
@@ -585,7 +601,7 @@ cmd_pop(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
     op.bind_key = tcp_str(ev->argv[1]);
     /* pop blocks (with heartbeats) unless a timeout is given; dead answers at once */
     op.wait_ms = timeout * 1000;
-    op.forever = ev->argc == 2 && op.op == GMQ_OP_POP;
+    op.forever = argc == 2 && op.op == GMQ_OP_POP;
     tcp_submit(c, r, topic, &op);
 }
 

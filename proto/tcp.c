@@ -36,6 +36,7 @@ static const char *const tcp_cmd_names[GMQ_TCP_CMD__COUNT] = {
     [GMQ_TCP_CMD_KICK]        = "kick",
     [GMQ_TCP_CMD_TOUCH]       = "touch",
     [GMQ_TCP_CMD_RELEASE]     = "release",
+    [GMQ_TCP_CMD_STATS]       = "stats",
 };
 
 static int  tcp_parse_line(gmq_tcp_parser_t *p, const char *buf, size_t len, size_t *used,
@@ -106,6 +107,16 @@ gmq_tcp_put_frame(gmq_buf_t *b, uint16_t type, const void *data, size_t len)
 }
 
 void
+gmq_tcp_put_raw(gmq_buf_t *b, uint64_t id, uint32_t retry, const void *body, size_t len)
+{
+    gmq_buf_put_u16(b, GMQ_TCP_RAW);
+    gmq_buf_put_u32(b, (uint32_t) (GMQ_TCP_RAW_HDR + len));
+    gmq_buf_put_u64(b, id);
+    gmq_buf_put_u32(b, retry);
+    gmq_buf_append(b, body, len);
+}
+
+void
 gmq_tcp_put_error(gmq_buf_t *b, int ecode, const char *fmt, ...)
 {
     const char *name = gmq_ecode_name(ecode);
@@ -155,7 +166,7 @@ gmq_tcp_frame_decode(const char *buf, size_t len, size_t max_len, uint16_t *type
         return GMQ_AGAIN;
     uint16_t t = gmq_get_u16(buf);
     uint32_t n = gmq_get_u32(buf + 2);
-    if (t < GMQ_TCP_MESSAGE || t > GMQ_TCP_PING || n > max_len)
+    if (t < GMQ_TCP_MESSAGE || t > GMQ_TCP_RAW || n > max_len)
         return GMQ_ERR;
     if (len - GMQ_TCP_FRAME_HDR < n)
         return GMQ_AGAIN;
@@ -163,6 +174,19 @@ gmq_tcp_frame_decode(const char *buf, size_t len, size_t max_len, uint16_t *type
     *data = buf + GMQ_TCP_FRAME_HDR;
     *dlen = n;
     *used = GMQ_TCP_FRAME_HDR + (size_t) n;
+    return GMQ_OK;
+}
+
+int
+gmq_tcp_raw_decode(const char *data, size_t len, uint64_t *id, uint32_t *retry,
+                   const char **body, size_t *blen)
+{
+    if (len < GMQ_TCP_RAW_HDR)
+        return GMQ_ERR;
+    *id = gmq_get_u64(data);
+    *retry = gmq_get_u32(data + 8);
+    *body = data + GMQ_TCP_RAW_HDR;
+    *blen = len - GMQ_TCP_RAW_HDR;
     return GMQ_OK;
 }
 

@@ -2,7 +2,7 @@
  * tcp.h - the gmq v2 client protocol as a pure codec (no I/O): the
  * resumable request parser the node uses, the reply frame encoder, and the
  * client side (request encoder, reply frame decoder) that gmq-bench, gmqctl
- * and libgmq use. The frame types 101..105 are defined here and nowhere else.
+ * and libgmq use. The frame types 101..106 are defined here and nowhere else.
  *
  * A request is one text line `cmd arg ...\n` (a trailing \r is dropped),
  * split on every single space (empty tokens kept). `pub` and `publish` are
@@ -26,11 +26,14 @@
 #define GMQ_TCP_RESULT  103   /* result text or JSON */
 #define GMQ_TCP_CHANNEL 104   /* a channel message */
 #define GMQ_TCP_PING    105   /* heartbeat "ping" while a pop waits */
+#define GMQ_TCP_RAW     106   /* raw message: u64 BE id, u32 BE retry count, the body's bytes */
 
 #define GMQ_TCP_FRAME_HDR  6  /* u16 type + u32 length */
 #define GMQ_TCP_BODY_HDR   4  /* u32 length before each request body */
 #define GMQ_TCP_MAX_ARGS   8  /* argument tokens kept (after the command name) */
 #define GMQ_TCP_MPUB_ENVELOPE 4096  /* an mpub item may exceed max_body by its JSON envelope */
+#define GMQ_TCP_RAW_HDR    12 /* u64 id + u32 retry count before a 106 frame's body */
+#define GMQ_TCP_ARG_RAW    "raw"      /* last argument of pop/dead: answer a 106 frame */
 
 typedef enum {
     GMQ_TCP_CMD_NONE = 0,
@@ -55,6 +58,7 @@ typedef enum {
     GMQ_TCP_CMD_KICK,         /* kick <topic> <bind_key> [n] */
     GMQ_TCP_CMD_TOUCH,        /* touch <topic> <bind_key> <id> */
     GMQ_TCP_CMD_RELEASE,      /* release <topic> <bind_key> <id> [delay] */
+    GMQ_TCP_CMD_STATS,        /* stats <topic> */
     GMQ_TCP_CMD__COUNT
 } gmq_tcp_cmd_t;
 
@@ -130,6 +134,8 @@ int  gmq_tcp_parse(gmq_tcp_parser_t *p, const char *buf, size_t len, size_t *use
 /* ---- replies (node side) ---- */
 
 void gmq_tcp_put_frame(gmq_buf_t *b, uint16_t type, const void *data, size_t len);
+/* a 106 frame: the message's id, retry count and body as they are */
+void gmq_tcp_put_raw(gmq_buf_t *b, uint64_t id, uint32_t retry, const void *body, size_t len);
 /* a 102 frame "E_NAME - text" */
 void gmq_tcp_put_error(gmq_buf_t *b, int ecode, const char *fmt, ...) GMQ_PRINTF(3, 4);
 
@@ -142,9 +148,13 @@ void gmq_tcp_put_body(gmq_buf_t *b, const void *p, size_t len);
 /*
  * Decode one reply frame from buf[0..len): GMQ_OK with *type, *data (into
  * buf), *dlen and *used; GMQ_AGAIN when incomplete; GMQ_ERR when the type
- * is not 101..105 or the length is over max_len.
+ * is not 101..106 or the length is over max_len.
  */
 int  gmq_tcp_frame_decode(const char *buf, size_t len, size_t max_len, uint16_t *type,
                           const char **data, uint32_t *dlen, size_t *used);
+/* The data of a 106 frame: GMQ_OK with *id, *retry, *body and *blen (into
+ * data), GMQ_ERR when it is shorter than GMQ_TCP_RAW_HDR. */
+int  gmq_tcp_raw_decode(const char *data, size_t len, uint64_t *id, uint32_t *retry,
+                        const char **body, size_t *blen);
 
 #endif

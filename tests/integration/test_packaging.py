@@ -191,7 +191,9 @@ def make(*args):
 
 
 INSTALLED = ["bin/gmq-bench", "bin/gmq-master", "bin/gmqctl", "etc/gmq/gmq.conf",
-             "lib/systemd/system/gmq-master.service",
+             "include/gmq/adapters/libev.h", "include/gmq/gmq.h",
+             "lib/libgmq.a", "lib/libgmq.so", "lib/libgmq.so.0", "lib/libgmq.so.0.1.0",
+             "lib/pkgconfig/libgmq.pc", "lib/systemd/system/gmq-master.service",
              "share/man/man1/gmqctl.1", "share/man/man8/gmq-master.8"]
 
 
@@ -207,6 +209,27 @@ class MakeInstallTest(unittest.TestCase):
             self.assertTrue(os.access(os.path.join(dest, "usr/local/bin", b), os.X_OK), b)
         with open(os.path.join(dest, "usr/local/etc/gmq/gmq.conf")) as f:
             self.assertIn('\ndata_save_path = "/var/lib/gmq"\n', f.read())
+
+    def test_library_files(self):
+        dest = tmpdir(self, "gmqdest-")
+        self.assertEqual(make("install", "DESTDIR=" + dest, "PREFIX=/usr/local").returncode, 0)
+        lib = os.path.join(dest, "usr/local/lib")
+        self.assertEqual(os.readlink(os.path.join(lib, "libgmq.so")), "libgmq.so.0")
+        self.assertEqual(os.readlink(os.path.join(lib, "libgmq.so.0")), "libgmq.so.0.1.0")
+        r = run(["readelf", "-d", os.path.join(lib, "libgmq.so.0.1.0")])
+        self.assertIn("Library soname: [libgmq.so.0]", r.stdout)
+        # only the public API is exported: gmq[A-Z]*, never the node's gmq_* internals
+        r = run(["nm", "-D", "--defined-only", os.path.join(lib, "libgmq.so.0.1.0")])
+        syms = [l.split()[-1].split("@")[0] for l in r.stdout.splitlines() if l.split()[-2:-1] == ["T"]]
+        self.assertIn("gmqConnect", syms)
+        self.assertEqual([x for x in syms if not x.startswith("gmq") or x.startswith("gmq_")], [])
+        r = run(["nm", "--defined-only", "-g", os.path.join(lib, "libgmq.a")])
+        syms = [l.split()[-1] for l in r.stdout.splitlines() if " T " in l]
+        self.assertEqual([x for x in syms if not x.startswith("gmq") or x.startswith("gmq_")], [])
+        with open(os.path.join(lib, "pkgconfig/libgmq.pc")) as f:
+            pc = f.read()
+        self.assertIn("prefix=/usr/local\n", pc)
+        self.assertIn("libdir=${prefix}/lib\n", pc)
 
     def test_usr_puts_the_config_in_etc_and_keeps_an_existing_one(self):
         dest = tmpdir(self, "gmqdest-")
@@ -262,6 +285,8 @@ class DebTest(unittest.TestCase):
             shutil.rmtree(cls.out, True)
             raise AssertionError("make deb failed (%d): %s\n%s" % (r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
         cls.deb = debs[0]
+        cls.lib_debs = {name: glob.glob(os.path.join(cls.out, name + "_*_*.deb"))
+                        for name in ("libgmq0", "libgmq-dev")}
 
     @classmethod
     def tearDownClass(cls):
@@ -299,6 +324,25 @@ class DebTest(unittest.TestCase):
         self.assertLess(postinst.index("adduser"), postinst.index("deb-systemd-invoke"))
         depends = run(["dpkg-deb", "-f", self.deb, "Depends"]).stdout
         self.assertIn("adduser", depends)
+
+    def test_library_packages(self):
+        """libgmq0: the shared library; libgmq-dev: headers, .so, .a, libgmq.pc"""
+        for name, want in (("libgmq0", ["libgmq.so.0", "libgmq.so.0.1.0"]),
+                           ("libgmq-dev", ["libgmq.a", "libgmq.so", "pkgconfig/libgmq.pc"])):
+            self.assertEqual(len(self.lib_debs[name]), 1, name)
+            deb = self.lib_debs[name][0]
+            r = run(["dpkg-deb", "-c", deb])
+            files = {line.split()[5] for line in r.stdout.splitlines() if not line.startswith("d")}
+            arch = run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"]).stdout.strip()
+            for f in want:
+                self.assertIn("./usr/lib/%s/%s" % (arch, f), files, name)
+            if name == "libgmq-dev":
+                for h in ("./usr/include/gmq/gmq.h", "./usr/include/gmq/adapters/libev.h"):
+                    self.assertIn(h, files)
+                self.assertIn("libgmq0 (= 0.1.0)", run(["dpkg-deb", "-f", deb, "Depends"]).stdout)
+            r = run(["lintian", deb])
+            errors = [line for line in r.stdout.splitlines() if line.startswith("E:")]
+            self.assertEqual(errors, [], r.stdout)
 
     def test_lintian_reports_no_errors(self):
         r = run(["lintian", self.deb])

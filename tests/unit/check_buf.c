@@ -45,6 +45,18 @@ START_TEST(test_json_utf8)
 }
 END_TEST
 
+START_TEST(test_utf8_valid)
+{
+    ck_assert_int_eq(gmq_utf8_valid("", 0), 1);
+    ck_assert_int_eq(gmq_utf8_valid("a\0b\x7f", 4), 1);     /* NUL and DEL are valid UTF-8 */
+    ck_assert_int_eq(gmq_utf8_valid("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15), 1);
+    ck_assert_int_eq(gmq_utf8_valid("bad\xff", 4), 0);
+    ck_assert_int_eq(gmq_utf8_valid("\xed\xa0\x80", 3), 0);  /* surrogate */
+    ck_assert_int_eq(gmq_utf8_valid("\xe2\x82", 2), 0);      /* truncated */
+    ck_assert_int_eq(gmq_utf8_valid("\xc0\x80", 2), 0);      /* overlong */
+}
+END_TEST
+
 START_TEST(test_grow_consume)
 {
     gmq_buf_t b;
@@ -91,6 +103,7 @@ main(void)
     TCase *tc = tcase_create("buf");
     tcase_add_test(tc, test_json_escapes);
     tcase_add_test(tc, test_json_utf8);
+    tcase_add_test(tc, test_utf8_valid);
     tcase_add_test(tc, test_grow_consume);
     tcase_add_test(tc, test_names);
     suite_add_tcase(s, tc);

@@ -96,6 +96,27 @@ START_TEST(test_swrr_smooth)
 }
 END_TEST
 
+/* only eligible nodes are picked, with their weights; the others keep their state */
+START_TEST(test_swrr_among)
+{
+    static const int w[] = { 1, 2, 5 };
+    gmq_discovery_node_t nodes[3];
+    nodes_with_weights(nodes, w, 3);
+    unsigned char el[3] = { 1, 1, 0 };
+    int count[3] = { 0 };
+    for (int i = 0; i < 300; i++)
+        count[gmq_discovery_swrr_among(nodes, 3, el)]++;
+    ck_assert_int_eq(count[0], 100);
+    ck_assert_int_eq(count[1], 200);
+    ck_assert_int_eq(count[2], 0);
+    ck_assert_int_eq(nodes[2].current, 0);
+    el[0] = el[1] = 0;
+    ck_assert_int_eq(gmq_discovery_swrr_among(nodes, 3, el), -1);
+    el[2] = 1;
+    ck_assert_int_eq(gmq_discovery_swrr_among(nodes, 3, el), 2);
+}
+END_TEST
+
 START_TEST(test_apply)
 {
     gmq_discovery_node_t *nodes = NULL;
@@ -145,6 +166,7 @@ discovery_suite(void)
     tcase_add_test(tc, test_node_parse);
     tcase_add_test(tc, test_swrr_shares);
     tcase_add_test(tc, test_swrr_smooth);
+    tcase_add_test(tc, test_swrr_among);
     tcase_add_test(tc, test_apply);
     suite_add_tcase(s, tc);
     return s;

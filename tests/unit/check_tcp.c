@@ -563,7 +563,7 @@ START_TEST(test_frame_roundtrip)
 {
     gmq_buf_t b;
     gmq_buf_init(&b);
-    for (uint16_t t = GMQ_TCP_MESSAGE; t <= GMQ_TCP_PING; t++) {
+    for (uint16_t t = GMQ_TCP_MESSAGE; t <= GMQ_TCP_RAW; t++) {
         char data[32];
         int n = snprintf(data, sizeof(data), "payload of %u", t);
         gmq_buf_reset(&b);
@@ -617,7 +617,7 @@ START_TEST(test_frame_bad)
     const char *d;
     uint32_t dlen;
     size_t used;
-    static const uint16_t bad[] = { 0, 1, GMQ_TCP_MESSAGE - 1, GMQ_TCP_PING + 1, 0xffff };
+    static const uint16_t bad[] = { 0, 1, GMQ_TCP_MESSAGE - 1, GMQ_TCP_RAW + 1, 0xffff };
     for (size_t i = 0; i < GMQ_ARRAY_LEN(bad); i++) {
         gmq_buf_reset(&b);
         gmq_tcp_put_frame(&b, bad[i], "x", 1);
@@ -672,6 +672,59 @@ START_TEST(test_put_error)
     ck_assert_int_eq(gmq_tcp_frame_decode(b.data, b.len, 4096, &type, &d, &dlen, &used), GMQ_OK);
     ck_assert_uint_eq(dlen, strlen("E_UNKNOWN - "));
     ck_assert(memcmp(d, "E_UNKNOWN - ", dlen) == 0);
+    gmq_buf_free(&b);
+}
+END_TEST
+
+/* a 106 frame carries every byte value, NUL included, and the full id range */
+START_TEST(test_raw_frame)
+{
+    gmq_buf_t b;
+    gmq_buf_init(&b);
+    char body[256];
+    for (int i = 0; i < 256; i++)
+        body[i] = (char) i;
+    static const uint64_t ids[] = { 1, 1309830092066656256ull, UINT64_MAX };
+    static const uint32_t retries[] = { 0, 5, UINT32_MAX };
+    for (size_t i = 0; i < GMQ_ARRAY_LEN(ids); i++) {
+        gmq_buf_reset(&b);
+        gmq_tcp_put_raw(&b, ids[i], retries[i], body, sizeof(body));
+        ck_assert_uint_eq(b.len, GMQ_TCP_FRAME_HDR + GMQ_TCP_RAW_HDR + sizeof(body));
+        ck_assert_uint_eq(gmq_get_u16(b.data), GMQ_TCP_RAW);
+        ck_assert_uint_eq(gmq_get_u64(b.data + GMQ_TCP_FRAME_HDR), ids[i]);
+        uint16_t type;
+        const char *d, *got;
+        uint32_t dlen;
+        size_t used, glen;
+        uint64_t id;
+        uint32_t retry;
+        for (size_t k = 0; k < b.len; k++)
+            ck_assert_int_eq(gmq_tcp_frame_decode(b.data, k, 4096, &type, &d, &dlen, &used),
+                             GMQ_AGAIN);
+        ck_assert_int_eq(gmq_tcp_frame_decode(b.data, b.len, 4096, &type, &d, &dlen, &used), GMQ_OK);
+        ck_assert_uint_eq(type, GMQ_TCP_RAW);
+        ck_assert_uint_eq(used, b.len);
+        ck_assert_int_eq(gmq_tcp_raw_decode(d, dlen, &id, &retry, &got, &glen), GMQ_OK);
+        ck_assert_uint_eq(id, ids[i]);
+        ck_assert_uint_eq(retry, retries[i]);
+        ck_assert_uint_eq(glen, sizeof(body));
+        ck_assert(memcmp(got, body, sizeof(body)) == 0);
+    }
+    /* an empty body; data shorter than the header */
+    gmq_buf_reset(&b);
+    gmq_tcp_put_raw(&b, 7, 1, "", 0);
+    uint64_t id;
+    uint32_t retry;
+    const char *got;
+    size_t glen;
+    ck_assert_int_eq(gmq_tcp_raw_decode(b.data + GMQ_TCP_FRAME_HDR, GMQ_TCP_RAW_HDR, &id, &retry,
+                                        &got, &glen), GMQ_OK);
+    ck_assert_uint_eq(id, 7);
+    ck_assert_uint_eq(retry, 1);
+    ck_assert_uint_eq(glen, 0);
+    for (size_t k = 0; k < GMQ_TCP_RAW_HDR; k++)
+        ck_assert_int_eq(gmq_tcp_raw_decode(b.data + GMQ_TCP_FRAME_HDR, k, &id, &retry, &got, &glen),
+                         GMQ_ERR);
     gmq_buf_free(&b);
 }
 END_TEST
@@ -741,6 +794,7 @@ tcp_suite(void)
     tcase_add_test(tc, test_frame_roundtrip);
     tcase_add_test(tc, test_frame_bad);
     tcase_add_test(tc, test_put_error);
+    tcase_add_test(tc, test_raw_frame);
     tcase_add_test(tc, test_put_cmd_parsed_back);
     suite_add_tcase(s, tc);
     return s;
