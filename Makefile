@@ -17,21 +17,25 @@ endif
 
 # --- sources (explicit lists; main.c files stay out so tests link the rest) ---
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
-               common/seam.c common/etcdapi.c common/procstat.c common/net.c
+               common/seam.c common/etcdapi.c common/procstat.c common/net.c common/histo.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
-               worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c
+               worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c \
+               worker/syncstat.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
-               master/etcd.c master/service.c
+               master/etcd.c master/service.c master/metrics.c master/web.c master/nodeinfo.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
+# gmqctl's modules: JSON tree, output, requests, command table, commands
+CTL_SRCS    := client/ctl_json.c client/ctl_out.c client/ctl_http.c client/ctl_help.c \
+               client/ctl_cmds_node.c client/ctl_cmds_topic.c client/ctl_cmds_msg.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi \
-               discovery call
+UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery \
+               histo metrics ctl call
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
@@ -90,8 +94,12 @@ COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
 STORE_OBJS  := $(STORE_SRCS:%.c=$(BUILD)/%.o)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
+CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 
-$(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CLIENT_OBJS) $(COMMON_OBJS)
+# the master reads other nodes' etcd values with the client's parser (GET /cluster/nodes)
+$(BUILD)/gmq-master: $(CLIENT_OBJS)
+
+$(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CTL_OBJS) $(CLIENT_OBJS) $(COMMON_OBJS)
 	$(CC) -pthread -o $@ $^ $(LDLIBS)
 
 # test driver for master/etcd.c on its own loop (integration tests; not a unit test)
@@ -109,13 +117,17 @@ $(BUILD)/tests/check_net:    $(COMMON_OBJS)
 $(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o
 $(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
 $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.o
-$(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o
+$(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o \
+                              $(BUILD)/worker/syncstat.o
 $(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_topicadm: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_counters: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_etcdapi: $(COMMON_OBJS)
+$(BUILD)/tests/check_histo:  $(COMMON_OBJS)
+$(BUILD)/tests/check_metrics: $(LIB_OBJS) $(CLIENT_OBJS)
 $(BUILD)/tests/check_discovery: $(CLIENT_OBJS) $(COMMON_OBJS)
-$(BUILD)/tests/check_call: $(BUILD)/client/call.o $(COMMON_OBJS) $(PROTO_OBJS)
+$(BUILD)/tests/check_ctl:    $(BUILD)/client/ctl_json.o $(BUILD)/client/ctl_out.o $(COMMON_OBJS)
+$(BUILD)/tests/check_call:   $(BUILD)/client/call.o $(COMMON_OBJS) $(PROTO_OBJS)
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o
 	@mkdir -p $(dir $@)
@@ -141,6 +153,20 @@ $(BUILD)/gen/service_files.h: etc/gmq-master.service $(BUILD)/etc/gmq.conf scrip
 
 $(BUILD)/master/service.o: $(BUILD)/gen/service_files.h
 $(BUILD)/master/service.o: CFLAGS += -I$(BUILD)/gen
+
+# the web admin page (docs/web.md), embedded in gmq-master for master/web.c,
+# with an ETag per file: the first 16 hex digits of its SHA-256
+WEB_FILES := web/index.html web/app.css web/app.js
+$(BUILD)/gen/web_files.h: $(WEB_FILES) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh web_index_html web/index.html web_app_css web/app.css \
+	    web_app_js web/app.js > $@.tmp
+	sha256sum $(WEB_FILES) | awk '{ n = toupper($$2); sub(/.*\//, "", n); gsub(/[^A-Z0-9]/, "_", n); \
+	    printf "#define WEB_ETAG_%s \"\\\"%s\\\"\"\n", n, substr($$1, 1, 16) }' >> $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/master/web.o: $(BUILD)/gen/web_files.h
+$(BUILD)/master/web.o: CFLAGS += -I$(BUILD)/gen
 
 deps:
 	@scripts/install-deps.sh
@@ -220,7 +246,8 @@ deb:
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	tar -cf - --exclude=./.git --exclude=./build --exclude=./build-asan \
 	    --exclude=./$(patsubst $(CURDIR)/%,%,$(abspath $(BUILD))) \
-	    --exclude=./data --exclude=__pycache__ . | tar -xf - -C $(DEB_DIR)/src
+	    --exclude=./data --exclude=__pycache__ --exclude=./tests/browser/node_modules . | \
+	    tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
 	rm -rf $(DEB_DIR)/src
 	@ls $(DEB_DIR)/*.deb

@@ -1,463 +1,322 @@
 /*
- * gmqctl.c - the admin CLI: global flags, then one command from a dispatch
- * table (nodes, ping; later topics, stat, push, pop, ...). A table by default,
- * --json for scripts. Exit 0 ok, 1 failure (etcd or a node unreachable), 2 usage.
+ * gmqctl.c - the admin CLI's entry: reads the environment and the command line
+ * (global flags anywhere, the command words, the command's own options and
+ * positionals), checks what can be checked without a node, and runs one row of
+ * the command table (client/ctl_help.c). Exit 0 ok, 1 failure, 2 usage.
  */
-#include "client/discovery.h"
-#include "common/buf.h"
-#include "common/gmq.h"
+#include "client/ctl_help.h"
+#include "client/gmqctl.h"
+#include "common/config.h"
 
 #include <curl/curl.h>
-#include <getopt.h>
+#include <stddef.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define CTL_OK    0
-#define CTL_FAIL  1
-#define CTL_USAGE 2
-#define CTL_DEFAULT_ETCD "127.0.0.1:2379"
+typedef struct ctl_parse_s {
+    int         server_flag;    /* --server given (not just GMQ_SERVER) */
+    int         etcd_flag;
+    int         help;
+    int         version;
+} ctl_parse_t;
 
-typedef struct ctl_s {
-    const char *etcd;       /* --etcd / GMQ_ETCD */
-    const char *server;     /* --server / GMQ_SERVER: http base URL of one node */
-    const char *cacert;
-    long        timeout_ms;
-    int         json;
-    int         no_headers;
-    int         argc;       /* command arguments after the command name */
-    char      **argv;
-} ctl_t;
-
-typedef struct ctl_cmd_s {
-    const char *name;
-    int       (*run)(ctl_t *c);
-    const char *args;
-    const char *help;
-} ctl_cmd_t;
-
-/* one target of a per-node command */
-typedef struct ctl_target_s {
-    char node_id[16];
-    char base[300];         /* http://host:port */
-    char http_addr[256];
-} ctl_target_t;
-
-static int  ctl_nodes(ctl_t *c);
-static int  ctl_ping(ctl_t *c);
-static int  ctl_watch(ctl_t *c);
-static void ctl_nodes_print(ctl_t *c, const gmq_discovery_node_t *nodes, size_t n);
-static void ctl_usage(FILE *f, int full);
-static void ctl_table(char ***rows, size_t nrows, size_t ncols, const int *right, int headers);
-static int  ctl_targets(ctl_t *c, ctl_target_t **out, size_t *n);
-static void ctl_json_str(gmq_buf_t *b, const char *s);
-
-static const ctl_cmd_t ctl_cmds[] = {
-    { "nodes", ctl_nodes, "", "list the nodes registered in etcd (id, tcp_addr, http_addr, weight, up since)" },
-    { "ping",  ctl_ping,  "", "GET /ping on every node (or on --server) and show the round trip" },
-    { "watch", ctl_watch, "", "print the node list again on every change (NDJSON with --json)" },
-};
+static int  ctl_parse(gmq_ctl_t *c, ctl_parse_t *p, int argc, char **argv);
+static int  ctl_option(gmq_ctl_t *c, ctl_parse_t *p, char **argv, int argc, int *i);
+static int  ctl_word(gmq_ctl_t *c, char *w);
+static int  ctl_global(gmq_ctl_t *c, ctl_parse_t *p, const char *name, const char *v);
+static int  ctl_check(gmq_ctl_t *c, ctl_parse_t *p);
 
 int
 main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "etcd", required_argument, NULL, 'e' },
-        { "server", required_argument, NULL, 's' },
-        { "json", no_argument, NULL, 'j' },
-        { "timeout", required_argument, NULL, 't' },
-        { "cacert", required_argument, NULL, 'c' },
-        { "no-headers", no_argument, NULL, 'H' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
-    ctl_t c;
+    gmq_ctl_t c;
+    ctl_parse_t p;
     memset(&c, 0, sizeof(c));
-    c.etcd = getenv("GMQ_ETCD");
+    memset(&p, 0, sizeof(p));
     c.server = getenv("GMQ_SERVER");
+    c.etcd = getenv("GMQ_ETCD");
+    c.token = getenv("GMQ_TOKEN");
+    if (c.server && !c.server[0])
+        c.server = NULL;
+    if (c.etcd && !c.etcd[0])
+        c.etcd = NULL;
+    if (c.token && !c.token[0])
+        c.token = NULL;
     c.timeout_ms = 3000;
-    int o;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, "e:s:jt:c:hV", opts, NULL)) != -1) {
-        switch (o) {
-        case 'e': c.etcd = optarg; break;
-        case 's': c.server = optarg; break;
-        case 'j': c.json = 1; break;
-        case 'c': c.cacert = optarg; break;
-        case 'H': c.no_headers = 1; break;
-        case 't': {
-            char *end;
-            double s = strtod(optarg, &end);
-            if (*end || s <= 0 || s > 3600) {
-                fprintf(stderr, "gmqctl: --timeout %s: want seconds in (0, 3600]\n", optarg);
-                ctl_usage(stderr, 0);
-                return CTL_USAGE;
-            }
-            c.timeout_ms = (long) (s * 1000);
-            break;
-        }
-        case 'h': ctl_usage(stdout, 1); return CTL_OK;
-        case 'V': printf("gmqctl %s\n", GMQ_VERSION); return CTL_OK;
-        default:
-            fprintf(stderr, "gmqctl: unknown flag or missing value: '%s'\n", argv[optind - 1]);
-            ctl_usage(stderr, 0);
-            return CTL_USAGE;
-        }
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "gmqctl: no command given\n");
-        ctl_usage(stderr, 0);
-        return CTL_USAGE;
-    }
-    /* getopt_long permuted argv: the command and its arguments are left at the end,
-     * so flags may come before or after the command (gmqctl nodes --json) */
-    const char *name = argv[optind];
-    c.argv = argv + optind + 1;
-    c.argc = argc - optind - 1;
+    c.argv = gmq_xcalloc((size_t) argc + 1, sizeof(char *));
 
-    for (size_t i = 0; i < GMQ_ARRAY_LEN(ctl_cmds); i++)
-        if (strcmp(ctl_cmds[i].name, name) == 0) {
-            curl_global_init(CURL_GLOBAL_DEFAULT);
-            int rc = ctl_cmds[i].run(&c);
-            curl_global_cleanup();
-            return rc;
-        }
-    fprintf(stderr, "gmqctl: unknown command '%s'\n", name);
-    ctl_usage(stderr, 0);
-    return CTL_USAGE;
-}
-
-static void
-ctl_usage(FILE *f, int full)
-{
-    fprintf(f, "usage: gmqctl [--etcd URL[,URL] | --server URL] [--json] [--timeout SEC] "
-               "[--cacert FILE] [--no-headers] <command>\n");
-    if (!full)
-        return;
-    fprintf(f, "\ncommands:\n");
-    for (size_t i = 0; i < GMQ_ARRAY_LEN(ctl_cmds); i++)
-        fprintf(f, "  %-8s %s\n", ctl_cmds[i].name, ctl_cmds[i].help);
-    fprintf(f, "\nflags:\n"
-               "  --etcd URL[,URL]  etcd endpoints, scheme optional (env GMQ_ETCD, default %s)\n"
-               "  --server URL      one node's HTTP base URL, e.g. http://127.0.0.1:9504 (env GMQ_SERVER)\n"
-               "  --json            JSON output for scripts\n"
-               "  --timeout SEC     per request timeout (default 3)\n"
-               "  --cacert FILE     CA bundle for https:// etcd endpoints or servers\n"
-               "  --no-headers      table without the header row\n"
-               "\nexit status: 0 ok, 1 failure (etcd or a node unreachable), 2 usage error\n",
-            CTL_DEFAULT_ETCD);
-}
-
-static gmq_discovery_t *
-ctl_discovery(ctl_t *c, int *rc)
-{
-    char err[512];
-    gmq_discovery_t *d = gmq_discovery_new(c->etcd ? c->etcd : CTL_DEFAULT_ETCD, c->cacert,
-                                           c->timeout_ms, err, sizeof(err));
-    if (d == NULL) {
-        fprintf(stderr, "gmqctl: --etcd: %s\n", err);
-        *rc = CTL_USAGE;
-        return NULL;
-    }
-    if (gmq_discovery_refresh(d, err, sizeof(err)) != GMQ_OK) {
-        fprintf(stderr, "gmqctl: %s\n", err);
-        gmq_discovery_free(d);
-        *rc = CTL_FAIL;
-        return NULL;
-    }
-    return d;
-}
-
-static int
-ctl_nodes(ctl_t *c)
-{
-    int rc = CTL_OK;
-    if (c->argc > 0) {
-        fprintf(stderr, "gmqctl: nodes takes no arguments\n");
-        ctl_usage(stderr, 0);
-        return CTL_USAGE;
-    }
-    if (c->server && !c->etcd) {
-        fprintf(stderr, "gmqctl: nodes lists etcd registrations; give --etcd URL[,URL]\n");
-        ctl_usage(stderr, 0);
-        return CTL_USAGE;
-    }
-    gmq_discovery_t *d = ctl_discovery(c, &rc);
-    if (d == NULL)
-        return rc;
-    gmq_discovery_node_t *nodes;
-    size_t n = gmq_discovery_nodes(d, &nodes);
-    ctl_nodes_print(c, nodes, n);
-    free(nodes);
-    gmq_discovery_free(d);
-    return CTL_OK;
-}
-
-static void
-ctl_nodes_print(ctl_t *c, const gmq_discovery_node_t *nodes, size_t n)
-{
-    if (c->json) {
-        gmq_buf_t b;
-        gmq_buf_init(&b);
-        gmq_buf_append_str(&b, "[");
-        for (size_t i = 0; i < n; i++) {
-            char w[16];
-            snprintf(w, sizeof(w), "%d", nodes[i].weight);
-            gmq_buf_append_str(&b, i ? ",{\"node_id\":" : "{\"node_id\":");
-            ctl_json_str(&b, nodes[i].node_id);
-            gmq_buf_append_str(&b, ",\"tcp_addr\":");
-            ctl_json_str(&b, nodes[i].tcp_addr);
-            gmq_buf_append_str(&b, ",\"http_addr\":");
-            ctl_json_str(&b, nodes[i].http_addr);
-            gmq_buf_append_str(&b, ",\"weight\":");
-            ctl_json_str(&b, w);
-            gmq_buf_append_str(&b, ",\"join_time\":");
-            ctl_json_str(&b, nodes[i].join_time);
-            gmq_buf_append_str(&b, ",\"started_at\":");
-            ctl_json_str(&b, nodes[i].started_at);
-            gmq_buf_append_str(&b, ",\"version\":");
-            ctl_json_str(&b, nodes[i].version);
-            gmq_buf_append_str(&b, "}");
-        }
-        gmq_buf_append_str(&b, "]\n");
-        fwrite(gmq_buf_rptr(&b), 1, gmq_buf_used(&b), stdout);
-        gmq_buf_free(&b);
-    } else {
-        static const int right[] = { 1, 0, 0, 1, 0 };
-        char ***rows = gmq_xcalloc(n + 1, sizeof(char **));
-        static char *head[] = { "ID", "TCP_ADDR", "HTTP_ADDR", "WEIGHT", "UP SINCE" };
-        rows[0] = head;
-        char (*w)[16] = gmq_xcalloc(n ? n : 1, 16);
-        for (size_t i = 0; i < n; i++) {
-            snprintf(w[i], 16, "%d", nodes[i].weight);
-            rows[i + 1] = gmq_xcalloc(5, sizeof(char *));
-            rows[i + 1][0] = (char *) nodes[i].node_id;
-            rows[i + 1][1] = (char *) nodes[i].tcp_addr;
-            rows[i + 1][2] = (char *) nodes[i].http_addr;
-            rows[i + 1][3] = w[i];
-            rows[i + 1][4] = (char *) nodes[i].join_time;
-        }
-        ctl_table(c->no_headers ? rows + 1 : rows, c->no_headers ? n : n + 1, 5, right,
-                  !c->no_headers);
-        for (size_t i = 0; i < n; i++)
-            free(rows[i + 1]);
-        free(rows);
-        free(w);
+    int rc = ctl_parse(&c, &p, argc, argv);
+    if (rc == GMQ_CTL_OK && p.version) {
+        printf("gmqctl %s\n", GMQ_VERSION);
+    } else if (rc == GMQ_CTL_OK && p.help) {
+        if (c.cmd)
+            gmq_ctl_help_command(stdout, c.cmd->group, c.cmd);
+        else if (c.group)
+            gmq_ctl_help_command(stdout, c.group, NULL);
+        else
+            gmq_ctl_help_usage(stdout);
+    } else if (rc == GMQ_CTL_OK && c.cmd == NULL) {
+        rc = c.group ? gmq_ctl_usage(&c, "%s: give one of its verbs", c.group)
+                     : gmq_ctl_usage(&c, "no command given");
+    } else if (rc == GMQ_CTL_OK && (rc = ctl_check(&c, &p)) == GMQ_CTL_OK) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = c.cmd->run(&c);
+        curl_global_cleanup();
     }
     fflush(stdout);
+    free(c.argv);
+    return rc;
 }
 
-static int
-ctl_watch(ctl_t *c)
+int
+gmq_ctl_usage(const gmq_ctl_t *c, const char *fmt, ...)
 {
-    int rc = CTL_OK;
-    if (c->argc > 0 || (c->server && !c->etcd)) {
-        fprintf(stderr, "gmqctl: watch takes no arguments and needs --etcd\n");
-        ctl_usage(stderr, 0);
-        return CTL_USAGE;
-    }
-    gmq_discovery_t *d = ctl_discovery(c, &rc);
-    if (d == NULL)
-        return rc;
-    uint64_t seen = gmq_discovery_version(d);
-    gmq_discovery_node_t *nodes;
-    size_t n = gmq_discovery_nodes(d, &nodes);
-    ctl_nodes_print(c, nodes, n);
-    free(nodes);
-    gmq_discovery_watch_start(d);
-    for (;;) {   /* until a signal ends the process */
-        struct timespec ts = { 0, 50 * 1000000L };
-        nanosleep(&ts, NULL);
-        uint64_t v = gmq_discovery_version(d);
-        if (v == seen)
+    va_list ap;
+    fputs("gmqctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (c && c->cmd == NULL && c->group)
+        gmq_ctl_help_group(stderr, c->group);
+    else
+        gmq_ctl_help_synopsis(stderr, c ? c->cmd : NULL);
+    return GMQ_CTL_USAGE;
+}
+
+int
+gmq_ctl_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("gmqctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return GMQ_CTL_FAIL;
+}
+
+const char *
+gmq_ctl_opt(const gmq_ctl_t *c, const char *name)
+{
+    for (int i = 0; c->cmd && i < GMQ_CTL_OPTS_MAX && c->cmd->opts[i].name; i++)
+        if (strcmp(c->cmd->opts[i].name, name) == 0)
+            return c->opt[i];
+    return NULL;
+}
+
+int
+gmq_ctl_num(const gmq_ctl_t *c, const char *what, const char *s, uint64_t min, uint64_t max,
+            uint64_t *out)
+{
+    if (gmq_parse_u64(s, strlen(s), max, out) != GMQ_OK || *out < min)
+        return gmq_ctl_usage(c, "%s '%s': want a whole number from %llu to %llu", what, s,
+                             (unsigned long long) min, (unsigned long long) max);
+    return GMQ_CTL_OK;
+}
+
+int
+gmq_ctl_check_name(const gmq_ctl_t *c, const char *what, const char *s)
+{
+    if (!gmq_name_valid(s, strlen(s)))
+        return gmq_ctl_usage(c, "invalid %s '%s': use 1..%d of [A-Za-z0-9_.-]", what, s,
+                             GMQ_NAME_MAX);
+    return GMQ_CTL_OK;
+}
+
+int
+gmq_ctl_check_id(const gmq_ctl_t *c, const char *s)
+{
+    uint64_t id;
+    if (gmq_parse_u64(s, strlen(s), UINT64_MAX, &id) != GMQ_OK || id == 0)
+        return gmq_ctl_usage(c, "message id '%s': want the decimal id that push or pop printed", s);
+    return GMQ_CTL_OK;
+}
+
+/* one pass over argv: options (global ones anywhere, the command's once it is
+ * known), the command words, then its positionals; "--" ends the options */
+static int
+ctl_parse(gmq_ctl_t *c, ctl_parse_t *p, int argc, char **argv)
+{
+    int only_words = 0;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        int rc;
+        if (!only_words && strcmp(a, "--") == 0) {
+            only_words = 1;
             continue;
-        seen = v;
-        n = gmq_discovery_nodes(d, &nodes);
-        if (!c->json)
-            printf("\n");
-        ctl_nodes_print(c, nodes, n);
-        free(nodes);
-    }
-}
-
-static size_t
-ctl_sink(char *ptr, size_t size, size_t nmemb, void *userp)
-{
-    gmq_buf_t *b = userp;
-    if (gmq_buf_used(b) < 4096)
-        gmq_buf_append(b, ptr, size * nmemb);
-    return size * nmemb;
-}
-
-static int
-ctl_ping(ctl_t *c)
-{
-    if (c->argc > 0) {
-        fprintf(stderr, "gmqctl: ping takes no arguments\n");
-        ctl_usage(stderr, 0);
-        return CTL_USAGE;
-    }
-    ctl_target_t *t;
-    size_t n;
-    int rc = ctl_targets(c, &t, &n);
-    if (rc != CTL_OK)
-        return rc;
-    if (n == 0) {
-        fprintf(stderr, "gmqctl: no node registered in etcd\n");
-        free(t);
-        return CTL_FAIL;
-    }
-
-    gmq_buf_t out;
-    gmq_buf_init(&out);
-    char ***rows = gmq_xcalloc(n + 1, sizeof(char **));
-    static char *head[] = { "ID", "HTTP_ADDR", "STATUS", "TIME_MS" };
-    rows[0] = head;
-    char (*status)[CURL_ERROR_SIZE + 32] = gmq_xcalloc(n, CURL_ERROR_SIZE + 32);
-    char (*ms)[16] = gmq_xcalloc(n, 16);
-    int failed = 0;
-
-    if (c->json)
-        gmq_buf_append_str(&out, "[");
-    for (size_t i = 0; i < n; i++) {
-        char url[320], cerr[CURL_ERROR_SIZE] = "";
-        gmq_buf_t body;
-        gmq_buf_init(&body);
-        snprintf(url, sizeof(url), "%s/ping", t[i].base);
-        CURL *h = curl_easy_init();
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ctl_sink);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-        if (c->cacert)
-            curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
-        struct timespec a, z;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        CURLcode res = curl_easy_perform(h);
-        clock_gettime(CLOCK_MONOTONIC, &z);
-        long code = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_cleanup(h);
-        gmq_buf_free(&body);
-        double took = (double) (z.tv_sec - a.tv_sec) * 1e3 + (double) (z.tv_nsec - a.tv_nsec) / 1e6;
-        int ok = res == CURLE_OK && code == 200;
-        if (res != CURLE_OK)
-            snprintf(status[i], CURL_ERROR_SIZE + 32, "%s", cerr[0] ? cerr : curl_easy_strerror(res));
-        else if (code != 200)
-            snprintf(status[i], CURL_ERROR_SIZE + 32, "HTTP %ld", code);
+        }
+        if (!only_words && a[0] == '-' && a[1] != '\0')
+            rc = ctl_option(c, p, argv, argc, &i);
         else
-            snprintf(status[i], CURL_ERROR_SIZE + 32, "ok");
-        snprintf(ms[i], 16, "%.1f", took);
-        failed |= !ok;
-
-        if (c->json) {
-            gmq_buf_append_str(&out, i ? ",{\"node_id\":" : "{\"node_id\":");
-            ctl_json_str(&out, t[i].node_id);
-            gmq_buf_append_str(&out, ",\"http_addr\":");
-            ctl_json_str(&out, t[i].http_addr);
-            gmq_buf_printf(&out, ",\"ok\":%s,\"ms\":%s,\"error\":", ok ? "true" : "false", ms[i]);
-            ctl_json_str(&out, ok ? "" : status[i]);
-            gmq_buf_append_str(&out, "}");
-        }
-        rows[i + 1] = gmq_xcalloc(4, sizeof(char *));
-        rows[i + 1][0] = t[i].node_id;
-        rows[i + 1][1] = t[i].http_addr;
-        rows[i + 1][2] = status[i];
-        rows[i + 1][3] = ms[i];
+            rc = ctl_word(c, a);
+        if (rc != GMQ_CTL_OK)
+            return rc;
     }
-    if (c->json) {
-        gmq_buf_append_str(&out, "]\n");
-        fwrite(gmq_buf_rptr(&out), 1, gmq_buf_used(&out), stdout);
-    } else {
-        static const int right[] = { 1, 0, 0, 1 };
-        ctl_table(c->no_headers ? rows + 1 : rows, c->no_headers ? n : n + 1, 4, right,
-                  !c->no_headers);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(rows[i + 1]);
-    free(rows);
-    free(status);
-    free(ms);
-    free(t);
-    gmq_buf_free(&out);
-    return failed ? CTL_FAIL : CTL_OK;
+    return GMQ_CTL_OK;
 }
 
-/* the nodes a per-node command talks to: --server, or every node in etcd */
+/* argv[*i] is an option: --name, --name=value, --name value, -x, -x value */
 static int
-ctl_targets(ctl_t *c, ctl_target_t **out, size_t *n)
+ctl_option(gmq_ctl_t *c, ctl_parse_t *p, char **argv, int argc, int *i)
 {
-    *out = NULL;
-    *n = 0;
-    if (c->server && !c->etcd) {
-        ctl_target_t *t = gmq_xcalloc(1, sizeof(*t));
-        const char *s = c->server;
-        size_t len = strlen(s);
-        while (len && s[len - 1] == '/')
-            len--;
-        int has_scheme = strstr(s, "://") != NULL;
-        snprintf(t->base, sizeof(t->base), "%s%.*s", has_scheme ? "" : "http://", (int) len, s);
-        snprintf(t->node_id, sizeof(t->node_id), "-");
-        const char *h = strstr(t->base, "://") + 3;
-        snprintf(t->http_addr, sizeof(t->http_addr), "%s", h);
-        *out = t;
-        *n = 1;
-        return CTL_OK;
+    const char *a = argv[*i];
+    char name[64];
+    const char *value = NULL;
+    if (a[1] == '-') {
+        const char *eq = strchr(a + 2, '=');
+        size_t l = eq ? (size_t) (eq - a - 2) : strlen(a + 2);
+        snprintf(name, sizeof(name), "%.*s", (int) (l < 63 ? l : 63), a + 2);
+        if (eq)
+            value = eq + 1;
+    } else {
+        name[0] = '\0';
+        for (const gmq_ctl_opt_t *g = gmq_ctl_help_globals; g->name; g++)
+            if (a[1] == g->letter && a[2] == '\0')
+                snprintf(name, sizeof(name), "%s", g->name);
+        if (!name[0])
+            return gmq_ctl_usage(c, "unknown flag '%s'", a);
     }
-    int rc = CTL_OK;
-    gmq_discovery_t *d = ctl_discovery(c, &rc);
-    if (d == NULL)
-        return rc;
-    gmq_discovery_node_t *nodes;
-    size_t cnt = gmq_discovery_nodes(d, &nodes);
-    ctl_target_t *t = gmq_xcalloc(cnt ? cnt : 1, sizeof(*t));
-    for (size_t i = 0; i < cnt; i++) {
-        snprintf(t[i].node_id, sizeof(t[i].node_id), "%s", nodes[i].node_id);
-        snprintf(t[i].http_addr, sizeof(t[i].http_addr), "%s", nodes[i].http_addr);
-        snprintf(t[i].base, sizeof(t[i].base), "%s%s",
-                 strstr(nodes[i].http_addr, "://") ? "" : "http://", nodes[i].http_addr);
+    /* the command's own options first: pop's --timeout is its wait */
+    const gmq_ctl_opt_t *o = NULL;
+    int slot = -1;
+    for (int k = 0; c->cmd && k < GMQ_CTL_OPTS_MAX && c->cmd->opts[k].name; k++)
+        if (strcmp(c->cmd->opts[k].name, name) == 0) {
+            o = &c->cmd->opts[k];
+            slot = k;
+        }
+    for (const gmq_ctl_opt_t *g = gmq_ctl_help_globals; o == NULL && g->name; g++)
+        if (strcmp(g->name, name) == 0)
+            o = g;
+    if (o == NULL)
+        return gmq_ctl_usage(c, "unknown flag '%s'%s", a,
+                             c->cmd ? "" : " (a command's own flags go after the command)");
+    if (o->arg == NULL && value)
+        return gmq_ctl_usage(c, "--%s takes no value", name);
+    if (o->arg && value == NULL) {
+        if (*i + 1 >= argc)
+            return gmq_ctl_usage(c, "--%s wants a value (%s)", name, o->arg);
+        value = argv[++*i];
     }
-    free(nodes);
-    gmq_discovery_free(d);
-    *out = t;
-    *n = cnt;
-    return CTL_OK;
+    if (slot >= 0) {
+        c->opt[slot] = value ? value : "1";
+        return GMQ_CTL_OK;
+    }
+    return ctl_global(c, p, name, value);
 }
 
-/* aligned columns, two spaces apart; right[i] right-aligns column i (numbers) */
-static void
-ctl_table(char ***rows, size_t nrows, size_t ncols, const int *right, int headers GMQ_UNUSED)
+/* a command word, or a positional once the command is known */
+static int
+ctl_word(gmq_ctl_t *c, char *w)
 {
-    size_t width[16] = { 0 };
-    for (size_t r = 0; r < nrows; r++)
-        for (size_t k = 0; k < ncols && k < 16; k++) {
-            size_t l = strlen(rows[r][k]);
-            if (l > width[k])
-                width[k] = l;
-        }
-    for (size_t r = 0; r < nrows; r++) {
-        for (size_t k = 0; k < ncols && k < 16; k++) {
-            int last = k + 1 == ncols;
-            int rj = right[k];
-            if (rj)
-                printf("%*s", (int) width[k], rows[r][k]);
-            else if (last)
-                printf("%s", rows[r][k]);
-            else
-                printf("%-*s", (int) width[k], rows[r][k]);
-            if (!last)
-                printf("  ");
-        }
-        printf("\n");
+    if (c->cmd) {
+        c->argv[c->argc++] = w;
+        return GMQ_CTL_OK;
     }
+    for (size_t i = 0; i < gmq_ctl_help_ncmds; i++) {
+        const gmq_ctl_cmd_t *e = &gmq_ctl_help_cmds[i];
+        if (c->group == NULL && strcmp(e->group, w) == 0) {
+            if (e->verb == NULL) {
+                c->cmd = e;
+                return GMQ_CTL_OK;
+            }
+            c->group = e->group;
+            return GMQ_CTL_OK;
+        }
+        if (c->group && strcmp(e->group, c->group) == 0 && e->verb && strcmp(e->verb, w) == 0) {
+            c->cmd = e;
+            return GMQ_CTL_OK;
+        }
+    }
+    if (c->group)
+        return gmq_ctl_usage(c, "unknown command '%s %s'", c->group, w);
+    return gmq_ctl_usage(c, "unknown command '%s'", w);
 }
 
-static void
-ctl_json_str(gmq_buf_t *b, const char *s)
+static int
+ctl_global(gmq_ctl_t *c, ctl_parse_t *p, const char *name, const char *v)
 {
-    gmq_buf_json_str(b, s, strlen(s));
+    /* where each global flag goes: a string of the context (and, for --server and
+     * --etcd, a note that the flag was given), a 0/1 of the context or of the parse
+     * state; --timeout is parsed below */
+    enum { CTL_STR, CTL_FLAG, CTL_PARSE_FLAG };
+    static const struct {
+        const char *name;
+        int         kind;
+        size_t      off;        /* in gmq_ctl_t (CTL_STR, CTL_FLAG) or ctl_parse_t */
+        int         seen;       /* CTL_STR: 1 server_flag, 2 etcd_flag */
+    } map[] = {
+        { "server", CTL_STR, offsetof(gmq_ctl_t, server), 1 },
+        { "etcd", CTL_STR, offsetof(gmq_ctl_t, etcd), 2 },
+        { "node", CTL_STR, offsetof(gmq_ctl_t, node), 0 },
+        { "cacert", CTL_STR, offsetof(gmq_ctl_t, cacert), 0 },
+        { "cert", CTL_STR, offsetof(gmq_ctl_t, cert), 0 },
+        { "key", CTL_STR, offsetof(gmq_ctl_t, key), 0 },
+        { "token", CTL_STR, offsetof(gmq_ctl_t, token), 0 },
+        { "json", CTL_FLAG, offsetof(gmq_ctl_t, json), 0 },
+        { "no-headers", CTL_FLAG, offsetof(gmq_ctl_t, no_headers), 0 },
+        { "help", CTL_PARSE_FLAG, offsetof(ctl_parse_t, help), 0 },
+        { "version", CTL_PARSE_FLAG, offsetof(ctl_parse_t, version), 0 },
+    };
+    for (size_t i = 0; i < GMQ_ARRAY_LEN(map); i++) {
+        if (strcmp(map[i].name, name) != 0)
+            continue;
+        if (map[i].kind == CTL_STR)
+            *(const char **) ((char *) c + map[i].off) = v;
+        else if (map[i].kind == CTL_FLAG)
+            *(int *) ((char *) c + map[i].off) = 1;
+        else
+            *(int *) ((char *) p + map[i].off) = 1;
+        if (map[i].seen == 1)
+            p->server_flag = 1;
+        else if (map[i].seen == 2)
+            p->etcd_flag = 1;
+        return GMQ_CTL_OK;
+    }
+    /* --timeout */
+    char *end;
+    double s = strtod(v, &end);
+    if (*end || end == v || !(s > 0 && s <= 3600))
+        return gmq_ctl_usage(c, "--timeout %s: want seconds in (0, 3600]", v);
+    c->timeout_ms = (long) (s * 1000 + 0.5);
+    if (c->timeout_ms < 1)
+        c->timeout_ms = 1;
+    return GMQ_CTL_OK;
+}
+
+/* what the command line says about itself, before any request */
+static int
+ctl_check(gmq_ctl_t *c, ctl_parse_t *p)
+{
+    const gmq_ctl_cmd_t *e = c->cmd;
+    if (c->argc < e->min_args || c->argc > e->max_args) {
+        if (c->argc > e->max_args)
+            return gmq_ctl_usage(c, "%s%s%s: unexpected argument '%s'", e->group, e->verb ? " " : "",
+                                 e->verb ? e->verb : "", c->argv[e->max_args]);
+        return gmq_ctl_usage(c, "%s%s%s: missing arguments", e->group, e->verb ? " " : "",
+                             e->verb ? e->verb : "");
+    }
+    if (p->server_flag && p->etcd_flag)
+        return gmq_ctl_usage(c, "give --server or --etcd, not both");
+    if (p->server_flag)
+        c->etcd = NULL;         /* the flag wins over GMQ_ETCD */
+    if (p->etcd_flag)
+        c->server = NULL;       /* and over GMQ_SERVER */
+    if (c->node && (c->server || c->etcd == NULL))
+        return gmq_ctl_usage(c, "--node picks one of the nodes registered in etcd: give --etcd");
+    if (c->key && c->cert == NULL)
+        return gmq_ctl_usage(c, "--key goes with --cert FILE (the client certificate)");
+    if (c->token) {
+        size_t l = strlen(c->token);
+        if (l > GMQ_AUTH_TOKEN_MAX)
+            return gmq_ctl_usage(c, "--token: %zu characters is too long, at most %d", l,
+                                 GMQ_AUTH_TOKEN_MAX);
+        for (size_t i = 0; i < l; i++)
+            if (c->token[i] <= ' ' || c->token[i] > '~')
+                return gmq_ctl_usage(c, "--token: only printable ASCII without spaces is allowed");
+    }
+    return GMQ_CTL_OK;
 }

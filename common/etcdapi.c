@@ -331,6 +331,23 @@ gmq_etcdapi_parse_ttl(const char *json, size_t len, int64_t *ttl, char *err, siz
 }
 
 int
+gmq_etcdapi_parse_timetolive(const char *json, size_t len, int64_t *ttl, int64_t *granted,
+                             char *err, size_t errlen)
+{
+    *ttl = *granted = 0;
+    yajl_val root = etcdapi_tree(json, len, err, errlen);
+    if (root == NULL)
+        return GMQ_ERR;
+    int rc = etcdapi_check_error(root, err, errlen);
+    if (rc == GMQ_OK) {
+        *ttl = etcdapi_int(root, "TTL");
+        *granted = etcdapi_int(root, "grantedTTL");
+    }
+    yajl_tree_free(root);
+    return rc;
+}
+
+int
 gmq_etcdapi_parse_ok(const char *json, size_t len, char *err, size_t errlen)
 {
     yajl_val root = etcdapi_tree(json, len, err, errlen);

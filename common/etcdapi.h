@@ -73,6 +73,10 @@ int  gmq_etcdapi_parse_grant(const char *json, size_t len, int64_t *id, int64_t 
 /* keepalive ({"result":{..}} or bare) and timetolive: *ttl = TTL, 0 when missing (lease gone) */
 int  gmq_etcdapi_parse_ttl(const char *json, size_t len, int64_t *ttl,
                            char *err, size_t errlen);
+/* timetolive: *ttl = the seconds left (-1 or 0 when the lease is gone), *granted = the
+ * lease's TTL (0 when missing) */
+int  gmq_etcdapi_parse_timetolive(const char *json, size_t len, int64_t *ttl, int64_t *granted,
+                                  char *err, size_t errlen);
 /* a plain answer ({header}) or an error answer */
 int  gmq_etcdapi_parse_ok(const char *json, size_t len, char *err, size_t errlen);
 /* one watch message (one line of the stream): *created is 1 for the creation answer,

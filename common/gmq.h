@@ -41,6 +41,8 @@ typedef struct gmq_worker_s gmq_worker_t;
 /* monotonic and wall clocks in milliseconds (common/util.c) */
 uint64_t gmq_now_ms(void);
 uint64_t gmq_mono_ms(void);
+/* monotonic clock in nanoseconds, for latencies */
+uint64_t gmq_mono_ns(void);
 
 /* 1 if s[0..len) is a valid topic/bind key/channel name: [A-Za-z0-9_.-]{1,128} */
 int gmq_name_valid(const char *s, size_t len);

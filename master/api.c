@@ -7,8 +7,11 @@
 #include "etcd.h"
 #include "http.h"
 #include "master.h"
+#include "metrics.h"
+#include "nodeinfo.h"
 #include "ops.h"
 #include "sup.h"
+#include "web.h"
 #include "common/log.h"
 #include "common/procstat.h"
 
@@ -78,6 +81,9 @@ static const api_route_t api_routes[] = {
     { "/debug/workers",    api_workers },
     { "/debug/crash",      api_crash },
     { "/debug/stats",      api_debug_stats },
+    { "/metrics",          gmq_metrics_serve },   /* Prometheus text format: metrics.c */
+    { "/node",             gmq_nodeinfo_node },
+    { "/cluster/nodes",    gmq_nodeinfo_cluster },
 };
 
 void
@@ -89,6 +95,8 @@ gmq_api_dispatch(gmq_http_req_t *r)
             return;
         }
     }
+    if (gmq_web_serve(r) == GMQ_OK)     /* the admin page: /, /app.js, ... */
+        return;
     gmq_buf_t b;
     gmq_buf_init(&b);
     gmq_buf_append_str(&b, "{\"code\":1,\"data\":null,\"msg\":");
@@ -708,12 +716,12 @@ api_on_raw_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err
         return;
     }
     if (r->kind == GMQ_RK_EMPTY) {
-        gmq_http_respond_hdrs(c, 204, "", NULL, NULL, 0);
+        gmq_http_respond_hdrs(c, 204, NULL, NULL, NULL, 0);
         return;
     }
-    char hdrs[96];
-    snprintf(hdrs, sizeof(hdrs), "X-Gmq-Msg-Id: %llu\r\nX-Gmq-Retry-Count: %u\r\n",
-             (unsigned long long) r->id, r->retry);
+    char hdrs[128];
+    snprintf(hdrs, sizeof(hdrs), "X-Gmq-Msg-Id: %llu\r\nX-Gmq-Retry-Count: %u\r\n"
+             "Cache-Control: no-store\r\n", (unsigned long long) r->id, r->retry);
     gmq_delivery_t *d = gmq_conn_delivery(c, gmq_sup_topic(req->wproc), req->bind_key, r->id,
                                           r->confirm);
     gmq_http_respond_hdrs(c, 200, "application/octet-stream", hdrs, r->body.p, r->body.len);

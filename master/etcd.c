@@ -1,13 +1,15 @@
 /*
  * etcd.c - owns the node's registration in etcd (gmq_etcd_t): lease grant,
  * put of /gmq/node-<id>, keepalive every TTL/3, re-registration with backoff,
- * revoke on stop. One request at a time through libcurl's multi interface,
- * whose sockets and timer are ev_io / ev_timer watchers on the master's loop.
+ * revoke on stop. One registration request at a time through libcurl's multi
+ * interface, whose sockets and timer are ev_io / ev_timer watchers on the
+ * master's loop; one-off calls for others (gmq_etcd_call) share that multi.
  */
 #include "etcd.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/etcdapi.h"
+#include "common/list.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>
@@ -49,6 +51,22 @@ typedef struct etcd_sock_s {
 /* what to do with the answer to the request in flight */
 typedef void (*etcd_reply_fn)(gmq_etcd_t *e, long code, const char *body, size_t len);
 
+/* a gmq_etcd_call in flight: its own easy handle, in e->calls */
+typedef struct etcd_call_s {
+    gmq_list_t       link;
+    gmq_etcd_t      *e;
+    CURL            *easy;
+    char             path[64];
+    gmq_buf_t        body;
+    gmq_buf_t        resp;
+    size_t           ep;          /* endpoint of this try */
+    size_t           tries;
+    long             timeout_ms;
+    gmq_etcd_call_fn done;
+    void            *arg;
+    char             curl_err[CURL_ERROR_SIZE];
+} etcd_call_t;
+
 struct gmq_etcd_s {
     struct ev_loop *loop;
     gmq_etcdapi_endpoints_t ep;
@@ -62,6 +80,7 @@ struct gmq_etcd_s {
     int64_t      lease_id;        /* 0 = none */
     unsigned     registrations;
     unsigned     failures;
+    unsigned     keepalive_failures;
     int          backoff_ms;
     char         last_error[256];
 
@@ -85,6 +104,10 @@ struct gmq_etcd_s {
     size_t       max_tries;
     long         timeout_ms;
     char         curl_err[CURL_ERROR_SIZE];
+
+    gmq_list_t   calls;           /* etcd_call_t in flight */
+    int          ncalls;
+    int          freeing;         /* in gmq_etcd_free: no new call */
 };
 
 static void etcd_set_state(gmq_etcd_t *e, int state, const char *why);
@@ -105,6 +128,11 @@ static void etcd_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static int  etcd_curl_sock(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp);
 static int  etcd_curl_timer(CURLM *multi, long timeout_ms, void *userp);
 static void etcd_check_multi(gmq_etcd_t *e);
+static int  etcd_call_send(etcd_call_t *k);
+static void etcd_call_finished(etcd_call_t *k, CURLcode res);
+static void etcd_call_free(etcd_call_t *k);
+static void etcd_easy_setup(gmq_etcd_t *e, CURL *c, const char *url, const gmq_buf_t *body,
+                            gmq_buf_t *resp, char *errbuf, long timeout_ms, void *priv);
 static size_t etcd_write(char *ptr, size_t size, size_t nmemb, void *userp);
 static void etcd_advertise(const char *report, const char *listen, char *out, size_t outlen);
 static void etcd_times(char *join, size_t joinlen, char *rfc, size_t rfclen);
@@ -233,6 +261,7 @@ gmq_etcd_new(struct ev_loop *loop, const gmq_config_t *cfg)
     curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
     e->easy = curl_easy_init();
     e->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    gmq_list_init(&e->calls);
 
     ev_timer_init(&e->curl_timer, etcd_curl_timer_cb, 0., 0.);
     ev_timer_init(&e->timer, etcd_timer_cb, 0., 0.);
@@ -284,6 +313,13 @@ gmq_etcd_free(gmq_etcd_t *e)
     ev_timer_stop(e->loop, &e->timer);
     ev_timer_stop(e->loop, &e->done_timer);
     etcd_request_cancel(e);
+    e->freeing = 1;
+    while (!gmq_list_empty(&e->calls)) {
+        etcd_call_t *k = container_of(e->calls.next, etcd_call_t, link);
+        curl_multi_remove_handle(e->multi, k->easy);
+        k->done(k->arg, 0, NULL, 0, "etcd client stopped");
+        etcd_call_free(k);
+    }
     curl_easy_cleanup(e->easy);
     curl_multi_cleanup(e->multi);
     ev_timer_stop(e->loop, &e->curl_timer);
@@ -302,10 +338,71 @@ gmq_etcd_free(gmq_etcd_t *e)
     free(e);
 }
 
+int
+gmq_etcd_call(gmq_etcd_t *e, const char *path, const char *body, size_t len, long timeout_ms,
+              gmq_etcd_call_fn done, void *arg, char *err, size_t errlen)
+{
+    if (e == NULL) {
+        snprintf(err, errlen, "etcd is not configured (etcd_endpoints is empty)");
+        return GMQ_ERR;
+    }
+    if (e->freeing) {
+        snprintf(err, errlen, "etcd client stopped");
+        return GMQ_ERR;
+    }
+    if (e->ncalls >= GMQ_ETCD_CALLS_MAX) {
+        snprintf(err, errlen, "too many etcd requests in flight (%d); retry", e->ncalls);
+        return GMQ_ERR;
+    }
+    etcd_call_t *k = gmq_xcalloc(1, sizeof(*k));
+    k->e = e;
+    k->easy = curl_easy_init();
+    snprintf(k->path, sizeof(k->path), "%s", path);
+    gmq_buf_init(&k->body);
+    gmq_buf_init(&k->resp);
+    gmq_buf_append(&k->body, body, len);
+    k->ep = e->ep_cur;
+    k->timeout_ms = timeout_ms;
+    k->done = done;
+    k->arg = arg;
+    gmq_list_push_tail(&e->calls, &k->link);
+    e->ncalls++;
+    if (etcd_call_send(k) != GMQ_OK) {
+        snprintf(err, errlen, "etcd: cannot start a request");
+        etcd_call_free(k);
+        return GMQ_ERR;
+    }
+    return GMQ_OK;
+}
+
+int
+gmq_etcd_registered(const gmq_etcd_t *e)
+{
+    return e != NULL && e->state == ETCD_REGISTERED;
+}
+
+const char *
+gmq_etcd_key(const gmq_etcd_t *e)
+{
+    return e ? e->key : "";
+}
+
 const char *
 gmq_etcd_state(const gmq_etcd_t *e)
 {
     return e ? etcd_state_names[e->state] : "disabled";
+}
+
+void
+gmq_etcd_stats(const gmq_etcd_t *e, gmq_etcd_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (e == NULL)
+        return;
+    out->registered = e->state == ETCD_REGISTERED;
+    out->registrations = e->registrations;
+    out->failures = e->failures;
+    out->keepalive_failures = e->keepalive_failures;
 }
 
 void
@@ -428,6 +525,7 @@ etcd_on_keepalive(gmq_etcd_t *e, long code, const char *body, size_t len)
     char err[256];
     int64_t ttl = 0;
     if (gmq_etcdapi_parse_ttl(body, len, &ttl, err, sizeof(err)) != GMQ_OK) {
+        e->keepalive_failures++;
         etcd_fail(e, "keepalive: HTTP %ld: %s", code, err);
         return;
     }
@@ -552,28 +650,35 @@ etcd_request_send(gmq_etcd_t *e)
     gmq_buf_reset(&e->resp);
     e->curl_err[0] = '\0';
 
-    CURL *c = e->easy;
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, gmq_buf_rptr(&e->body));
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) gmq_buf_used(&e->body));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, etcd_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &e->resp);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->curl_err);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, e->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->timeout_ms < 1000 ? e->timeout_ms : 1000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PRIVATE, e);
-    if (e->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
+    etcd_easy_setup(e, e->easy, url, &e->body, &e->resp, e->curl_err, e->timeout_ms, e);
     e->busy = 1;
-    CURLMcode mc = curl_multi_add_handle(e->multi, c);
+    CURLMcode mc = curl_multi_add_handle(e->multi, e->easy);
     if (mc != CURLM_OK) {
         e->busy = 0;
         etcd_fail(e, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
     }
+}
+
+/* one POST of body to url on the easy handle c, answer into resp */
+static void
+etcd_easy_setup(gmq_etcd_t *e, CURL *c, const char *url, const gmq_buf_t *body,
+                gmq_buf_t *resp, char *errbuf, long timeout_ms, void *priv)
+{
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, gmq_buf_rptr(body));
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) gmq_buf_used(body));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, etcd_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, priv);
+    if (e->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
 }
 
 static void
@@ -591,8 +696,15 @@ etcd_check_multi(gmq_etcd_t *e)
     CURLMsg *msg;
     int left;
     while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE || msg->easy_handle != e->easy)
+        if (msg->msg != CURLMSG_DONE)
             continue;
+        if (msg->easy_handle != e->easy) {
+            char *priv = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            if (priv != NULL)
+                etcd_call_finished((etcd_call_t *) (void *) priv, msg->data.result);
+            continue;
+        }
         CURLcode res = msg->data.result;
         long code = 0;
         curl_easy_getinfo(e->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -614,12 +726,67 @@ etcd_check_multi(gmq_etcd_t *e)
                 e->reply(e, 0, why, strlen(why));
                 continue;
             }
+            if (e->reply == etcd_on_keepalive)
+                e->keepalive_failures++;
             etcd_fail(e, "%s", why);
             continue;
         }
         gmq_buf_append(&e->resp, "", 1);   /* NUL for logging; not counted below */
         e->reply(e, code, gmq_buf_rptr(&e->resp), gmq_buf_used(&e->resp) - 1);
     }
+}
+
+/* ---- calls for others (gmq_etcd_call), each on its own easy handle ---- */
+
+static int
+etcd_call_send(etcd_call_t *k)
+{
+    gmq_etcd_t *e = k->e;
+    char url[GMQ_ETCDAPI_URL_MAX + 64];
+    snprintf(url, sizeof(url), "%s%s", e->ep.urls[k->ep], k->path);
+    gmq_buf_reset(&k->resp);
+    k->curl_err[0] = '\0';
+    etcd_easy_setup(e, k->easy, url, &k->body, &k->resp, k->curl_err, k->timeout_ms, k);
+    return curl_multi_add_handle(e->multi, k->easy) == CURLM_OK ? GMQ_OK : GMQ_ERR;
+}
+
+/* from etcd_check_multi: the answer, the next endpoint, or the failure */
+static void
+etcd_call_finished(etcd_call_t *k, CURLcode res)
+{
+    gmq_etcd_t *e = k->e;
+    long code = 0;
+    curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_multi_remove_handle(e->multi, k->easy);
+    if (res != CURLE_OK) {
+        char why[CURL_ERROR_SIZE + GMQ_ETCDAPI_URL_MAX + 16];
+        snprintf(why, sizeof(why), "%s: %s", e->ep.urls[k->ep],
+                 k->curl_err[0] ? k->curl_err : curl_easy_strerror(res));
+        if (++k->tries < e->ep.n) {
+            k->ep = (k->ep + 1) % e->ep.n;
+            gmq_log_debug("etcd: %s; trying %s", why, e->ep.urls[k->ep]);
+            if (etcd_call_send(k) == GMQ_OK)
+                return;
+        }
+        k->done(k->arg, 0, NULL, 0, why);
+        etcd_call_free(k);
+        return;
+    }
+    gmq_buf_append(&k->resp, "", 1);   /* NUL-terminated for the parsers; not counted */
+    k->done(k->arg, code, gmq_buf_rptr(&k->resp), gmq_buf_used(&k->resp) - 1, NULL);
+    etcd_call_free(k);
+}
+
+/* the handle must be out of the multi */
+static void
+etcd_call_free(etcd_call_t *k)
+{
+    gmq_list_remove(&k->link);
+    k->e->ncalls--;
+    curl_easy_cleanup(k->easy);
+    gmq_buf_free(&k->body);
+    gmq_buf_free(&k->resp);
+    free(k);
 }
 
 static size_t

@@ -1,8 +1,9 @@
 /*
  * etcd.h - the master's registration in etcd: a lease, the key
  * /gmq/node-<node_id> under it, keepalive every TTL/3, re-registration after a
- * lost lease or etcd outage, revoke on stop. All I/O is libcurl multi on the
- * master's libev loop; message traffic never waits for etcd.
+ * lost lease or etcd outage, revoke on stop; and one-off gateway calls beside
+ * it (reading the other nodes). All I/O is libcurl multi on the master's libev
+ * loop; message traffic never waits for etcd.
  */
 #ifndef GMQ_ETCD_H
 #define GMQ_ETCD_H
@@ -36,8 +37,42 @@ void        gmq_etcd_free(gmq_etcd_t *e);
 
 /* "registered", "registering", "retrying", "stopping" or "stopped" */
 const char *gmq_etcd_state(const gmq_etcd_t *e);
+/* counters of the registration, for /metrics (all 0 when e is NULL) */
+typedef struct {
+    int      registered;          /* 1 while the key is held under a live lease */
+    uint64_t registrations;       /* successful puts of the key */
+    uint64_t failures;            /* failed etcd requests of any kind */
+    uint64_t keepalive_failures;  /* of which lease keepalives */
+} gmq_etcd_stats_t;
+
+void        gmq_etcd_stats(const gmq_etcd_t *e, gmq_etcd_stats_t *out);
 /* Appends {"state":"..","endpoint":"..","key":"..","lease_id":"..","registrations":N,
  * "failures":N,"last_error":".."} to out; e NULL appends {"state":"disabled"}. */
 void        gmq_etcd_status_json(const gmq_etcd_t *e, gmq_buf_t *out);
+
+/* the answer to a gmq_etcd_call: err NULL with the HTTP status and the body
+ * (NUL-terminated after len bytes; valid during the call), or err set */
+typedef void (*gmq_etcd_call_fn)(void *arg, long code, const char *body, size_t len,
+                                 const char *err);
+
+#define GMQ_ETCD_CALLS_MAX 64   /* calls in flight at once */
+
+/*
+ * POST body (JSON, len bytes, copied) to path ("/v3/kv/range") at the endpoint
+ * the registration uses, then at the others in turn when one fails at the
+ * transport level; timeout_ms for each try. Returns GMQ_OK, and done(arg, ...)
+ * is called exactly once, from the loop (never from inside this call): with
+ * the answer, or with err set when every endpoint failed, or from
+ * gmq_etcd_free ("etcd client stopped"). Returns GMQ_ERR with err filled, and
+ * done is never called, when e is NULL (standalone), GMQ_ETCD_CALLS_MAX calls
+ * are in flight, or gmq_etcd_free is running (a done may call again).
+ */
+int gmq_etcd_call(gmq_etcd_t *e, const char *path, const char *body, size_t len,
+                  long timeout_ms, gmq_etcd_call_fn done, void *arg, char *err, size_t errlen);
+
+/* 1 while the node's key is in etcd under its lease (state "registered") */
+int gmq_etcd_registered(const gmq_etcd_t *e);
+/* the node's key, "/gmq/node-<id>"; "" for e NULL */
+const char *gmq_etcd_key(const gmq_etcd_t *e);
 
 #endif

@@ -6,6 +6,7 @@
 #include "http.h"
 #include "conn.h"
 #include "master.h"
+#include "web.h"
 #include "common/log.h"
 
 #include <ctype.h>
@@ -23,6 +24,8 @@ static int http_on_headers_complete(http_parser *p);
 static int http_on_body(http_parser *p, const char *at, size_t len);
 static int http_on_message_complete(http_parser *p);
 static void http_header_done(gmq_http_state_t *h);
+static int  http_header_is(const gmq_http_state_t *h, const char *name);
+static size_t http_header_keep(const gmq_http_state_t *h, char *dst, size_t cap);
 static void http_dispatch(gmq_conn_t *c);
 static void http_multipart(gmq_http_params_t *form, const char *ctype, const char *body, size_t len);
 
@@ -102,6 +105,8 @@ http_on_message_begin(http_parser *p)
     h->authorization[0] = '\0';
     h->authorization_len = 0;
     h->accept_raw = 0;
+    h->host[0] = h->origin[0] = h->if_none_match[0] = h->fetch_site[0] = '\0';
+    h->host_len = h->origin_len = 0;
     h->head_started_ms = gmq_mono_ms();
     h->in_value = 0;
     h->head_bytes = 0;
@@ -158,28 +163,48 @@ http_on_header_value(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+/* the headers we keep; the others are skipped */
 static void
 http_header_done(gmq_http_state_t *h)
 {
-    if (h->hfield.len == 12 && strncasecmp(h->hfield.data, "content-type", 12) == 0) {
-        size_t n = h->hvalue.len < sizeof(h->content_type) - 1 ? h->hvalue.len
-                                                               : sizeof(h->content_type) - 1;
-        memcpy(h->content_type, h->hvalue.data, n);
-        h->content_type[n] = '\0';
-    }
-    if (h->hfield.len == 13 && strncasecmp(h->hfield.data, "authorization", 13) == 0) {
-        size_t n = h->hvalue.len < sizeof(h->authorization) - 1 ? h->hvalue.len
-                                                                : sizeof(h->authorization) - 1;
-        memcpy(h->authorization, h->hvalue.data, n);
-        h->authorization[n] = '\0';
-        h->authorization_len = n;
-    }
-    if (h->hfield.len == 6 && strncasecmp(h->hfield.data, "accept", 6) == 0) {
+    if (http_header_is(h, "content-type")) {
+        http_header_keep(h, h->content_type, sizeof(h->content_type));
+    } else if (http_header_is(h, "authorization")) {
+        size_t n = http_header_keep(h, h->authorization, sizeof(h->authorization));
+        h->authorization_len = n < sizeof(h->authorization) ? n : sizeof(h->authorization) - 1;
+    } else if (http_header_is(h, "host")) {
+        h->host_len = http_header_keep(h, h->host, sizeof(h->host));
+    } else if (http_header_is(h, "origin")) {
+        h->origin_len = http_header_keep(h, h->origin, sizeof(h->origin));
+    } else if (http_header_is(h, "if-none-match")) {
+        http_header_keep(h, h->if_none_match, sizeof(h->if_none_match));
+    } else if (http_header_is(h, "sec-fetch-site")) {
+        http_header_keep(h, h->fetch_site, sizeof(h->fetch_site));
+    } else if (http_header_is(h, "accept")) {
         gmq_buf_append(&h->hvalue, "", 1);
         h->accept_raw |= strcasestr(h->hvalue.data, "application/octet-stream") != NULL;
     }
     gmq_buf_reset(&h->hfield);
     gmq_buf_reset(&h->hvalue);
+}
+
+static int
+http_header_is(const gmq_http_state_t *h, const char *name)
+{
+    size_t n = strlen(name);
+    return h->hfield.len == n && strncasecmp(h->hfield.data, name, n) == 0;
+}
+
+/* the value of the header just read into dst, cut to cap - 1 bytes and
+ * NUL-terminated; returns its whole length */
+static size_t
+http_header_keep(const gmq_http_state_t *h, char *dst, size_t cap)
+{
+    size_t n = h->hvalue.len < cap - 1 ? h->hvalue.len : cap - 1;
+    if (n > 0)
+        memcpy(dst, h->hvalue.data, n);
+    dst[n] = '\0';
+    return h->hvalue.len;
 }
 
 static int
@@ -264,7 +289,20 @@ http_dispatch(gmq_conn_t *c)
         gmq_http_params_parse(&r.form, r.body, r.body_len);
     else if (strncasecmp(h->content_type, "multipart/form-data", 19) == 0)
         http_multipart(&r.form, h->content_type, r.body, r.body_len);
-    if (!c->authed && strcmp(r.path, "/ping") != 0) {
+    r.host = h->host;
+    r.host_len = h->host_len;
+    r.origin = h->origin;
+    r.origin_len = h->origin_len;
+    r.if_none_match = h->if_none_match;
+    r.fetch_site = h->fetch_site;
+    char why[2 * GMQ_HTTP_HDR_MAX + 128];
+    if (gmq_web_check_origin(&r, why, sizeof(why)) != GMQ_OK) {
+        gmq_log_info("connection %llu: %s", (unsigned long long) c->id, why);
+        gmq_http_error(c, 403, why);
+        goto done;
+    }
+    /* the page's own files hold no data: served without a token, so it can ask for one */
+    if (!c->authed && strcmp(r.path, "/ping") != 0 && !gmq_web_is_page(r.path)) {
         const char *a = h->authorization;
         if (h->authorization_len < 7 || strncasecmp(a, "Bearer ", 7) != 0 ||
             !gmq_master_token_ok(c->m, a + 7, h->authorization_len - 7)) {
@@ -299,15 +337,18 @@ gmq_http_respond_hdrs(gmq_conn_t *c, int status, const char *ctype, const char *
                        : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
                        : status == 413 ? "Payload Too Large" : status == 431 ? "Request Header Fields Too Large"
                        : status == 503 ? "Service Unavailable" : status == 401 ? "Unauthorized"
-                       : status == 408 ? "Request Timeout" : "Error";
+                       : status == 408 ? "Request Timeout" : status == 304 ? "Not Modified"
+                       : status == 403 ? "Forbidden" : "Error";
     if (c->dead)
         return;
     gmq_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", status, reason);
-    if (status != 204)
-        gmq_buf_printf(&c->out, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
-    gmq_buf_printf(&c->out, "%sCache-Control: no-store\r\nConnection: %s\r\n\r\n",
-                   hdrs ? hdrs : "", h->keep_alive ? "keep-alive" : "close");
-    if (status != 204)
+    if (ctype != NULL)
+        gmq_buf_printf(&c->out, "Content-Type: %s\r\n", ctype);
+    if (status != 304 && status != 204)
+        gmq_buf_printf(&c->out, "Content-Length: %zu\r\n", len);
+    gmq_buf_append_str(&c->out, hdrs != NULL ? hdrs : "Cache-Control: no-store\r\n");
+    gmq_buf_printf(&c->out, "Connection: %s\r\n\r\n", h->keep_alive ? "keep-alive" : "close");
+    if (status != 304 && status != 204 && h->parser.method != HTTP_HEAD)
         gmq_buf_append(&c->out, body, len);
     if (!h->keep_alive)
         c->closing = 1;

@@ -15,6 +15,7 @@
 typedef struct gmq_conn_s gmq_conn_t;
 
 #define GMQ_HTTP_MAX_PARAMS 64
+#define GMQ_HTTP_HDR_MAX    256   /* bytes kept of Host, Origin, If-None-Match, Sec-Fetch-Site */
 
 /* per-connection HTTP state */
 typedef struct {
@@ -26,6 +27,9 @@ typedef struct {
     char        authorization[300];
     size_t      authorization_len;  /* bytes kept (a NUL in the value is not an end) */
     int         accept_raw;    /* Accept names application/octet-stream */
+    char        host[GMQ_HTTP_HDR_MAX], origin[GMQ_HTTP_HDR_MAX];
+    char        if_none_match[GMQ_HTTP_HDR_MAX], fetch_site[GMQ_HTTP_HDR_MAX];
+    size_t      host_len, origin_len;   /* the value's whole length: >= GMQ_HTTP_HDR_MAX = cut */
     int         in_value;
     int         in_parse;      /* gmq_http_on_data is running: replies need no resume */
     int         complete;      /* a whole request parsed, waiting for its reply */
@@ -53,6 +57,10 @@ typedef struct {
     size_t             body_len;
     const char        *content_type;
     int                accept_raw;     /* Accept: application/octet-stream (raw /pop, /dead) */
+    /* headers for browsers (master/web.c): "" when absent; *_len is the value's whole
+     * length (>= GMQ_HTTP_HDR_MAX when it was cut) */
+    const char        *host, *origin, *if_none_match, *fetch_site;
+    size_t             host_len, origin_len;
 } gmq_http_req_t;
 
 void gmq_http_conn_init(gmq_conn_t *c);
@@ -62,8 +70,10 @@ void gmq_http_on_data(gmq_conn_t *c);
 /* queue a response; a request answered later resumes the parser at the end
  * of the loop iteration (never from here) */
 void gmq_http_respond(gmq_conn_t *c, int status, const char *ctype, const char *body, size_t len);
-/* the same with extra header lines (each ending in \r\n; NULL = none); a 204
- * goes out without a body or Content-Length */
+/* The general form: hdrs (NULL = none) are extra header lines, each ending in
+ * "\r\n"; given, they replace the default "Cache-Control: no-store" and carry
+ * their own. ctype NULL = no Content-Type. A 204 or 304 has no body and no
+ * length; a HEAD request gets the headers (with the body's length) without the body. */
 void gmq_http_respond_hdrs(gmq_conn_t *c, int status, const char *ctype, const char *hdrs,
                            const char *body, size_t len);
 void gmq_http_respond_json(gmq_conn_t *c, int code, const char *data, size_t dlen, const char *msg);

@@ -176,6 +176,7 @@ gmq_ops_submit_to(gmq_master_t *m, gmq_conn_t *c, gmq_wproc_t *w, gmq_op_req_t *
     gmq_req_t *req = gmq_req_new(m->reqs, c, w, op->op, done ? done : ops_ignore_reply, ctx);
     req->started_ms = gmq_mono_ms();
     if (op->op == GMQ_OP_POP || op->op == GMQ_OP_DEAD) {
+        req->waits = op->forever || op->wait_ms > 0;   /* kept apart in the latency */
         size_t n = op->bind_key.len < GMQ_NAME_MAX ? op->bind_key.len : GMQ_NAME_MAX;
         memcpy(req->bind_key, op->bind_key.p, n);
         req->bind_key[n] = '\0';

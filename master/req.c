@@ -1,6 +1,7 @@
 /*
  * req.c - the table of requests in flight to workers, by id: open
- * addressing with linear probing, tombstones, grown at half load.
+ * addressing with linear probing, tombstones, grown at half load; and the
+ * latency histograms of the requests it has finished, per operation.
  */
 #include "req.h"
 
@@ -12,6 +13,7 @@ struct gmq_reqs_s {
     size_t      used;     /* live entries + tombstones */
     size_t      live;
     uint64_t    next_id;
+    gmq_histo_t latency[GMQ_OP__COUNT][2];   /* [op][waited] */
 };
 
 /* a deleted slot: never a valid pointer to a request */
@@ -49,6 +51,12 @@ gmq_reqs_total(const gmq_reqs_t *t)
     return t->next_id;
 }
 
+const gmq_histo_t *
+gmq_reqs_latency(const gmq_reqs_t *t, gmq_op_t op, int waited)
+{
+    return &t->latency[(unsigned) op < GMQ_OP__COUNT ? op : GMQ_OP_NONE][waited ? 1 : 0];
+}
+
 gmq_req_t *
 gmq_req_new(gmq_reqs_t *t, gmq_conn_t *c, gmq_wproc_t *w, gmq_op_t op, gmq_req_done_fn done,
             void *ctx)
@@ -60,6 +68,7 @@ gmq_req_new(gmq_reqs_t *t, gmq_conn_t *c, gmq_wproc_t *w, gmq_op_t op, gmq_req_d
     req->done = done;
     req->op = op;
     req->ctx = ctx;
+    req->started_ns = gmq_mono_ns();
     gmq_list_init(&req->conn_link);
     gmq_list_init(&req->wproc_link);
     reqs_put(t, req);
@@ -82,6 +91,10 @@ gmq_req_find(gmq_reqs_t *t, uint64_t id)
 void
 gmq_req_finish(gmq_reqs_t *t, gmq_req_t *req)
 {
+    uint64_t now = gmq_mono_ns();
+    unsigned op = (unsigned) req->op < GMQ_OP__COUNT ? req->op : GMQ_OP_NONE;
+    gmq_histo_observe(&t->latency[op][req->waits ? 1 : 0],
+                      now > req->started_ns ? (double) (now - req->started_ns) / 1e9 : 0);
     size_t mask = t->cap - 1;
     for (size_t i = req->id & mask; t->slots[i] != NULL; i = (i + 1) & mask) {
         if (t->slots[i] == req) {

@@ -641,6 +641,23 @@ gmq_sup_topics(const gmq_sup_t *s, const char **out, int max)
     return n;
 }
 
+int
+gmq_sup_info(const gmq_sup_t *s, gmq_sup_info_t *out, int max)
+{
+    int n = 0;
+    for (gmq_list_t *l = s->procs.next; l != &s->procs && n < max; l = l->next) {
+        const gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
+        if (w->retired)
+            continue;
+        out[n].topic = w->topic;
+        out[n].pid = w->pid > 0 ? w->pid : 0;
+        out[n].state = w->state;
+        out[n].restarts = w->restarts;
+        n++;
+    }
+    return n;
+}
+
 void
 gmq_sup_json(const gmq_sup_t *s, gmq_buf_t *out)
 {

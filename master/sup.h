@@ -87,4 +87,16 @@ int          gmq_sup_count(const gmq_sup_t *s);          /* topics in the table 
 int          gmq_sup_topics(const gmq_sup_t *s, const char **out, int max);
 const char  *gmq_sup_state_name(gmq_wp_state_t st);
 
+/* one topic's worker as /metrics reports it */
+typedef struct {
+    const char    *topic;      /* the table's copy: valid until the loop runs again */
+    pid_t          pid;        /* 0 when no process runs */
+    gmq_wp_state_t state;
+    unsigned       restarts;   /* respawns since the topic entered the table */
+} gmq_sup_info_t;
+
+/* the topics in the table (retired ones left out), at most max of them, in
+ * out; returns how many */
+int          gmq_sup_info(const gmq_sup_t *s, gmq_sup_info_t *out, int max);
+
 #endif

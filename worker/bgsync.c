@@ -4,6 +4,7 @@
  * fdatasync (through the seam) and close. Nothing else is shared.
  */
 #include "bgsync.h"
+#include "syncstat.h"
 #include "common/log.h"
 #include "common/seam.h"
 
@@ -95,8 +96,10 @@ bgsync_main(void *arg)
             break;
         int fd = b->fds[--b->n];
         pthread_mutex_unlock(&b->lock);
+        uint64_t t0 = gmq_syncstat_start();
         int rc = gmq_seam.fdatasync(fd);
         int e = rc != 0 ? errno : 0;
+        gmq_syncstat_observe(t0);
         close(fd);
         pthread_mutex_lock(&b->lock);
         if (e != 0 && b->error == 0)

@@ -4,6 +4,7 @@
  * queue decides what records mean and when a segment may go.
  */
 #include "segment.h"
+#include "syncstat.h"
 #include "common/log.h"
 #include "common/seam.h"
 #include "common/buf.h"
@@ -49,13 +50,19 @@ gmq_segment_create(const char *dir, uint64_t no, size_t size, int sync, gmq_erro
         goto fail;
     }
     if (sync) {
-        if (gmq_seam.fsync(fd) != 0) {
+        uint64_t t0 = gmq_syncstat_start();
+        int rc = gmq_seam.fsync(fd);
+        gmq_syncstat_observe(t0);
+        if (rc != 0) {
             segment_storage_err(err, errno, "cannot fsync", path);
             goto fail;
         }
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
-            if (gmq_seam.fsync(dfd) != 0)
+            t0 = gmq_syncstat_start();
+            rc = gmq_seam.fsync(dfd);
+            gmq_syncstat_observe(t0);
+            if (rc != 0)
                 gmq_log_warn("fsync of directory %s: %s", dir, strerror(errno));
             close(dfd);
         }
@@ -150,7 +157,10 @@ gmq_segment_sync(gmq_segment_t *s, gmq_error_t *err)
         return GMQ_OK;
     size_t pg = (size_t) sysconf(_SC_PAGESIZE);
     size_t lo = s->dirty_lo & ~(pg - 1);
-    if (gmq_seam.msync(s->map + lo, s->dirty_hi - lo, MS_SYNC) != 0)
+    uint64_t t0 = gmq_syncstat_start();
+    int rc = gmq_seam.msync(s->map + lo, s->dirty_hi - lo, MS_SYNC);
+    gmq_syncstat_observe(t0);
+    if (rc != 0)
         return segment_storage_err(err, errno, "msync failed for", s->path);
     s->dirty_lo = s->dirty_hi = 0;
     return GMQ_OK;

@@ -9,6 +9,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/seam.h"
+#include "worker/syncstat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -299,7 +300,9 @@ gmq_topic_stats_json(gmq_topic_t *t, gmq_buf_t *out)
             gmq_buf_append_str(out, ",");
         topic_queue_json(out, t->slots[i]);
     }
-    gmq_buf_append_str(out, "]}");
+    gmq_buf_printf(out, "],\"dead_lettered_num\":%" PRIu64, t->ctr->dead_num);
+    gmq_syncstat_json(out);    /* fsync latency, for /metrics */
+    gmq_buf_append_str(out, "}");
 }
 
 void

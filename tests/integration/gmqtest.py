@@ -80,6 +80,11 @@ class Node:
         self.config_file = config_file
         self.env = dict(os.environ)
         self.env["GMQ_TEST_HOOKS"] = "1"
+        # under AddressSanitizer freed memory waits in a quarantine (256 MB by
+        # default): keep it small so tests that bound RSS measure the node
+        asan = self.env.get("ASAN_OPTIONS", "")
+        if "quarantine_size_mb" not in asan:
+            self.env["ASAN_OPTIONS"] = "quarantine_size_mb=16" + (":" + asan if asan else "")
         self.env.update(env or {})
         self.proc = None
         self.log_path = os.path.join(self.tmp, "gmq.log")

@@ -256,6 +256,22 @@ START_TEST(test_parse_lease)
     ck_assert_int_eq(gmq_etcdapi_parse_ttl(j, strlen(j), &ttl, err, sizeof(err)), GMQ_OK);
     ck_assert_int_eq(ttl, -1);
 
+    int64_t granted = -5;
+    j = "{" H ",\"ID\":\"7\",\"TTL\":\"9\",\"grantedTTL\":\"10\"}";
+    ck_assert_int_eq(gmq_etcdapi_parse_timetolive(j, strlen(j), &ttl, &granted, err, sizeof(err)),
+                     GMQ_OK);
+    ck_assert_int_eq(ttl, 9);
+    ck_assert_int_eq(granted, 10);
+    j = "{" H ",\"ID\":\"7\",\"TTL\":\"-1\"}";
+    ck_assert_int_eq(gmq_etcdapi_parse_timetolive(j, strlen(j), &ttl, &granted, err, sizeof(err)),
+                     GMQ_OK);
+    ck_assert_int_eq(ttl, -1);
+    ck_assert_int_eq(granted, 0);
+    j = "{\"error\":\"boom\",\"code\":2}";
+    ck_assert_int_eq(gmq_etcdapi_parse_timetolive(j, strlen(j), &ttl, &granted, err, sizeof(err)),
+                     GMQ_ERR);
+    ck_assert_str_eq(err, "boom");
+
     j = "{" H "}";
     ck_assert_int_eq(gmq_etcdapi_parse_ok(j, strlen(j), err, sizeof(err)), GMQ_OK);
     j = "{\"error\":\"etcdserver: requested lease not found\",\"message\":"

@@ -278,6 +278,7 @@ START_TEST(test_ttr_retry_dead_requeue)
     expect_empty(t, "", now);
     ck_assert_int_eq(stat_field(t, "dead_num"), 1);
     ck_assert_int_eq(stat_field(t, "timeout_num"), 3);
+    ck_assert_int_eq(stat_field(t, "dead_lettered_num"), 1);   /* a counter: dead letters ever */
     gmq_msg_t d;
     ck_assert_int_eq(gmq_topic_dead(t, "", now, &d, &err), GMQ_OK);
     ck_assert_uint_eq(d.id, 42);
@@ -314,9 +315,11 @@ START_TEST(test_ttr_retry_dead_requeue)
         gmq_topic_tick(t, now);
     }
     ck_assert_int_eq(stat_field(t, "dead_num"), 2);
+    ck_assert_int_eq(stat_field(t, "dead_lettered_num"), 4);
     gmq_topic_close(t);
     t = open_topic();
     ck_assert_int_eq(stat_field(t, "dead_num"), 2);
+    ck_assert_int_eq(stat_field(t, "dead_lettered_num"), 4);
     ck_assert_int_eq(gmq_topic_dead(t, "", now, &d, &err), GMQ_OK);
     ck_assert_int_eq(gmq_topic_requeue(t, "", 0, now, &moved, &err), GMQ_OK);
     ck_assert_int_eq(moved, 2);
@@ -942,11 +945,14 @@ START_TEST(test_sync_policy)
     gmq_topic_t *t = open_topic();                 /* fsync = always */
     for (uint64_t i = 1; i <= 10; i++)
         push_ok(t, i, "", "x", 0, T0);
+    long synced = stat_field(t, "fsync_count");    /* the new segment's fsyncs */
     ck_assert_int_eq(n_msync, 0);                  /* push never syncs by itself */
     ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
     ck_assert_int_eq(n_msync, 1);                  /* one barrier for the batch */
+    ck_assert_int_eq(stat_field(t, "fsync_count"), synced + 1);   /* and it was timed */
     ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
     ck_assert_int_eq(n_msync, 1);                  /* nothing new */
+    ck_assert_int_eq(stat_field(t, "fsync_count"), synced + 1);
     pop_ok(t, "", T0);
     fail_msync = 1;
     ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_ERR);
@@ -961,12 +967,16 @@ START_TEST(test_sync_policy)
     t = open_topic();
     n_msync = 0;
     push_ok(t, 100, "", "x", 0, T0);
+    synced = stat_field(t, "fsync_count");
     ck_assert_int_eq(gmq_topic_sync(t, T0), GMQ_OK);
     ck_assert_int_eq(n_msync, 0);
     for (int i = 0; i < 500 && fdatasyncs() < 1; i++)
         usleep(2000);
     int after_first = fdatasyncs();
     ck_assert_int_ge(after_first, 1);
+    for (int i = 0; i < 500 && stat_field(t, "fsync_count") < synced + after_first; i++)
+        usleep(2000);                              /* timed on the sync thread too */
+    ck_assert_int_ge(stat_field(t, "fsync_count"), synced + after_first);
     push_ok(t, 101, "", "x", 0, T0 + 10);
     ck_assert_uint_eq(gmq_topic_next_sync(t), T0 + 1000);
     ck_assert_int_eq(gmq_topic_sync(t, T0 + 500), GMQ_OK);
