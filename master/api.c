@@ -716,13 +716,12 @@ api_on_raw_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err
         return;
     }
     if (r->kind == GMQ_RK_EMPTY) {
-        gmq_http_respond_hdrs(c, 204, NULL, "Cache-Control: no-store\r\n", NULL, 0);
+        gmq_http_respond_hdrs(c, 204, NULL, NULL, NULL, 0);
         return;
     }
     char hdrs[128];
     snprintf(hdrs, sizeof(hdrs), "X-Gmq-Msg-Id: %llu\r\nX-Gmq-Retry-Count: %u\r\n"
-             "Cache-Control: no-store\r\n",
-             (unsigned long long) r->id, r->retry);
+             "Cache-Control: no-store\r\n", (unsigned long long) r->id, r->retry);
     gmq_delivery_t *d = gmq_conn_delivery(c, gmq_sup_topic(req->wproc), req->bind_key, r->id,
                                           r->confirm);
     gmq_http_respond_hdrs(c, 200, "application/octet-stream", hdrs, r->body.p, r->body.len);

@@ -104,9 +104,9 @@ http_on_message_begin(http_parser *p)
     h->content_type[0] = '\0';
     h->authorization[0] = '\0';
     h->authorization_len = 0;
+    h->accept_raw = 0;
     h->host[0] = h->origin[0] = h->if_none_match[0] = h->fetch_site[0] = '\0';
     h->host_len = h->origin_len = 0;
-    h->accept_raw = 0;
     h->head_started_ms = gmq_mono_ms();
     h->in_value = 0;
     h->head_bytes = 0;
@@ -180,8 +180,7 @@ http_header_done(gmq_http_state_t *h)
         http_header_keep(h, h->if_none_match, sizeof(h->if_none_match));
     } else if (http_header_is(h, "sec-fetch-site")) {
         http_header_keep(h, h->fetch_site, sizeof(h->fetch_site));
-    }
-    if (h->hfield.len == 6 && strncasecmp(h->hfield.data, "accept", 6) == 0) {
+    } else if (http_header_is(h, "accept")) {
         gmq_buf_append(&h->hvalue, "", 1);
         h->accept_raw |= strcasestr(h->hvalue.data, "application/octet-stream") != NULL;
     }

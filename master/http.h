@@ -26,10 +26,10 @@ typedef struct {
     char        content_type[128];
     char        authorization[300];
     size_t      authorization_len;  /* bytes kept (a NUL in the value is not an end) */
+    int         accept_raw;    /* Accept names application/octet-stream */
     char        host[GMQ_HTTP_HDR_MAX], origin[GMQ_HTTP_HDR_MAX];
     char        if_none_match[GMQ_HTTP_HDR_MAX], fetch_site[GMQ_HTTP_HDR_MAX];
     size_t      host_len, origin_len;   /* the value's whole length: >= GMQ_HTTP_HDR_MAX = cut */
-    int         accept_raw;    /* Accept names application/octet-stream */
     int         in_value;
     int         in_parse;      /* gmq_http_on_data is running: replies need no resume */
     int         complete;      /* a whole request parsed, waiting for its reply */
@@ -56,11 +56,11 @@ typedef struct {
     const char        *body;
     size_t             body_len;
     const char        *content_type;
+    int                accept_raw;     /* Accept: application/octet-stream (raw /pop, /dead) */
     /* headers for browsers (master/web.c): "" when absent; *_len is the value's whole
      * length (>= GMQ_HTTP_HDR_MAX when it was cut) */
     const char        *host, *origin, *if_none_match, *fetch_site;
     size_t             host_len, origin_len;
-    int                accept_raw;     /* Accept: application/octet-stream (raw /pop, /dead) */
 } gmq_http_req_t;
 
 void gmq_http_conn_init(gmq_conn_t *c);
@@ -72,7 +72,7 @@ void gmq_http_on_data(gmq_conn_t *c);
 void gmq_http_respond(gmq_conn_t *c, int status, const char *ctype, const char *body, size_t len);
 /* The general form: hdrs (NULL = none) are extra header lines, each ending in
  * "\r\n"; given, they replace the default "Cache-Control: no-store" and carry
- * their own. ctype NULL = no Content-Type. A 304 or 204 has no body and no
+ * their own. ctype NULL = no Content-Type. A 204 or 304 has no body and no
  * length; a HEAD request gets the headers (with the body's length) without the body. */
 void gmq_http_respond_hdrs(gmq_conn_t *c, int status, const char *ctype, const char *hdrs,
                            const char *body, size_t len);
