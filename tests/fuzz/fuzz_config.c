@@ -67,6 +67,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         config_check_ranges(&a);
         config_same(&a, &b);
     } else if (rc == GMQ_ERR) {
+        if (!(err[0] != '\0' && strchr(err, '\n') == NULL && strcmp(err, err2) == 0))
+            fprintf(stderr, "first error: [%s]\nsecond error: [%s]\n", err, err2);
         FUZZ_CHECK(err[0] != '\0' && strchr(err, '\n') == NULL && strcmp(err, err2) == 0);
     } else {
         FUZZ_CHECK(rc == GMQ_CONFIG_HELP || rc == GMQ_CONFIG_VERSION);
