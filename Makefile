@@ -155,7 +155,7 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o
 	$(CC) -fsanitize=fuzzer -pthread -o $@ $^ $(LDLIBS)
 
 .PHONY: fuzz-build fuzz fuzz-smoke
-.PRECIOUS: $(BUILD)/tests/fuzz/%.o
+.SECONDARY: $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%.o)
 fuzz-build:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
 	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" EXTRA_LDFLAGS="$(FUZZ_SAN)" \
@@ -167,6 +167,22 @@ fuzz: fuzz-build
 # bounded (a few seconds a target, no network): for make test
 fuzz-smoke: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh 5 $(FUZZ_TARGETS)
+
+# line coverage of the corpora (llvm-cov), built into build-fuzzcov/
+.PHONY: fuzz-cov
+fuzz-cov:
+	@$(MAKE) --no-print-directory BUILD=build-fuzzcov CC=clang OPT=-O1 \
+	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link -fprofile-instr-generate -fcoverage-mapping" \
+	    EXTRA_LDFLAGS="-fprofile-instr-generate" $(FUZZ_TARGETS:%=build-fuzzcov/fuzz/fuzz_%)
+	@scripts/fuzz-cov.sh $(FUZZ_TARGETS)
+
+# --- chaos (docs/reliability.md): tests/chaos/chaos.py for CHAOS_SECONDS
+# (10 minutes) under nice; its one-minute version is tests/integration/test_chaos.py
+CHAOS_SECONDS ?= 600
+.PHONY: chaos
+chaos: $(BINS)
+	@GMQ_BUILD=$(BUILD) nice -n 19 python3 tests/chaos/chaos.py --seconds $(CHAOS_SECONDS) \
+	    --build $(BUILD) --json $(BUILD)/chaos-report.json
 
 deps:
 	@scripts/install-deps.sh
@@ -197,6 +213,7 @@ bench: deps
 clean:
 	rm -rf build build-asan
 	rm -rf build-fuzz
+	rm -rf build-fuzzcov
 
 # --- install: make install PREFIX=/usr/local DESTDIR= ------------------------
 # the binaries, gmq.conf (not over an existing one), the unit with its paths
@@ -231,6 +248,7 @@ deb:
 	tar -cf - --exclude=./.git --exclude=./build --exclude=./build-asan \
 	    --exclude=./$(patsubst $(CURDIR)/%,%,$(abspath $(BUILD))) \
 	    --exclude=./build-fuzz \
+	    --exclude=./build-fuzzcov \
 	    --exclude=./data --exclude=__pycache__ --exclude=./tests/browser/node_modules . | \
 	    tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
