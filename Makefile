@@ -168,6 +168,60 @@ $(BUILD)/gen/web_files.h: $(WEB_FILES) scripts/embed.sh
 $(BUILD)/master/web.o: $(BUILD)/gen/web_files.h
 $(BUILD)/master/web.o: CFLAGS += -I$(BUILD)/gen
 
+# --- fuzzing (docs/reliability.md): libFuzzer targets of tests/fuzz/, built
+# with clang and ASan+UBSan into build-fuzz/. `make fuzz` runs each target
+# for FUZZ_SECONDS (FUZZ_TARGETS picks some), `make fuzz-smoke` for a few
+# seconds each; seeds are tests/fuzz/corpus/<target>/, what a run finds is
+# kept in build-fuzz/corpus/<target>/ and crashes in build-fuzz/crashes/.
+FUZZ_TARGETS ?= tcp op http tcpconn record segment config etcd
+FUZZ_SECONDS ?= 600
+FUZZ_BUILD   := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CONN_OBJS := $(BUILD)/tests/fuzz/fuzz_conn.o $(LIB_OBJS) $(CLIENT_OBJS)
+
+$(BUILD)/fuzz/fuzz_tcp:     $(COMMON_OBJS) $(PROTO_OBJS)
+$(BUILD)/fuzz/fuzz_op:      $(COMMON_OBJS) $(PROTO_OBJS)
+$(BUILD)/fuzz/fuzz_http:    $(FUZZ_CONN_OBJS)
+$(BUILD)/fuzz/fuzz_tcpconn: $(FUZZ_CONN_OBJS)
+$(BUILD)/fuzz/fuzz_record:  $(COMMON_OBJS) $(BUILD)/worker/record.o
+$(BUILD)/fuzz/fuzz_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
+$(BUILD)/fuzz/fuzz_config:  $(COMMON_OBJS)
+$(BUILD)/fuzz/fuzz_etcd:    $(COMMON_OBJS) $(CLIENT_OBJS)
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer -pthread -o $@ $^ $(LDLIBS)
+
+.PHONY: fuzz-build fuzz fuzz-smoke
+.SECONDARY: $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%.o)
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
+	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" EXTRA_LDFLAGS="$(FUZZ_SAN)" \
+	    $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# bounded (a few seconds a target, no network): for make test
+fuzz-smoke: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh 5 $(FUZZ_TARGETS)
+
+# line coverage of the corpora (llvm-cov), built into build-fuzzcov/
+.PHONY: fuzz-cov
+fuzz-cov:
+	@$(MAKE) --no-print-directory BUILD=build-fuzzcov CC=clang OPT=-O1 \
+	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link -fprofile-instr-generate -fcoverage-mapping" \
+	    EXTRA_LDFLAGS="-fprofile-instr-generate" $(FUZZ_TARGETS:%=build-fuzzcov/fuzz/fuzz_%)
+	@scripts/fuzz-cov.sh $(FUZZ_TARGETS)
+
+# --- chaos (docs/reliability.md): tests/chaos/chaos.py for CHAOS_SECONDS
+# (10 minutes) under nice; its one-minute version is tests/integration/test_chaos.py
+CHAOS_SECONDS ?= 600
+.PHONY: chaos
+chaos: $(BINS)
+	@GMQ_BUILD=$(BUILD) nice -n 19 python3 tests/chaos/chaos.py --seconds $(CHAOS_SECONDS) \
+	    --build $(BUILD) --json $(BUILD)/chaos-report.json
+
 deps:
 	@scripts/install-deps.sh
 
@@ -197,6 +251,8 @@ bench: deps
 
 clean:
 	rm -rf build build-asan
+	rm -rf build-fuzz
+	rm -rf build-fuzzcov
 
 # --- install: make install PREFIX=/usr/local DESTDIR= ------------------------
 # the binaries, gmq.conf (not over an existing one), the unit with its paths
@@ -246,6 +302,8 @@ deb:
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	tar -cf - --exclude=./.git --exclude=./build --exclude=./build-asan \
 	    --exclude=./$(patsubst $(CURDIR)/%,%,$(abspath $(BUILD))) \
+	    --exclude=./build-fuzz \
+	    --exclude=./build-fuzzcov \
 	    --exclude=./data --exclude=__pycache__ --exclude=./tests/browser/node_modules . | \
 	    tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b

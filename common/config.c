@@ -769,4 +769,8 @@ config_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    /* one line, whatever a flag or a path held (a newline in an argument) */
+    for (char *p = err; *p != '\0'; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = '?';
 }

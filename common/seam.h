@@ -21,7 +21,9 @@ typedef struct {
 } gmq_seam_t;
 
 /* The one table. The default fallocate also fails with ENOSPC while the file
- * named by the environment variable GMQ_FAULT_ENOSPC_FILE exists. */
+ * named by the environment variable GMQ_FAULT_ENOSPC_FILE exists. With
+ * GMQ_FAULT_SYNC_LOG=<file>, the default msync (MS_SYNC), fsync and
+ * fdatasync append what they synced to <file> (the power-loss test). */
 extern gmq_seam_t gmq_seam;
 
 void gmq_seam_reset(void);

@@ -201,7 +201,11 @@ tcp_parse_line(gmq_tcp_parser_t *p, const char *buf, size_t len, size_t *used,
     size_t from = p->scanned <= len ? p->scanned : 0;
     const char *nl = memchr(buf + from, '\n', len - from);
     size_t end = nl ? (size_t) (nl - buf) : len;
-    if (memchr(buf + from, '\0', end - from) != NULL) {
+    /* a NUL past max_line + 1 bytes is not looked for: such a line is too
+     * long whatever it holds, and which error is answered must not depend
+     * on how the reads split the stream */
+    size_t nul_end = end < p->lim.max_line + 1 ? end : p->lim.max_line + 1;
+    if (nul_end > from && memchr(buf + from, '\0', nul_end - from) != NULL) {
         memset(ev, 0, sizeof(*ev));
         return tcp_error(p, ev, 1, GMQ_E_INVALID_PARAMS, "NUL byte in command line");
     }

@@ -539,6 +539,27 @@ START_TEST(test_flag_errors)
 }
 END_TEST
 
+/* found by tests/fuzz/fuzz_config.c: a newline in an argument or a path
+ * made the error two lines (a log line could be forged); each one is a '?' */
+START_TEST(test_errors_one_line)
+{
+    gmq_config_t cfg;
+    char err[ERRLEN];
+
+    ck_assert_int_eq(load(&cfg, err, "-node_id=3", "stray\nWARN forged", NULL), GMQ_ERR);
+    ck_assert_str_eq(err, "unexpected argument \"stray?WARN forged\" (flags are -name=value)");
+    gmq_config_free(&cfg);
+
+    ck_assert_int_eq(load(&cfg, err, "-no\r\nde=3", NULL), GMQ_ERR);
+    ck_assert_str_eq(err, "unknown flag -no??de (--help lists the flags)");
+    gmq_config_free(&cfg);
+
+    ck_assert_int_eq(load(&cfg, err, "-config_file=/nonexistent/a\nb", NULL), GMQ_ERR);
+    ck_assert_str_eq(err, "config file /nonexistent/a?b: no such file");
+    gmq_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_help)
 {
     gmq_config_t cfg;
@@ -683,6 +704,7 @@ config_suite(void)
     tcase_add_test(tc, test_file_error_lines);
     tcase_add_test(tc, test_file_missing);
     tcase_add_test(tc, test_flag_errors);
+    tcase_add_test(tc, test_errors_one_line);
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_load_twice);

@@ -415,6 +415,25 @@ START_TEST(test_line_too_long)
 }
 END_TEST
 
+/* found by tests/fuzz/fuzz_tcp.c: a line over max_line with a NUL past the
+ * limit was "NUL byte" when read at once and "longer than max_line" when
+ * the limit was crossed before the NUL arrived; it is the length error now
+ * however it is split, and a NUL within the limit is still the NUL error */
+START_TEST(test_nul_past_max_line)
+{
+    char line[T_MAX_LINE + 16];
+    memset(line, 'q', sizeof(line));
+    memcpy(line, "pop t ", 6);
+    line[T_MAX_LINE + 4] = '\0';
+    line[T_MAX_LINE + 8] = '\n';
+    t_check(&t_lim, line, T_MAX_LINE + 9,
+            "ERR E_TOO_LARGE fatal command line longer than max_line (64 bytes)\n");
+    line[T_MAX_LINE + 4] = 'q';
+    line[T_MAX_LINE] = '\0';      /* byte max_line + 1: still a NUL in the line */
+    t_check(&t_lim, line, T_MAX_LINE + 9, "ERR E_INVALID_PARAMS fatal NUL byte in command line\n");
+}
+END_TEST
+
 START_TEST(test_slow_line_not_rescanned)
 {
     gmq_tcp_parser_t p;
@@ -785,6 +804,7 @@ tcp_suite(void)
     tcase_add_test(tc, test_tls_first_byte);
     tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_line_too_long);
+    tcase_add_test(tc, test_nul_past_max_line);
     tcase_add_test(tc, test_slow_line_not_rescanned);
     tcase_add_test(tc, test_mpub_count);
     tcase_add_test(tc, test_body_limits);
