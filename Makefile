@@ -20,7 +20,8 @@ COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/pr
                common/seam.c common/etcdapi.c common/procstat.c common/net.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
-               worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c
+               worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c \
+               worker/checkpoint.c worker/upgrade.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \

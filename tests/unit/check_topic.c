@@ -7,6 +7,8 @@
  * default), the regex budget of a push. The counters file: check_counters.c.
  */
 #include "worker/topic.h"
+#include "worker/checkpoint.h"
+#include "worker/record.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/seam.h"
@@ -668,13 +670,26 @@ damage_first_segment(off_t off, size_t n, int zero)
     close(fd);
 }
 
+/* a recovery that has to read the whole log (no checkpoint) */
+static void
+drop_checkpoint(const char *sub)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/orders/%s", dir, sub);
+    gmq_checkpoint_remove(path);
+}
+
+#define MSG16 (GMQ_RECORD_HDR + 16)     /* a record with a 16-byte body */
+#define STATE GMQ_RECORD_HDR            /* a state record */
+
 START_TEST(test_recover_corrupt_middle)
 {
     gmq_topic_t *t = open_topic();
     for (uint64_t i = 1; i <= 10; i++)
-        push_ok(t, i, "", "0123456789abcdef", 0, T0);   /* 48 + 16 = 64 bytes each */
+        push_ok(t, i, "", "0123456789abcdef", 0, T0);
     gmq_topic_close(t);
-    damage_first_segment(4 * 64 + 20, 30, 0);          /* inside message 5 */
+    damage_first_segment(4 * MSG16 + 20, 30, 0);       /* inside message 5 */
+    drop_checkpoint("q/default");
     t = open_topic();
     ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
     ck_assert_int_eq(stat_field(t, "queue_msg_num"), 9);
@@ -690,12 +705,13 @@ START_TEST(test_recover_ack_after_corrupt_deliver)
 {
     gmq_topic_t *t = open_topic();
     gmq_error_t err;
-    push_ok(t, 1, "", "0123456789abcdef", 0, T0);        /* MSG at 0, 64 bytes */
-    push_ok(t, 2, "", "", 0, T0);                        /* MSG at 64, 48 bytes */
-    pop_ok(t, "", T0);                                   /* DELIVER at 112 */
-    ck_assert_int_eq(gmq_topic_ack(t, "", 1, &err), GMQ_OK);   /* ACK at 160 */
+    push_ok(t, 1, "", "0123456789abcdef", 0, T0);        /* MSG at 0 */
+    push_ok(t, 2, "", "", 0, T0);                        /* MSG at MSG16, an empty body */
+    pop_ok(t, "", T0);                                   /* DELIVER at MSG16 + STATE */
+    ck_assert_int_eq(gmq_topic_ack(t, "", 1, &err), GMQ_OK);   /* ACK after it */
     gmq_topic_close(t);
-    damage_first_segment(112 + 20, 4, 0);
+    damage_first_segment(MSG16 + STATE + 20, 4, 0);
+    drop_checkpoint("q/default");
     t = open_topic();
     ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
     ck_assert_int_eq(stat_field(t, "queue_msg_num"), 1);
@@ -714,10 +730,12 @@ START_TEST(test_recover_torn_tail)
     for (uint64_t i = 1; i <= 5; i++)
         push_ok(t, i, "", "0123456789abcdef", 0, T0);
     pop_ok(t, "", T0);
-    gmq_topic_ack(t, "", 1, &err);                       /* ACK record at 5*64 */
-    push_ok(t, 6, "", "0123456789abcdef", 0, T0);         /* at 5*64+96 */
+    gmq_topic_ack(t, "", 1, &err);                       /* ACK record at 5 * MSG16 + STATE */
+    push_ok(t, 6, "", "0123456789abcdef", 0, T0);         /* at 5 * MSG16 + 2 * STATE */
     gmq_topic_close(t);
-    damage_first_segment(5 * 64 + 96 + 40, 24, 1);       /* the end of message 6 never landed */
+    /* the end of message 6 never landed: the checkpoint written after it
+     * does not match the log any more, so the whole log is read */
+    damage_first_segment(5 * MSG16 + 2 * STATE + MSG16 - 24, 24, 1);
     t = open_topic();
     ck_assert_int_eq(stat_field(t, "corrupt_records"), 0);
     ck_assert_int_eq(stat_field(t, "queue_msg_num"), 4);
@@ -730,6 +748,27 @@ START_TEST(test_recover_torn_tail)
     ck_assert_uint_eq(m.id, 7);
     ck_assert(memcmp(m.body, "after the tear", 14) == 0);
     expect_empty(t, "", T0);
+    gmq_topic_close(t);
+}
+END_TEST
+
+/* damage inside the part of the log a checkpoint covers is found when the
+ * cursor reads it: the message is skipped and counted, the counts heal */
+START_TEST(test_corrupt_after_checkpoint)
+{
+    gmq_topic_t *t = open_topic();
+    for (uint64_t i = 1; i <= 10; i++)
+        push_ok(t, i, "", "0123456789abcdef", 0, T0);
+    gmq_topic_close(t);
+    damage_first_segment(4 * MSG16 + 20, 30, 0);       /* inside message 5 */
+    t = open_topic();
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 0);   /* not read yet */
+    uint64_t want[] = { 1, 2, 3, 4, 6, 7, 8, 9, 10 };
+    for (size_t i = 0; i < GMQ_ARRAY_LEN(want); i++)
+        ck_assert_uint_eq(pop_ok(t, "", T0).id, want[i]);
+    expect_empty(t, "", T0);
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 0);
     gmq_topic_close(t);
 }
 END_TEST
@@ -1295,6 +1334,7 @@ topic_suite(void)
     tcase_add_test(tc, test_recover_corrupt_middle);
     tcase_add_test(tc, test_recover_ack_after_corrupt_deliver);
     tcase_add_test(tc, test_recover_torn_tail);
+    tcase_add_test(tc, test_corrupt_after_checkpoint);
     tcase_add_test(tc, test_space_pinned_by_delay);
     tcase_add_test(tc, test_space_lagging_consumer);
     tcase_add_test(tc, test_many_queues);
