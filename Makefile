@@ -31,7 +31,7 @@ CLIENT_SRCS := client/discovery.c
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery
+UNIT_TESTS  := ipc op tcp net config buf record segment heap route queue topic topicadm counters etcdapi discovery
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
@@ -73,6 +73,7 @@ $(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o
 $(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
 $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.o
 $(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o
+$(BUILD)/tests/check_queue:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_topicadm: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_counters: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)

@@ -429,6 +429,8 @@ gmq_queue_checkpoint(gmq_queue_t *q, uint64_t now_ms, int force)
         return;
     if (!force && now_ms < q->ck_last + GMQ_QUEUE_CHECKPOINT_MS)
         return;
+    if (now_ms > 0)
+        q->ck_last = now_ms;      /* also when it fails: tried again in a second */
     gmq_error_t err;
     gmq_buf_t b;
     uint64_t applied;
@@ -460,8 +462,6 @@ gmq_queue_checkpoint(gmq_queue_t *q, uint64_t now_ms, int force)
         gmq_buf_free(&b);
     }
     q->ck_dirty = 0;
-    if (now_ms > 0)
-        q->ck_last = now_ms;
 }
 
 uint64_t
