@@ -1,5 +1,5 @@
 # gmq - one flat Makefile. Objects in $(BUILD)/, binaries $(BUILD)/gmq-master ...
-# Targets: all run test check itest asan bench clean install deb
+# Targets: all run test check itest asan bench bench-scale clean install deb
 
 BUILD   ?= build
 CC      ?= cc
@@ -36,7 +36,7 @@ UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
 
-.PHONY: all run test check itest asan bench clean deps install deb
+.PHONY: all run test check itest asan bench bench-scale clean deps install deb
 all: $(BINS)
 
 $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
@@ -130,6 +130,10 @@ asan: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@GMQ_BUILD=$(BUILD) scripts/bench.sh
+
+# storage at scale (docs/benchmarks.md); GMQ_BENCH_SCALE_BIG=1 adds the 100M run
+bench-scale: all
+	@GMQ_BUILD=$(BUILD) scripts/bench-scale.sh
 
 clean:
 	rm -rf build build-asan
