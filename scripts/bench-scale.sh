@@ -114,6 +114,11 @@ print("%.3f" % t)
 EOF
 }
 
+# what the last recovery logged
+recovery_note() {
+    note "  $(grep ': recovered ' "$TMP/log" | tail -1 | sed 's/^.*queue [^ ]*: //')"
+}
+
 # worker <master pid>: its topic worker's pid
 worker() {
     pgrep -P "$1" | head -1
@@ -181,6 +186,7 @@ note "  disk: $(du -sh "$D2/bench" | cut -f1)"
 # ---- 3. restart ----
 stop_master TERM
 TCP=$(free_port); HTTP=$(free_port); t=$(first_pop "$D2" bench q); MASTER=$(cat "$TMP/pid")
+recovery_note
 result "first pop after SIGTERM, $MESSAGES ready" "$t s" "<= 1 s" "$(le "$t" 1 && echo 1 || echo 0)"
 # kill -9 while pushes go on: the newest records are after the last checkpoint
 "$BUILD/gmq-bench" --addr "127.0.0.1:$TCP" --topic bench --bind-key q --messages 5000000 --size "$SIZE" \
@@ -192,11 +198,13 @@ kill -KILL "$PUSHER" 2>/dev/null || true
 wait "$PUSHER" 2>/dev/null || true
 PUSHER=""
 TCP=$(free_port); HTTP=$(free_port); t=$(first_pop "$D2" bench q); MASTER=$(cat "$TMP/pid")
+recovery_note
 ready=$(stat_field bench queue_msg_num)
 result "first pop after kill -9 during pushes, $ready ready" "$t s" "<= 1 s" "$(le "$t" 1 && echo 1 || echo 0)"
 stop_master TERM
 find "$D2" -name checkpoint -delete
 TCP=$(free_port); HTTP=$(free_port); t=$(first_pop "$D2" bench q); MASTER=$(cat "$TMP/pid")
+recovery_note
 note "  for comparison, without checkpoints (a scan of the whole log): first pop after $t s"
 stop_master TERM
 rm -rf "$D2"
@@ -220,6 +228,7 @@ if [ "$BIG" = 1 ]; then
     result "anonymous memory per ready message ($BIG_MESSAGES)" "$per B ($anon kB)" "<= 32 B" "$(le "$per" 32 && echo 1 || echo 0)"
     stop_master TERM
     TCP=$(free_port); HTTP=$(free_port); t=$(first_pop "$D4" big q); MASTER=$(cat "$TMP/pid")
+    recovery_note
     result "first pop after SIGTERM, $BIG_MESSAGES ready" "$t s" "<= 1 s" "$(le "$t" 1 && echo 1 || echo 0)"
     note "draining (pop + ack)"
     t0=$(date +%s)

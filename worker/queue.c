@@ -551,7 +551,7 @@ gmq_queue_describe(gmq_queue_t *q, gmq_buf_t *out)
 static int
 queue_load(gmq_queue_t *q, int use_checkpoint, gmq_error_t *err)
 {
-    uint64_t *nos = NULL;
+    uint64_t *nos = NULL, t0 = gmq_mono_ms();
     size_t n = 0;
     if (queue_list(q, &nos, &n, err) != GMQ_OK)
         return GMQ_ERR;
@@ -574,6 +574,12 @@ queue_load(gmq_queue_t *q, int use_checkpoint, gmq_error_t *err)
     }
     free(nos);
     queue_recover_finish(q);
+    if (rc == GMQ_OK && (q->replayed > 0 || gmq_queue_count(q) > 0))
+        gmq_log_info("queue %s: recovered %s %" PRIu64 " records%s in %" PRIu64 " ms: %" PRIu64
+                     " ready (%zu of them first in line), %zu delayed", q->dir,
+                     q->ck_loaded ? "from its checkpoint and the" : "by a scan of all",
+                     q->replayed, q->ck_loaded ? " after it" : " (no usable checkpoint)",
+                     gmq_mono_ms() - t0, gmq_queue_n_ready(q), q->n_head, q->n_delayed);
     return rc;
 }
 
@@ -782,6 +788,7 @@ queue_reset(gmq_queue_t *q)
     q->last_pos = GMQ_QPOS_NONE;
     q->ck_covered = 0;
     q->scan_from = 0;
+    q->replayed = 0;
 }
 
 static void
@@ -794,6 +801,7 @@ queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off)
     q->last_pos = GMQ_QPOS(s->no, off);
     q->last_crc = r->crc;
     q->ck_dirty = 1;
+    q->replayed++;
     if (r->seq > q->sh->seq)
         q->sh->seq = r->seq;
     if (r->epoch > q->sh->epoch)

@@ -124,6 +124,7 @@ struct gmq_queue_s {
     uint64_t        ck_pending;    /* ...and the position it covers */
     void           *ck_job;
     int             ck_loaded;     /* recovery: 1 = from a checkpoint, 0 = a full scan */
+    uint64_t        replayed;      /* recovery: records read */
 };
 
 static inline uint64_t gmq_queue_n_ready(const gmq_queue_t *q)
