@@ -74,7 +74,7 @@ static long           queue_seg_ix(const gmq_queue_t *q, uint64_t no);
 static gmq_segment_t *queue_seg(const gmq_queue_t *q, uint64_t pos);
 static gmq_segment_t *queue_seg_next(const gmq_queue_t *q, const gmq_segment_t *s);
 static void           queue_seg_add(gmq_queue_t *q, gmq_segment_t *s);
-static void           queue_seg_close(gmq_queue_t *q, gmq_segment_t *s, int unlink_file);
+static void           queue_seg_close(gmq_segment_t *s, int unlink_file);
 static int            queue_log_ready(const gmq_queue_t *q, const gmq_record_t *r);
 static int            queue_log_scan(gmq_queue_t *q, gmq_segment_t **sp, size_t *offp,
                                      gmq_record_t *r, uint64_t *pos, size_t *sz, int settle);
@@ -102,7 +102,7 @@ static int            queue_cmp_tail(const void *a, const void *b);
 static int            queue_cmp_delayed(const void *a, const void *b);
 static int            queue_cmp_pos(const void *a, const void *b);
 static void           queue_sort_list(gmq_list_t *l, int (*cmp)(const void *, const void *));
-static queue_index_t *queue_index(gmq_queue_t *q, gmq_segment_t *s);
+static queue_index_t *queue_index(gmq_segment_t *s);
 static int            queue_find_log(gmq_queue_t *q, uint64_t id, gmq_qmsg_t *m);
 static int            queue_relocate(gmq_queue_t *q, gmq_segment_t *s);
 static void           queue_ck_build(gmq_queue_t *q, gmq_buf_t *out, uint64_t *applied);
@@ -495,7 +495,7 @@ gmq_queue_gc(gmq_queue_t *q)
             }
             memmove(q->segv, q->segv + 1, (q->nsegs - 1) * sizeof(*q->segv));
             q->nsegs--;
-            queue_seg_close(q, first, 1);
+            queue_seg_close(first, 1);
             continue;
         }
         if (q->nsegs < 3 || !passed || q->cur_seg == q->segv[1])
@@ -778,7 +778,7 @@ queue_reset(gmq_queue_t *q)
         while (q->buckets[i] != NULL)
             queue_ent_free(q, q->buckets[i]);
     for (size_t i = 0; i < q->nsegs; i++)
-        queue_seg_close(q, q->segv[i], 0);
+        queue_seg_close(q->segv[i], 0);
     q->nsegs = 0;
     q->cur_seg = NULL;
     q->cur_off = 0;
@@ -1093,9 +1093,8 @@ queue_seg_add(gmq_queue_t *q, gmq_segment_t *s)
 }
 
 static void
-queue_seg_close(gmq_queue_t *q, gmq_segment_t *s, int unlink_file)
+queue_seg_close(gmq_segment_t *s, int unlink_file)
 {
-    (void) q;
     queue_index_t *ix = s->index;
     if (ix != NULL)
         free(ix->b);
@@ -1484,9 +1483,8 @@ queue_sort_list(gmq_list_t *l, int (*cmp)(const void *, const void *))
 
 /* s's index, brought up to its write position */
 static queue_index_t *
-queue_index(gmq_queue_t *q, gmq_segment_t *s)
+queue_index(gmq_segment_t *s)
 {
-    (void) q;
     queue_index_t *ix = s->index;
     if (ix == NULL)
         ix = s->index = gmq_xcalloc(1, sizeof(*ix));
@@ -1532,7 +1530,7 @@ queue_find_log(gmq_queue_t *q, uint64_t id, gmq_qmsg_t *m)
         if (s->nready == 0 || id < s->min_id || id > s->max_id)
             continue;
         size_t from = s == q->cur_seg ? q->cur_off : 0;
-        queue_index_t *ix = queue_index(q, s);
+        queue_index_t *ix = queue_index(s);
         for (size_t k = 0; k < ix->n; k++) {
             const queue_bucket_t *b = &ix->b[k];
             if (id < b->lo || id > b->hi || b->end <= from)
