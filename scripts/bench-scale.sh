@@ -188,11 +188,17 @@ stop_master TERM
 TCP=$(free_port); HTTP=$(free_port); t=$(first_pop "$D2" bench q); MASTER=$(cat "$TMP/pid")
 recovery_note
 result "first pop after SIGTERM, $MESSAGES ready" "$t s" "<= 1 s" "$(le "$t" 1 && echo 1 || echo 0)"
-# kill -9 while pushes go on: the newest records are after the last checkpoint
+# kill -9 while pushes go on, just before the next checkpoint is due (0.9 s
+# after one was written): the most records to read after it
 "$BUILD/gmq-bench" --addr "127.0.0.1:$TCP" --topic bench --bind-key q --messages 5000000 --size "$SIZE" \
     --conns "$CONNS" --pipeline "$PIPELINE" --mode push >/dev/null 2>&1 &
 PUSHER=$!
-sleep 3
+sleep 2
+ck="$D2/bench/q/q/checkpoint"
+m0=$(stat -c %.9Y "$ck")
+i=0
+while [ "$(stat -c %.9Y "$ck")" = "$m0" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+sleep 0.9
 stop_master KILL
 kill -KILL "$PUSHER" 2>/dev/null || true
 wait "$PUSHER" 2>/dev/null || true
@@ -238,12 +244,13 @@ if [ "$BIG" = 1 ]; then
     t1=$(date +%s)
     w=$(worker "$MASTER")
     hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$w/status")
+    anon=$(smaps "$w" Anonymous)
     left=$(stat_field big queue_msg_num); inflight=$(stat_field big wait_ack_num)
     drate=$(python3 -c 'import json, sys; print("%.0f" % json.load(open(sys.argv[1]))["popack"]["msgs_per_s"])' "$TMP/drain.json")
     disk=$(alloc_bytes "$D4/big")
     result "... survives the restart and is drained" "$left ready, $inflight in flight after $((t1 - t0)) s ($drate msgs/s)" \
         "0 left" "$([ "$left" = 0 ] && [ "$inflight" = 0 ] && echo 1 || echo 0)"
-    note "  worker peak RSS (VmHWM, page cache of the mapped segments included) $hwm kB; disk after: $(awk -v b="$disk" 'BEGIN { printf "%.1f MB", b / 1e6 }')"
+    note "  worker after it: Anonymous $anon kB, peak RSS (VmHWM, mapped pages of the segments included) $hwm kB; disk after: $(awk -v b="$disk" 'BEGIN { printf "%.1f MB", b / 1e6 }')"
     stop_master TERM
 else
     note "the $BIG_MESSAGES-message run is skipped (GMQ_BENCH_SCALE_BIG=1 runs it)"

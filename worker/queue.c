@@ -755,6 +755,10 @@ queue_recover_finish(gmq_queue_t *q)
     queue_sort_list(&q->tail, queue_cmp_tail);
     q->recovering = 0;
     queue_settle(q);
+    /* what a scan read stays in the page cache, not in this process */
+    for (size_t i = 0; i + 1 < q->nsegs; i++)
+        if (q->segv[i] != q->cur_seg)
+            gmq_segment_release_pages(q->segv[i]);
 }
 
 /* after a replay from a checkpoint: every entry's record is in the log */
@@ -1040,6 +1044,8 @@ queue_room(gmq_queue_t *q, size_t need, int headroom, gmq_error_t *err)
                                           q->sh->fsync != GMQ_FSYNC_NO, err);
     if (s == NULL)
         return GMQ_ERR;
+    if (a != NULL && a != q->cur_seg)
+        gmq_segment_release_pages(a);     /* written: read again when the cursor gets there */
     queue_seg_add(q, s);
     q->gc_pending = 1;   /* a good moment to look at the oldest segments */
     return GMQ_OK;
@@ -1132,6 +1138,8 @@ queue_log_scan(gmq_queue_t *q, gmq_segment_t **sp, size_t *offp, gmq_record_t *r
             }
             if (n == NULL)
                 break;
+            if (settle && !q->recovering)
+                gmq_segment_release_pages(s);
             s = n;
             off = 0;
             continue;
@@ -1192,6 +1200,8 @@ queue_settle(gmq_queue_t *q)
             q->cur_off = q->cur_seg->wpos;
             break;
         }
+        if (!q->recovering)
+            gmq_segment_release_pages(q->cur_seg);    /* read: entries map it again if need be */
         q->cur_seg = n;
         q->cur_off = 0;
         q->gc_pending = 1;

@@ -176,6 +176,13 @@ gmq_segment_sync_async(gmq_segment_t *s, gmq_bgsync_t *bg, gmq_error_t *err)
 }
 
 void
+gmq_segment_release_pages(gmq_segment_t *s)
+{
+    if (madvise(s->map, s->size, MADV_DONTNEED) != 0)
+        gmq_log_warn("madvise %s: %s", s->path, strerror(errno));
+}
+
+void
 gmq_segment_close(gmq_segment_t *s, int unlink_file)
 {
     if (s == NULL)

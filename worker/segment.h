@@ -72,6 +72,11 @@ int  gmq_segment_sync_async(gmq_segment_t *s, gmq_bgsync_t *bg, gmq_error_t *err
 int   gmq_segment_sync(gmq_segment_t *s, gmq_error_t *err);
 static inline int gmq_segment_dirty(const gmq_segment_t *s) { return s->dirty_hi > s->dirty_lo; }
 
+/* Drop this process's mapping of the segment's pages (they stay in the page
+ * cache and on disk, dirty ones are written as before; the next access
+ * maps them again): a backlog does not count in the worker's RSS. */
+void  gmq_segment_release_pages(gmq_segment_t *s);
+
 /* Unmap, close and free; unlink != 0 also removes the file. NULL ok. */
 void  gmq_segment_close(gmq_segment_t *s, int unlink_file);
 

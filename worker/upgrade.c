@@ -51,6 +51,7 @@ static int        upgrade_exists(const char *path);
 static int        upgrade_remove(const char *path);
 static void       upgrade_sync_parent(const char *dir);
 static int        upgrade_list(const char *dir, uint64_t **nos, size_t *n);
+static int        upgrade_cmp_u64(const void *a, const void *b);
 static void       upgrade_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off);
 static upg_msg_t *upgrade_find(upg_t *u, uint64_t id);
 static upg_msg_t *upgrade_new(upg_t *u, uint64_t id);
