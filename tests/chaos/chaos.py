@@ -13,7 +13,9 @@ are drained, and the history is checked:
              (an error other than "outcome is unknown"), or whose id does
              not match the id its push was acknowledged with
   after_ack  a delivery to a pop sent after an ack of that id was confirmed
+  stored_twice  one pushed body delivered under two ids
   undrained  messages still held by a queue after the drain
+  sanitizer  an ASan/UBSan report in the node's log (a build with SAN=1)
 
 Pushes whose outcome is unknown (E_UNAVAILABLE "... outcome is unknown",
 or the connection dropped before the reply) may or may not be delivered;
@@ -640,6 +642,12 @@ def run(seconds=60, build="build", topics=8, producers=4, consumers=4, seed=None
     if not drained:
         fails["undrained"] = ["%d messages still held after %ds of drain" % (held, drain_timeout)]
     node.stop()
+    with open(node.log_path, "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    bad = [w for w in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+           if w in text]
+    if bad:
+        fails["sanitizer"] = ["%s in %s" % (w, node.log_path) for w in bad]
     report = {
         "ok": not any(fails.values()),
         "seconds": seconds,
