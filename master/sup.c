@@ -471,7 +471,8 @@ gmq_sup_reap(gmq_sup_t *s)
             sup_on_read(s->m->loop, &w->rio, 0);
         char detail[256];
         snprintf(detail, sizeof(detail), "%s", w->last_exit);
-        w->last_exit[0] = '\0';
+        /* requests still queued are answered with the worker's own reason
+         * when it gave one (sup_lost falls back to `why` otherwise) */
         if (w->fd >= 0)
             sup_lost(w, why);
         /* it could not open the topic for want of fds, memory or space */
