@@ -1,5 +1,5 @@
 # gmq - one flat Makefile. Objects in $(BUILD)/, binaries $(BUILD)/gmq-master ...
-# Targets: all run test check itest asan bench clean install deb
+# Targets: all run test check itest asan bench bench-scale clean install deb
 
 BUILD   ?= build
 CC      ?= cc
@@ -21,7 +21,7 @@ COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/pr
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
                worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c \
-               worker/syncstat.c
+               worker/syncstat.c worker/checkpoint.c worker/upgrade.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
@@ -34,7 +34,7 @@ CTL_SRCS    := client/ctl_json.c client/ctl_out.c client/ctl_http.c client/ctl_h
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery \
+UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery queue \
                histo metrics ctl call
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
@@ -58,7 +58,7 @@ LIBGMQ      := $(LIBGMQ_SO) $(LIBGMQ_A)
 # C programs driven by the integration tests (tests/lib/), linked with libgmq.a
 LIBTEST_BINS := $(BUILD)/tests/lib_api $(BUILD)/tests/lib_chaos $(BUILD)/tests/lib_cluster
 
-.PHONY: all run test check itest asan bench clean deps install deb
+.PHONY: all run test check itest asan bench bench-scale clean deps install deb
 all: $(BINS) $(LIBGMQ)
 
 $(BUILD)/pic/%.o: %.c
@@ -119,6 +119,7 @@ $(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
 $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.o
 $(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o \
                               $(BUILD)/worker/syncstat.o
+$(BUILD)/tests/check_queue:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_topicadm: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_counters: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
@@ -248,6 +249,10 @@ asan: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@GMQ_BUILD=$(BUILD) scripts/bench.sh
+
+# storage at scale (docs/benchmarks.md); GMQ_BENCH_SCALE_BIG=1 adds the 100M run
+bench-scale: all
+	@GMQ_BUILD=$(BUILD) scripts/bench-scale.sh
 
 clean:
 	rm -rf build build-asan

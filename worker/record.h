@@ -1,9 +1,13 @@
 /*
  * record.h - the on-disk record of a queue log: encode, decode, CRC check.
- * Pure functions, no I/O. All integers big-endian, records 8-byte aligned:
- *   0 u32 magic 'GMQr' | 4 u32 crc32 of bytes 8..end | 8 u8 version | 9 u8 type
+ * Pure functions, no I/O. All integers big-endian, records 8-byte aligned.
+ * Version 2 (written):
+ *   0 u32 magic 'GMQr' | 4 u32 crc32 of bytes 8..end | 8 u8 version 2 | 9 u8 type
  *  10 u16 flags | 12 u32 body len | 16 u64 id | 24 u64 ts | 32 u64 due
- *  40 u32 retry | 44 u32 zero | 48 body, zero padding to a multiple of 8
+ *  40 u32 retry | 44 u32 epoch | 48 u64 seq | 56 u64 pos | 64 body, zero padding
+ *  to a multiple of 8
+ * Version 1 (read only, for the upgrade): the same up to 40 u32 retry, then
+ *  44 u32 zero | 48 body; seq, epoch and pos decode as 0.
  */
 #ifndef GMQ_RECORD_H
 #define GMQ_RECORD_H
@@ -13,13 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GMQ_RECORD_MAGIC   0x474d5172u   /* "GMQr" */
-#define GMQ_RECORD_VERSION 1
-#define GMQ_RECORD_HDR     48
-#define GMQ_RECORD_ALIGN   8
+#define GMQ_RECORD_MAGIC    0x474d5172u   /* "GMQr" */
+#define GMQ_RECORD_VERSION  2
+#define GMQ_RECORD_HDR      64
+#define GMQ_RECORD_V1_HDR   48
+#define GMQ_RECORD_ALIGN    8
 #define GMQ_RECORD_MAX_BODY 0x7fffffffu
 
-/* record types: a message, then state changes that refer to it by id */
+/* record types: a message, then state changes that refer to it by id and
+ * (version 2) by the position of its MSG record */
 #define GMQ_REC_MSG     1   /* body; ts = pushed_at, due = due time (0 = ready) */
 #define GMQ_REC_DELIVER 2   /* ts = delivered at, due = TTR deadline */
 #define GMQ_REC_ACK     3   /* done: acked (or auto-acked) */
@@ -33,33 +39,48 @@
 
 #define GMQ_REC_F_HEAD  0x0001  /* REQUEUE: to the head of ready (release) */
 #define GMQ_REC_F_RELOC 0x0002  /* MSG: a relocated copy of a live message */
+/* MSG with RELOC (version 2): the state the copy's message is in; pos holds
+ * its order key (see docs/storage.md). None of them: delayed until due. */
+#define GMQ_REC_F_TAIL      0x0004  /* ready, waits for the log to reach pos */
+#define GMQ_REC_F_INFLIGHT  0x0008  /* in flight, delivered by the record of seq pos */
+#define GMQ_REC_F_RECOVERED 0x0010  /* ready at the head: was in flight at a recovery */
+#define GMQ_REC_F_RELEASED  0x0020  /* ready at the head: released by the record of seq pos */
 
 typedef struct {
+    uint8_t     version;  /* decode: 1 or 2; encode always writes 2 */
     uint8_t     type;
     uint16_t    flags;
-    uint32_t    len;     /* body length */
+    uint32_t    len;      /* body length */
     uint64_t    id;
     uint64_t    ts;
     uint64_t    due;
     uint32_t    retry;
-    const char *body;    /* decode: points into the source buffer */
+    uint32_t    epoch;    /* the topic's epoch when it was written */
+    uint64_t    seq;      /* topic-wide sequence number, 1, 2, ... */
+    uint64_t    pos;      /* state records: position of the MSG record they are about */
+    uint32_t    crc;      /* decode: the stored crc32 */
+    const char *body;     /* decode: points into the source buffer */
 } gmq_record_t;
 
-/* bytes the record takes on disk, padding included */
+/* bytes a version 2 record takes on disk, padding included */
 static inline size_t
 gmq_record_size(size_t body_len)
 {
     return (GMQ_RECORD_HDR + body_len + GMQ_RECORD_ALIGN - 1) & ~(size_t) (GMQ_RECORD_ALIGN - 1);
 }
 
-/* Write r (and r->len bytes of r->body) to dst, which has room for
- * gmq_record_size(r->len) bytes. Returns that size. */
+/* Write r (and r->len bytes of r->body) to dst as version 2, which has room
+ * for gmq_record_size(r->len) bytes. Returns that size. */
 size_t gmq_record_encode(void *dst, const gmq_record_t *r);
 
-/* Decode the record at src with avail bytes readable. GMQ_OK: *out filled,
- * *size = bytes taken. GMQ_AGAIN: a zero magic word (end of data).
- * GMQ_ERR: anything else that is not a valid record (bad magic, version,
- * type, length past avail, CRC mismatch). */
+/* Decode the record (version 1 or 2) at src with avail bytes readable.
+ * GMQ_OK: *out filled, *size = bytes taken. GMQ_AGAIN: a zero magic word
+ * (end of data). GMQ_ERR: anything else that is not a valid record (bad
+ * magic, version, type, length past avail, CRC mismatch). */
 int    gmq_record_decode(const void *src, size_t avail, gmq_record_t *out, size_t *size);
+
+/* The header of a record known to be valid (decoded before), without the
+ * CRC check: GMQ_OK, or GMQ_ERR when the magic, version or length is wrong. */
+int    gmq_record_peek(const void *src, size_t avail, gmq_record_t *out, size_t *size);
 
 #endif

@@ -27,7 +27,7 @@ static char          *segment_path(const char *dir, uint64_t no);
 static gmq_segment_t *segment_new(char *path, uint64_t no, int fd, size_t size, gmq_error_t *err);
 static size_t         segment_window(const gmq_segment_t *s, size_t p);
 static size_t         segment_data_end(const gmq_segment_t *s, size_t from, size_t to);
-static size_t         segment_resync(const gmq_segment_t *s, size_t from, size_t end);
+static size_t         segment_find(const gmq_segment_t *s, size_t from, size_t end);
 static void           segment_mark(gmq_segment_t *s, size_t lo, size_t hi);
 static int            segment_storage_err(gmq_error_t *err, int e, const char *what,
                                           const char *path);
@@ -109,9 +109,10 @@ gmq_segment_open(const char *dir, uint64_t no, gmq_error_t *err)
 }
 
 void
-gmq_segment_scan(gmq_segment_t *s, gmq_segment_scan_fn fn, void *arg, unsigned *corrupt)
+gmq_segment_scan(gmq_segment_t *s, size_t from, gmq_segment_scan_fn fn, void *arg,
+                 unsigned *corrupt)
 {
-    size_t p = 0;
+    size_t p = from;
 
     while (p + GMQ_RECORD_HDR <= s->size) {
         gmq_record_t r;
@@ -127,7 +128,7 @@ gmq_segment_scan(gmq_segment_t *s, gmq_segment_scan_fn fn, void *arg, unsigned *
         size_t end = segment_data_end(s, p, segment_window(s, p));
         if (end == 0)
             break;                                   /* clean end of data */
-        size_t q = segment_resync(s, p + GMQ_RECORD_ALIGN, end);
+        size_t q = segment_find(s, p + GMQ_RECORD_ALIGN, end);
         if (q == 0) {
             gmq_log_warn("%s: torn tail at offset %zu (%zu bytes) truncated", s->path, p, end - p);
             memset(s->map + p, 0, end - p);
@@ -139,6 +140,13 @@ gmq_segment_scan(gmq_segment_t *s, gmq_segment_scan_fn fn, void *arg, unsigned *
         p = q;
     }
     s->wpos = p;
+}
+
+size_t
+gmq_segment_resync(const gmq_segment_t *s, size_t from)
+{
+    size_t q = from < s->wpos ? segment_find(s, from, s->wpos) : 0;
+    return q != 0 && q < s->wpos ? q : s->wpos;
 }
 
 size_t
@@ -175,6 +183,13 @@ gmq_segment_sync_async(gmq_segment_t *s, gmq_bgsync_t *bg, gmq_error_t *err)
         return segment_storage_err(err, errno, "cannot queue a sync for", s->path);
     s->dirty_lo = s->dirty_hi = 0;
     return GMQ_OK;
+}
+
+void
+gmq_segment_release_pages(gmq_segment_t *s)
+{
+    if (madvise(s->map, s->size, MADV_DONTNEED) != 0)
+        gmq_log_warn("madvise %s: %s", s->path, strerror(errno));
 }
 
 void
@@ -226,7 +241,7 @@ segment_new(char *path, uint64_t no, int fd, size_t size, gmq_error_t *err)
         return NULL;
     }
     gmq_segment_t *s = gmq_xcalloc(1, sizeof(*s));
-    gmq_list_init(&s->link);
+    s->min_id = UINT64_MAX;
     s->no = no;
     s->fd = fd;
     s->map = map;
@@ -265,7 +280,7 @@ segment_data_end(const gmq_segment_t *s, size_t from, size_t to)
  * record may end past end: its last words can be zero (an empty body, ts,
  * due and retry 0), and end is only past the last non-zero word. */
 static size_t
-segment_resync(const gmq_segment_t *s, size_t from, size_t end)
+segment_find(const gmq_segment_t *s, size_t from, size_t end)
 {
     for (size_t p = from; p < end && p + GMQ_RECORD_HDR <= s->size; p += GMQ_RECORD_ALIGN) {
         gmq_record_t r;

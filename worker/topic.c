@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,7 +40,9 @@ static topic_slot_t *topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_e
 static int           topic_route(gmq_topic_t *t, const char *rk, size_t *n, gmq_error_t *err);
 static int           topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out,
                                    gmq_error_t *err);
-static int           topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err);
+static int           topic_expire(gmq_topic_t *t, gmq_qent_t *e, gmq_error_t *err);
+static int           topic_incarnation(const char *data_dir, uint64_t *id);
+static int           topic_sync_data(gmq_topic_t *t, uint64_t now_ms);
 static int           topic_conf_queue(void *ctx, const char *bind_key, gmq_error_t *err);
 static void          topic_ctr_bind_all(gmq_topic_t *t);
 static void          topic_ctr_bind(gmq_topic_t *t, topic_slot_t *sl);
@@ -73,6 +76,8 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     t->routes = gmq_route_cache_new(0);
     t->start_time = gmq_now_ms();
     t->last_sync = 0;
+    t->shared = (gmq_qshared_t) { .delay = &t->delay, .ttr = &t->ttr, .epoch = 1,
+                                  .seg_size = t->opts.segment_size, .fsync = t->opts.fsync };
 
     if (gmq_mkdir_p(t->data_dir, 0700) != 0 || gmq_mkdir_p(t->dir, 0700) != 0) {
         gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot create %s: %s", t->dir,
@@ -91,6 +96,14 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
                       strerror(errno));
         goto fail;
     }
+    if (topic_incarnation(t->data_dir, &t->shared.incarnation) != GMQ_OK) {
+        gmq_error_set(err, GMQ_E_STORAGE, "storage error: cannot read or create %s/%s: %s",
+                      t->data_dir, GMQ_TOPIC_INCARNATION, strerror(errno));
+        goto fail;
+    }
+    if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && (t->bg = gmq_bgsync_new()) == NULL)
+        gmq_log_warn("topic %s: no background sync thread; everysec syncs on the loop", name);
+    t->shared.bg = t->bg;
     t->ctrs = gmq_counters_open(name, t->dir);   /* never fails: counters are not data */
     t->ctr = gmq_counters_topic(t->ctrs);
     if (topic_conf_load(t, err) != GMQ_OK)
@@ -98,8 +111,6 @@ gmq_topic_open(const char *name, const gmq_store_opts_t *opts, gmq_error_t *err)
     topic_ctr_bind_all(t);
     topic_drop_orphans(t, "q");
     topic_drop_orphans(t, "dlq");
-    if (t->opts.fsync == GMQ_FSYNC_EVERYSEC && (t->bg = gmq_bgsync_new()) == NULL)
-        gmq_log_warn("topic %s: no background sync thread; everysec syncs on the loop", name);
     return t;
 
 fail:
@@ -121,15 +132,9 @@ gmq_topic_set_opts(gmq_topic_t *t, const gmq_store_opts_t *opts)
     t->opts.confirm_delivery = opts->confirm_delivery;
     topic_follow_defaults(t);
     topic_set_fsync(t, opts->fsync);
-    for (size_t i = 0; i < t->nslots; i++) {
-        gmq_queue_t *qs[2] = { t->slots[i]->q, t->slots[i]->dlq };
-        for (int k = 0; k < 2; k++) {
-            if (qs[k] == NULL)
-                continue;
-            qs[k]->seg_size = t->opts.segment_size;     /* for the segments created from now */
-            qs[k]->sync_create = t->opts.fsync != GMQ_FSYNC_NO;
-        }
-    }
+    t->shared.seg_size = t->opts.segment_size;     /* for the segments created from now */
+    t->shared.fsync = t->opts.fsync;
+    t->shared.bg = t->bg;
 }
 
 void
@@ -138,9 +143,17 @@ gmq_topic_close(gmq_topic_t *t)
     if (t == NULL)
         return;
     gmq_bgsync_free(t->bg);                  /* waits for syncs in progress */
+    t->bg = t->shared.bg = NULL;
     for (size_t i = 0; i < t->nslots; i++) {
-        gmq_queue_close(t->slots[i]->q);     /* each close syncs its segments */
-        gmq_queue_close(t->slots[i]->dlq);
+        /* each close syncs its segments and writes its checkpoint (not
+         * for a deleted topic: its files are about to go) */
+        if (t->deleted) {
+            gmq_queue_discard(t->slots[i]->q);
+            gmq_queue_discard(t->slots[i]->dlq);
+        } else {
+            gmq_queue_close(t->slots[i]->q);
+            gmq_queue_close(t->slots[i]->dlq);
+        }
         free(t->slots[i]);
     }
     free(t->slots);
@@ -235,10 +248,11 @@ gmq_topic_push(gmq_topic_t *t, uint64_t id, const char *route_key, const char *b
     if (len > GMQ_RECORD_MAX_BODY)
         return gmq_error_set(err, GMQ_E_TOO_LARGE, "message body of %zu bytes is too large", len);
     size_t n = 0;
+    gmq_qmsg_t dup;
     if (topic_route(t, route_key, &n, err) != GMQ_OK)
         return GMQ_ERR;
     for (size_t i = 0; i < n; i++)
-        if (gmq_queue_find(t->targets[i], id) != NULL)
+        if (gmq_queue_find(t->targets[i], id, &dup) == GMQ_OK)
             return gmq_error_set(err, GMQ_E_INVALID_PUSH, "msgId:%" PRIu64 " already exists in "
                                  "queue %s", id, t->targets[i]->bind_key);
     /* all or nothing: room for the record in every target first */
@@ -247,7 +261,7 @@ gmq_topic_push(gmq_topic_t *t, uint64_t id, const char *route_key, const char *b
             return GMQ_ERR;
     uint64_t due = delay_ms > 0 ? now_ms + delay_ms : 0;
     for (size_t i = 0; i < n; i++) {
-        if (gmq_queue_put(t->targets[i], id, body, len, 0, now_ms, due, err) == NULL)
+        if (gmq_queue_put(t->targets[i], id, body, len, 0, now_ms, due, err) != GMQ_OK)
             return GMQ_ERR;
         ((topic_slot_t *) t->targets[i]->owner)->ctr->pushed++;
         t->ctr->push_num++;
@@ -275,11 +289,13 @@ gmq_topic_ack(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t *er
     topic_slot_t *sl = topic_slot(t, bk);
     if (sl == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_ACK, TOPIC_NO_QUEUE, bk);
-    gmq_qmsg_t *m = topic_inflight(sl, id);
-    if (m == NULL)
+    gmq_qent_t *e = topic_inflight(sl, id);
+    gmq_qmsg_t m;
+    if (e == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_ACK, "msgId:%" PRIu64 " is not exist.", id);
-    gmq_queue_t *q = m->q;
-    if (gmq_queue_finish(q, m, GMQ_REC_ACK, err) != GMQ_OK)
+    gmq_queue_t *q = e->q;
+    m = (gmq_qmsg_t) { .q = q, .e = e, .id = e->id, .pos = e->pos, .retry = e->retry };
+    if (gmq_queue_finish(q, &m, GMQ_REC_ACK, err) != GMQ_OK)
         return GMQ_ERR;
     if (!q->dead)
         sl->ctr->acked++;
@@ -296,10 +312,10 @@ gmq_topic_release(gmq_topic_t *t, const char *bind_key, uint64_t id, gmq_error_t
     topic_slot_t *sl = topic_slot(t, bk);
     if (sl == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_DEAD, TOPIC_NO_QUEUE, bk);
-    gmq_qmsg_t *m = topic_inflight(sl, id);
-    if (m == NULL)
+    gmq_qent_t *e = topic_inflight(sl, id);
+    if (e == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_ACK, "msgId:%" PRIu64 " is not exist.", id);
-    if (gmq_queue_requeue(m->q, m, m->retry, 1, err) != GMQ_OK)
+    if (gmq_queue_requeue(e->q, e, e->retry, 1, err) != GMQ_OK)
         return GMQ_ERR;
     t->dirty = 1;
     return GMQ_OK;
@@ -329,33 +345,32 @@ gmq_topic_requeue(gmq_topic_t *t, const char *bind_key, uint64_t id, uint64_t no
     if (sl == NULL)
         return gmq_error_set(err, GMQ_E_INVALID_DEAD, TOPIC_NO_QUEUE, bk);
     gmq_queue_t *d = sl->dlq;
+    gmq_qmsg_t m;
     if (id != 0) {
-        gmq_qmsg_t *m = d ? gmq_queue_find(d, id) : NULL;
-        if (m == NULL)
+        if (d == NULL || gmq_queue_find(d, id, &m) != GMQ_OK)
             return gmq_error_set(err, GMQ_E_NOT_FOUND, "msgId:%" PRIu64 " is not a dead letter of "
                                  "bindKey %s", id, bk);
-        if (topic_move_back(t, sl, m, err) != GMQ_OK)
+        if (topic_move_back(t, sl, &m, err) != GMQ_OK)
             return GMQ_ERR;
         *moved = 1;
         return GMQ_OK;
     }
     if (d == NULL)
         return GMQ_OK;
-    /* all of them: collect first, moving changes the hash */
-    size_t n = d->count, k = 0;
-    gmq_qmsg_t **all = gmq_xmalloc((n ? n : 1) * sizeof(*all));
-    for (size_t i = 0; i < d->nbuckets; i++)
-        for (gmq_qmsg_t *m = d->buckets[i]; m != NULL; m = m->hnext)
-            all[k++] = m;
-    int rc = GMQ_OK;
-    for (size_t i = 0; i < k; i++) {
-        if (topic_move_back(t, sl, all[i], err) != GMQ_OK) {
+    /* all of them: the ready ones in order, then those in flight */
+    uint64_t kicked = 0;
+    int rc = gmq_topic_kick(t, bk, UINT64_MAX, &kicked, err);
+    *moved = (int) kicked;
+    size_t n = 0;
+    gmq_qent_t **fl = rc == GMQ_OK ? gmq_queue_entries(d, GMQ_QENT_INFLIGHT, &n) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (gmq_queue_view(d, fl[i], &m) != GMQ_OK || topic_move_back(t, sl, &m, err) != GMQ_OK) {
             rc = GMQ_ERR;
             break;
         }
         (*moved)++;
     }
-    free(all);
+    free(fl);
     return rc;
 }
 
@@ -367,11 +382,11 @@ gmq_topic_tick(gmq_topic_t *t, uint64_t now_ms)
     gmq_error_t err;
 
     while ((h = gmq_heap_top(&t->delay)) != NULL && h->key <= now_ms) {
-        gmq_qmsg_t *m = container_of(h, gmq_qmsg_t, hnode);
-        gmq_queue_t *q = m->q;
-        if (gmq_queue_due(q, m, &err) != GMQ_OK) {
+        gmq_qent_t *e = container_of(h, gmq_qent_t, hnode);
+        gmq_queue_t *q = e->q;
+        if (gmq_queue_due(q, e, &err) != GMQ_OK) {
             gmq_log_error("topic %s: delayed message %" PRIu64 ": %s; retry in 1 s", t->name,
-                          m->id, err.msg);
+                          e->id, err.msg);
             gmq_heap_remove(&t->delay, h);
             h->key = now_ms + 1000;
             gmq_heap_push(&t->delay, h);
@@ -381,10 +396,10 @@ gmq_topic_tick(gmq_topic_t *t, uint64_t now_ms)
         moved++;
     }
     while ((h = gmq_heap_top(&t->ttr)) != NULL && h->key <= now_ms) {
-        gmq_qmsg_t *m = container_of(h, gmq_qmsg_t, hnode);
-        gmq_queue_t *q = m->q;
-        uint64_t id = m->id;
-        if (topic_expire(t, m, &err) != GMQ_OK) {
+        gmq_qent_t *e = container_of(h, gmq_qent_t, hnode);
+        gmq_queue_t *q = e->q;
+        uint64_t id = e->id;
+        if (topic_expire(t, e, &err) != GMQ_OK) {
             gmq_log_error("topic %s: TTR of message %" PRIu64 ": %s; retry in 1 s", t->name,
                           id, err.msg);
             if (gmq_heap_contains(h)) {
@@ -421,8 +436,37 @@ gmq_topic_next_sync(const gmq_topic_t *t)
     return t->last_sync + 1000;
 }
 
+uint64_t
+gmq_topic_next_checkpoint(const gmq_topic_t *t)
+{
+    uint64_t next = 0;
+    for (size_t i = 0; i < t->nslots; i++) {
+        const gmq_queue_t *qs[2] = { t->slots[i]->q, t->slots[i]->dlq };
+        for (int k = 0; k < 2; k++) {
+            uint64_t c = qs[k] ? gmq_queue_next_checkpoint(qs[k]) : 0;
+            if (c != 0 && (next == 0 || c < next))
+                next = c;
+        }
+    }
+    return next;
+}
+
 int
 gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms)
+{
+    int rc = topic_sync_data(t, now_ms);
+    /* then the checkpoints that are due (each syncs what it covers first) */
+    if (rc == GMQ_OK)
+        for (size_t i = 0; i < t->nslots; i++) {
+            gmq_queue_checkpoint(t->slots[i]->q, now_ms, 0);
+            if (t->slots[i]->dlq != NULL)
+                gmq_queue_checkpoint(t->slots[i]->dlq, now_ms, 0);
+        }
+    return rc;
+}
+
+static int
+topic_sync_data(gmq_topic_t *t, uint64_t now_ms)
 {
     if (t->opts.fsync == GMQ_FSYNC_NO || !t->dirty)
         return GMQ_OK;
@@ -603,10 +647,8 @@ topic_index_add(gmq_topic_t *t, topic_slot_t *sl)
 static topic_slot_t *
 topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
 {
-    int sync = t->opts.fsync != GMQ_FSYNC_NO;
     char *qdir = topic_path(t, "q", bind_key);
-    gmq_queue_t *q = gmq_queue_open(qdir, bind_key, 0, t->opts.segment_size, sync, &t->delay,
-                                    &t->ttr, err);
+    gmq_queue_t *q = gmq_queue_open(qdir, bind_key, 0, &t->shared, 1, err);
     free(qdir);
     if (q == NULL)
         return NULL;
@@ -615,10 +657,8 @@ topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err)
     sl->ctr = &sl->own;
     q->owner = sl;
     char *ddir = topic_path(t, "dlq", bind_key);
-    struct stat st;
-    if (stat(ddir, &st) == 0) {
-        sl->dlq = gmq_queue_open(ddir, bind_key, 1, t->opts.segment_size, sync, &t->delay,
-                                 &t->ttr, err);
+    if (gmq_queue_exists(ddir)) {
+        sl->dlq = gmq_queue_open(ddir, bind_key, 1, &t->shared, 1, err);
         if (sl->dlq == NULL) {
             free(ddir);
             gmq_queue_close(q);
@@ -648,8 +688,7 @@ topic_dlq(gmq_topic_t *t, topic_slot_t *sl, gmq_error_t *err)
     if (sl->dlq != NULL)
         return sl->dlq;
     char *ddir = topic_path(t, "dlq", sl->q->bind_key);
-    sl->dlq = gmq_queue_open(ddir, sl->q->bind_key, 1, t->opts.segment_size,
-                             t->opts.fsync != GMQ_FSYNC_NO, &t->delay, &t->ttr, err);
+    sl->dlq = gmq_queue_open(ddir, sl->q->bind_key, 1, &t->shared, 1, err);
     free(ddir);
     if (sl->dlq != NULL)
         sl->dlq->owner = sl;
@@ -702,19 +741,19 @@ static int
 topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out, gmq_error_t *err)
 {
     topic_gc(q);   /* before handing out a body pointer, never after */
-    gmq_qmsg_t *m = gmq_queue_head(q);
-    if (m == NULL)
+    gmq_qmsg_t m;
+    if (gmq_queue_head(q, &m) != GMQ_OK)
         return GMQ_AGAIN;
-    out->id = m->id;
-    out->retry = m->retry;
-    out->body = gmq_queue_body(m);
-    out->len = m->len;
+    out->id = m.id;
+    out->retry = m.retry;
+    out->body = m.body;
+    out->len = m.len;
     /* auto-ack: done on delivery, or (confirm_delivery) once the master says
      * the message reached its client; the segment stays mapped until the next call */
     int done = t->conf.auto_ack && !t->opts.confirm_delivery;
     int rc = done
-        ? gmq_queue_finish(q, m, GMQ_REC_ACK, err)
-        : gmq_queue_deliver(q, m, now, now + (uint64_t) t->conf.ttr * 1000, err);
+        ? gmq_queue_finish(q, &m, GMQ_REC_ACK, err)
+        : gmq_queue_deliver(q, &m, now, now + (uint64_t) t->conf.ttr * 1000, err);
     if (rc != GMQ_OK)
         return GMQ_ERR;
     topic_slot_t *sl = q->owner;
@@ -728,25 +767,26 @@ topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out, gmq_
     return GMQ_OK;
 }
 
-gmq_qmsg_t *
+gmq_qent_t *
 topic_inflight(topic_slot_t *sl, uint64_t id)
 {
-    gmq_qmsg_t *m = gmq_queue_find(sl->q, id);
-    if (m != NULL && m->state == GMQ_QMSG_INFLIGHT)
-        return m;
-    m = sl->dlq ? gmq_queue_find(sl->dlq, id) : NULL;
-    return m != NULL && m->state == GMQ_QMSG_INFLIGHT ? m : NULL;
+    gmq_qent_t *e = gmq_queue_entry(sl->q, id);
+    if (e != NULL && e->state == GMQ_QENT_INFLIGHT)
+        return e;
+    e = sl->dlq ? gmq_queue_entry(sl->dlq, id) : NULL;
+    return e != NULL && e->state == GMQ_QENT_INFLIGHT ? e : NULL;
 }
 
 /* dead letter m back to its queue with retry 0: write there first, then
  * drop it here, so a crash in between duplicates rather than loses */
 int
-topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_t *m, gmq_error_t *err)
+topic_move_back(gmq_topic_t *t, topic_slot_t *sl, const gmq_qmsg_t *m, gmq_error_t *err)
 {
-    if (gmq_queue_find(sl->q, m->id) != NULL)
+    gmq_qmsg_t dup;
+    if (gmq_queue_find(sl->q, m->id, &dup) == GMQ_OK)
         return gmq_error_set(err, GMQ_E_INVALID_PUSH, "msgId:%" PRIu64 " already exists in "
                              "queue %s", m->id, sl->q->bind_key);
-    if (gmq_queue_put(sl->q, m->id, gmq_queue_body(m), m->len, 0, m->pushed_at, 0, err) == NULL)
+    if (gmq_queue_put(sl->q, m->id, m->body, m->len, 0, m->pushed_at, 0, err) != GMQ_OK)
         return GMQ_ERR;
     sl->ctr->pushed++;
     if (t->opts.fsync != GMQ_FSYNC_NO && gmq_queue_sync(sl->q, err) != GMQ_OK)
@@ -762,26 +802,30 @@ topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_t *m, gmq_error_t *er
  * queue (written there before it is dropped here). Dead letters whose TTR
  * expires just go back to the dead-letter queue's ready list. */
 static int
-topic_expire(gmq_topic_t *t, gmq_qmsg_t *m, gmq_error_t *err)
+topic_expire(gmq_topic_t *t, gmq_qent_t *e, gmq_error_t *err)
 {
-    gmq_queue_t *q = m->q;
+    gmq_queue_t *q = e->q;
     topic_slot_t *sl = q->owner;
     if (q->dead)
-        return gmq_queue_requeue(q, m, m->retry, 0, err);
-    uint32_t retry = m->retry + 1;
+        return gmq_queue_requeue(q, e, e->retry, 0, err);
+    uint32_t retry = e->retry + 1;
     sl->ctr->timed_out++;
     t->ctr->timeout_num++;
     if (retry <= (uint32_t) t->conf.retry)
-        return gmq_queue_requeue(q, m, retry, 0, err);
+        return gmq_queue_requeue(q, e, retry, 0, err);
     gmq_queue_t *d = topic_dlq(t, sl, err);
+    gmq_qmsg_t m, dup;
     if (d == NULL)
         return GMQ_ERR;
-    if (gmq_queue_find(d, m->id) == NULL &&
-        gmq_queue_put(d, m->id, gmq_queue_body(m), m->len, retry, m->pushed_at, 0, err) == NULL)
+    if (gmq_queue_view(q, e, &m) != GMQ_OK)
+        return gmq_error_set(err, GMQ_E_STORAGE, "storage error: message %" PRIu64 " cannot be "
+                             "read", e->id);
+    if (gmq_queue_find(d, m.id, &dup) != GMQ_OK &&
+        gmq_queue_put(d, m.id, m.body, m.len, retry, m.pushed_at, 0, err) != GMQ_OK)
         return GMQ_ERR;
     if (t->opts.fsync != GMQ_FSYNC_NO && gmq_queue_sync(d, err) != GMQ_OK)
         return GMQ_ERR;   /* durable in the dead-letter queue before it leaves this one */
-    if (gmq_queue_finish(q, m, GMQ_REC_DEAD, err) != GMQ_OK)
+    if (gmq_queue_finish(q, &m, GMQ_REC_DEAD, err) != GMQ_OK)
         return GMQ_ERR;
     sl->ctr->dead_lettered++;
     t->ctr->dead_num++;
@@ -896,6 +940,61 @@ topic_rmtree(const char *path)
     closedir(d);
     if (rmdir(path) != 0 && errno != ENOENT)
         rc = GMQ_ERR;
+    return rc;
+}
+
+/* the data directory's storage id: read, or created once (a link() makes
+ * the first writer win when several workers start at the same time) */
+static int
+topic_incarnation(const char *data_dir, uint64_t *id)
+{
+    size_t n = strlen(data_dir) + sizeof(GMQ_TOPIC_INCARNATION) + 48;
+    char *path = gmq_xmalloc(n), *tmp = gmq_xmalloc(n);
+    snprintf(path, n, "%s/%s", data_dir, GMQ_TOPIC_INCARNATION);
+    snprintf(tmp, n, "%s/%s.%ld.tmp", data_dir, GMQ_TOPIC_INCARNATION, (long) getpid());
+    int rc = GMQ_ERR;
+    for (int attempt = 0; attempt < 2 && rc != GMQ_OK; attempt++) {
+        char buf[32] = "";
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t got = read(fd, buf, sizeof(buf) - 1);
+            close(fd);
+            char *end = NULL;
+            if (got > 0) {
+                buf[got] = '\0';
+                errno = 0;
+                *id = strtoull(buf, &end, 16);
+            }
+            if (got >= 16 && end == buf + 16 && errno == 0)
+                rc = GMQ_OK;
+            else
+                errno = EINVAL;
+            break;
+        }
+        if (errno != ENOENT)
+            break;
+        uint64_t v = 0;
+        if (getrandom(&v, sizeof(v), 0) != (ssize_t) sizeof(v))
+            v = gmq_now_ms() ^ ((uint64_t) getpid() << 32);
+        int len = snprintf(buf, sizeof(buf), "%016" PRIx64 "\n", v);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+            break;
+        int ok = write(fd, buf, (size_t) len) == len && gmq_seam.fsync(fd) == 0;
+        close(fd);
+        if (ok && link(tmp, path) != 0 && errno != EEXIST)
+            ok = 0;
+        unlink(tmp);
+        if (!ok)
+            break;
+        int dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            gmq_seam.fsync(dfd);
+            close(dfd);
+        }
+    }
+    free(path);
+    free(tmp);
     return rc;
 }
 

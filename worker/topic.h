@@ -27,6 +27,11 @@ typedef struct gmq_topic_s gmq_topic_t;
 /* a deleted topic's directory until it is removed: <data_dir>/~deleted-<topic>-<ms>
  * ('~' is not allowed in topic names) */
 #define GMQ_TOPIC_TRASH_PREFIX  "~deleted-"
+/* <data_dir>/.gmq.incarnation: the data directory's storage id, a random
+ * u64 in hex created once by the first topic opened there (it goes into
+ * every checkpoint; replication tells copies of a data directory apart by
+ * it). A dot name like the master's .gmq.lock. */
+#define GMQ_TOPIC_INCARNATION   ".gmq.incarnation"
 
 typedef struct {
     const char *data_dir;      /* topic files live in <data_dir>/<name>/ */
@@ -131,9 +136,15 @@ uint64_t gmq_topic_next_deadline(const gmq_topic_t *t);
  * unsynced records to write, 0 = nothing pending or another policy */
 uint64_t gmq_topic_next_sync(const gmq_topic_t *t);
 
+/* (addition) wall-clock ms at which gmq_topic_sync has a queue checkpoint
+ * to write (records were appended since its last one), 0 = none */
+uint64_t gmq_topic_next_checkpoint(const gmq_topic_t *t);
+
 /* Durability barrier for everything applied so far, per the fsync policy:
  * always = msync/fdatasync now; everysec = only if >= 1 s since the last
- * sync (now_ms); no = nothing. GMQ_ERR on an I/O error. */
+ * sync (now_ms); no = nothing. Then the queue checkpoints that are due
+ * (at most one a second per queue; a failed one is only logged). GMQ_ERR
+ * on an I/O error of the data. */
 int  gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms);
 
 /* ---- management (worker/topicadm.c) ---- */

@@ -40,6 +40,7 @@ struct gmq_topic_s {
     gmq_queue_t      **targets;     /* push scratch, cap entries */
     gmq_heap_t         delay;
     gmq_heap_t         ttr;
+    gmq_qshared_t      shared;      /* what its queues share: heaps, seq, epoch, policy */
     gmq_route_cache_t *routes;
     uint64_t           start_time;
     uint64_t           last_sync;
@@ -58,11 +59,11 @@ topic_slot_t *topic_slot(const gmq_topic_t *t, const char *bind_key);
 const char   *topic_bk(const char *bind_key);
 void          topic_index_add(gmq_topic_t *t, topic_slot_t *sl);
 gmq_queue_t  *topic_dlq(gmq_topic_t *t, topic_slot_t *sl, gmq_error_t *err);
-int           topic_move_back(gmq_topic_t *t, topic_slot_t *sl, gmq_qmsg_t *m,
+int           topic_move_back(gmq_topic_t *t, topic_slot_t *sl, const gmq_qmsg_t *m,
                               gmq_error_t *err);
 void          topic_gc(gmq_queue_t *q);
 /* a delivered message of the queue or of its dead-letter queue, NULL if none */
-gmq_qmsg_t   *topic_inflight(topic_slot_t *sl, uint64_t id);
+gmq_qent_t   *topic_inflight(topic_slot_t *sl, uint64_t id);
 void          topic_ctr_unbind(gmq_topic_t *t, topic_slot_t *sl);
 /* remove a directory tree (no symlinks followed); GMQ_ERR with errno */
 int           topic_rmtree(const char *path);

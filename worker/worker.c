@@ -361,7 +361,8 @@ worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
     worker_rearm(w);
 }
 
-/* one timer, armed to the earliest of: topic deadline (delay/TTR), wait deadline */
+/* one timer, armed to the earliest of: topic deadline (delay/TTR), the next
+ * everysec sync or queue checkpoint, wait deadline */
 static void
 worker_rearm(gmq_worker_t *w)
 {
@@ -369,6 +370,9 @@ worker_rearm(gmq_worker_t *w)
     uint64_t sync = gmq_topic_next_sync(w->topic);    /* fsync=everysec */
     if (sync != 0 && (next == 0 || sync < next))
         next = sync;
+    uint64_t ckpt = gmq_topic_next_checkpoint(w->topic);
+    if (ckpt != 0 && (next == 0 || ckpt < next))
+        next = ckpt;
     for (worker_wait_t *x = w->waits; x; x = x->next)
         if (x->deadline_ms != 0 && (next == 0 || x->deadline_ms < next))
             next = x->deadline_ms;

@@ -84,7 +84,7 @@ START_TEST(test_create_append_scan)
     ck_assert_ptr_nonnull(s);
     seen_t x = { 0 };
     unsigned corrupt = 0;
-    gmq_segment_scan(s, collect, &x, &corrupt);
+    gmq_segment_scan(s, 0, collect, &x, &corrupt);
     ck_assert_int_eq(x.n, 10);
     ck_assert_uint_eq(x.ids[9], 109);
     ck_assert_uint_eq(corrupt, 0);
@@ -120,7 +120,7 @@ START_TEST(test_torn_tail)
     s = gmq_segment_open(dir, 1, &err);
     seen_t x = { 0 };
     unsigned corrupt = 0;
-    gmq_segment_scan(s, collect, &x, &corrupt);
+    gmq_segment_scan(s, 0, collect, &x, &corrupt);
     ck_assert_int_eq(x.n, 5);
     ck_assert_uint_eq(corrupt, 0);
     ck_assert_uint_eq(s->wpos, good);
@@ -130,7 +130,7 @@ START_TEST(test_torn_tail)
     gmq_segment_close(s, 0);
     s = gmq_segment_open(dir, 1, &err);
     memset(&x, 0, sizeof(x));
-    gmq_segment_scan(s, collect, &x, &corrupt);
+    gmq_segment_scan(s, 0, collect, &x, &corrupt);
     ck_assert_int_eq(x.n, 6);
     ck_assert_uint_eq(x.ids[5], 7);
     gmq_segment_close(s, 0);
@@ -157,7 +157,7 @@ START_TEST(test_corrupt_middle_via_file)
     s = gmq_segment_open(dir, 1, &err);
     seen_t x = { 0 };
     unsigned corrupt = 0;
-    gmq_segment_scan(s, collect, &x, &corrupt);
+    gmq_segment_scan(s, 0, collect, &x, &corrupt);
     ck_assert_int_eq(x.n, 9);
     ck_assert_uint_eq(corrupt, 1);
     ck_assert_uint_eq(x.ids[2], 3);
@@ -178,7 +178,7 @@ START_TEST(test_zeroed_hole_in_middle)
     s = gmq_segment_open(dir, 1, &err);
     seen_t x = { 0 };
     unsigned corrupt = 0;
-    gmq_segment_scan(s, collect, &x, &corrupt);
+    gmq_segment_scan(s, 0, collect, &x, &corrupt);
     ck_assert_int_eq(x.n, 7);
     ck_assert_uint_eq(corrupt, 1);
     ck_assert_uint_eq(x.ids[2], 6);
@@ -234,7 +234,7 @@ START_TEST(test_resync_after_corrupt)
                     ck_assert_ptr_nonnull(s);
                     recs_t x = { 0 };
                     unsigned corrupt = 0;
-                    gmq_segment_scan(s, collect_recs, &x, &corrupt);
+                    gmq_segment_scan(s, 0, collect_recs, &x, &corrupt);
                     ck_assert_msg(x.n == 1 + more && corrupt == 1,
                                   "bad %d type %u len %u more %d: %d records, %u corrupt", bad,
                                   type, len, more, x.n, corrupt);

@@ -7,6 +7,8 @@
  * default), the regex budget of a push. The counters file: check_counters.c.
  */
 #include "worker/topic.h"
+#include "worker/checkpoint.h"
+#include "worker/record.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/seam.h"
@@ -671,13 +673,26 @@ damage_first_segment(off_t off, size_t n, int zero)
     close(fd);
 }
 
+/* a recovery that has to read the whole log (no checkpoint) */
+static void
+drop_checkpoint(const char *sub)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/orders/%s", dir, sub);
+    gmq_checkpoint_remove(path);
+}
+
+#define MSG16 (GMQ_RECORD_HDR + 16)     /* a record with a 16-byte body */
+#define STATE GMQ_RECORD_HDR            /* a state record */
+
 START_TEST(test_recover_corrupt_middle)
 {
     gmq_topic_t *t = open_topic();
     for (uint64_t i = 1; i <= 10; i++)
-        push_ok(t, i, "", "0123456789abcdef", 0, T0);   /* 48 + 16 = 64 bytes each */
+        push_ok(t, i, "", "0123456789abcdef", 0, T0);
     gmq_topic_close(t);
-    damage_first_segment(4 * 64 + 20, 30, 0);          /* inside message 5 */
+    damage_first_segment(4 * MSG16 + 20, 30, 0);       /* inside message 5 */
+    drop_checkpoint("q/default");
     t = open_topic();
     ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
     ck_assert_int_eq(stat_field(t, "queue_msg_num"), 9);
@@ -693,12 +708,13 @@ START_TEST(test_recover_ack_after_corrupt_deliver)
 {
     gmq_topic_t *t = open_topic();
     gmq_error_t err;
-    push_ok(t, 1, "", "0123456789abcdef", 0, T0);        /* MSG at 0, 64 bytes */
-    push_ok(t, 2, "", "", 0, T0);                        /* MSG at 64, 48 bytes */
-    pop_ok(t, "", T0);                                   /* DELIVER at 112 */
-    ck_assert_int_eq(gmq_topic_ack(t, "", 1, &err), GMQ_OK);   /* ACK at 160 */
+    push_ok(t, 1, "", "0123456789abcdef", 0, T0);        /* MSG at 0 */
+    push_ok(t, 2, "", "", 0, T0);                        /* MSG at MSG16, an empty body */
+    pop_ok(t, "", T0);                                   /* DELIVER at MSG16 + STATE */
+    ck_assert_int_eq(gmq_topic_ack(t, "", 1, &err), GMQ_OK);   /* ACK after it */
     gmq_topic_close(t);
-    damage_first_segment(112 + 20, 4, 0);
+    damage_first_segment(MSG16 + STATE + 20, 4, 0);
+    drop_checkpoint("q/default");
     t = open_topic();
     ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
     ck_assert_int_eq(stat_field(t, "queue_msg_num"), 1);
@@ -717,10 +733,12 @@ START_TEST(test_recover_torn_tail)
     for (uint64_t i = 1; i <= 5; i++)
         push_ok(t, i, "", "0123456789abcdef", 0, T0);
     pop_ok(t, "", T0);
-    gmq_topic_ack(t, "", 1, &err);                       /* ACK record at 5*64 */
-    push_ok(t, 6, "", "0123456789abcdef", 0, T0);         /* at 5*64+96 */
+    gmq_topic_ack(t, "", 1, &err);                       /* ACK record at 5 * MSG16 + STATE */
+    push_ok(t, 6, "", "0123456789abcdef", 0, T0);         /* at 5 * MSG16 + 2 * STATE */
     gmq_topic_close(t);
-    damage_first_segment(5 * 64 + 96 + 40, 24, 1);       /* the end of message 6 never landed */
+    /* the end of message 6 never landed: the checkpoint written after it
+     * does not match the log any more, so the whole log is read */
+    damage_first_segment(5 * MSG16 + 2 * STATE + MSG16 - 24, 24, 1);
     t = open_topic();
     ck_assert_int_eq(stat_field(t, "corrupt_records"), 0);
     ck_assert_int_eq(stat_field(t, "queue_msg_num"), 4);
@@ -733,6 +751,27 @@ START_TEST(test_recover_torn_tail)
     ck_assert_uint_eq(m.id, 7);
     ck_assert(memcmp(m.body, "after the tear", 14) == 0);
     expect_empty(t, "", T0);
+    gmq_topic_close(t);
+}
+END_TEST
+
+/* damage inside the part of the log a checkpoint covers is found when the
+ * cursor reads it: the message is skipped and counted, the counts heal */
+START_TEST(test_corrupt_after_checkpoint)
+{
+    gmq_topic_t *t = open_topic();
+    for (uint64_t i = 1; i <= 10; i++)
+        push_ok(t, i, "", "0123456789abcdef", 0, T0);
+    gmq_topic_close(t);
+    damage_first_segment(4 * MSG16 + 20, 30, 0);       /* inside message 5 */
+    t = open_topic();
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 0);   /* not read yet */
+    uint64_t want[] = { 1, 2, 3, 4, 6, 7, 8, 9, 10 };
+    for (size_t i = 0; i < GMQ_ARRAY_LEN(want); i++)
+        ck_assert_uint_eq(pop_ok(t, "", T0).id, want[i]);
+    expect_empty(t, "", T0);
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 0);
     gmq_topic_close(t);
 }
 END_TEST
@@ -1280,6 +1319,85 @@ START_TEST(test_regex_budget_per_push)
 }
 END_TEST
 
+/* A data directory written by the previous version (storage format 1; see
+ * tests/unit/fixtures/make-v1-data.py), left by a kill -9: it opens, every
+ * message is there in the order and state that version recovered them in
+ * (checked against it), and its queues are converted to format 2, once. */
+#define FIXTURE_V1 "tests/unit/fixtures/v1-data.tar.gz"
+
+static void
+expect_msg(gmq_topic_t *t, const char *bk, int dead, uint64_t id, uint32_t retry, const char *body)
+{
+    gmq_error_t err;
+    gmq_msg_t m;
+    int rc = dead ? gmq_topic_dead(t, bk, T0, &m, &err) : gmq_topic_pop(t, bk, T0, &m, &err);
+    ck_assert_msg(rc == GMQ_OK, "%s: no message %llu", bk, (unsigned long long) id);
+    ck_assert_uint_eq(m.id, id);
+    ck_assert_uint_eq(m.retry, retry);
+    ck_assert_uint_eq(m.len, strlen(body));
+    ck_assert(memcmp(m.body, body, m.len) == 0);
+}
+
+START_TEST(test_upgrade_fixture)
+{
+    char cmd[512], path[256];
+    const char *src = getenv("GMQ_SRC") ? getenv("GMQ_SRC") : ".";
+    snprintf(cmd, sizeof(cmd), "tar -xzf %s/" FIXTURE_V1 " -C %s", src, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    for (int round = 0; round < 2; round++) {
+        gmq_error_t err;
+        gmq_topic_t *t = gmq_topic_open("legacy", &opts, &err);
+        ck_assert_msg(t != NULL, "open: %s", err.msg);
+        ck_assert_int_eq(stat_field(t, "queue_msg_num"), 6);
+        ck_assert_int_eq(stat_field(t, "delay_num"), 1);
+        gmq_buf_t b;
+        gmq_buf_init(&b);
+        ck_assert_int_eq(gmq_topic_peek(t, "work", GMQ_TOPIC_PEEK_DELAYED, &b, &err), GMQ_OK);
+        gmq_buf_append(&b, "", 1);
+        ck_assert_ptr_nonnull(strstr(b.data, "\"id\":\"1312598554795053056\",\"body\":\"body E\""));
+        ck_assert_ptr_nonnull(strstr(b.data, "\"due_at\":1796180282365"));
+        gmq_buf_free(&b);
+        if (round == 1) {
+            /* in flight before (B), then the ready ones, then the released ones */
+            expect_msg(t, "work", 0, 1312598554761498624ull, 0, "body B");
+            expect_msg(t, "work", 0, 1312598554807635968ull, 0, "body F");
+            expect_msg(t, "work", 0, 1312598554824413184ull, 0, "body G");
+            expect_msg(t, "work", 0, 1312598554769887232ull, 1, "body C");
+            expect_msg(t, "work", 0, 1312598554786664448ull, 1, "body D");
+            expect_msg(t, "gone", 0, 1312598554992185344ull, 0, "after the purge");
+            expect_empty(t, "work", T0);
+            expect_empty(t, "gone", T0);
+        }
+        gmq_topic_close(t);
+        t = gmq_topic_open("dead", &opts, &err);
+        ck_assert_msg(t != NULL, "open: %s", err.msg);
+        ck_assert_int_eq(stat_field(t, "dead_num"), 2);
+        if (round == 1) {
+            expect_msg(t, "q", 0, 1312598565616357376ull, 0, "body Z");
+            expect_msg(t, "q", 1, 1312598555088654336ull, 1, "body X");
+            expect_msg(t, "q", 1, 1312598555092848640ull, 1, "body Y");
+        }
+        gmq_topic_close(t);
+        /* converted: format 2 records, a checkpoint, nothing left of the old log */
+        static const char *const qs[] = { "legacy/q/work", "legacy/q/gone", "dead/q/q", "dead/dlq/q" };
+        for (size_t i = 0; i < GMQ_ARRAY_LEN(qs); i++) {
+            snprintf(path, sizeof(path), "%s/%s/seg-0000000000000001.log", dir, qs[i]);
+            int fd = open(path, O_RDONLY);
+            unsigned char h[16];
+            ck_assert_int_ge(fd, 0);
+            ck_assert_int_eq(pread(fd, h, sizeof(h), 0), (ssize_t) sizeof(h));
+            close(fd);
+            ck_assert_uint_eq(h[8], GMQ_RECORD_VERSION);
+            snprintf(path, sizeof(path), "%s/%s/" GMQ_CHECKPOINT_FILE, dir, qs[i]);
+            struct stat st;
+            ck_assert_int_eq(stat(path, &st), 0);
+            snprintf(path, sizeof(path), "%s/%s~v1", dir, qs[i]);
+            ck_assert_int_ne(stat(path, &st), 0);
+        }
+    }
+}
+END_TEST
+
 static Suite *
 topic_suite(void)
 {
@@ -1305,6 +1423,8 @@ topic_suite(void)
     tcase_add_test(tc, test_recover_corrupt_middle);
     tcase_add_test(tc, test_recover_ack_after_corrupt_deliver);
     tcase_add_test(tc, test_recover_torn_tail);
+    tcase_add_test(tc, test_corrupt_after_checkpoint);
+    tcase_add_test(tc, test_upgrade_fixture);
     tcase_add_test(tc, test_space_pinned_by_delay);
     tcase_add_test(tc, test_space_lagging_consumer);
     tcase_add_test(tc, test_many_queues);
