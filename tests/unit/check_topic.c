@@ -1354,17 +1354,17 @@ START_TEST(test_upgrade_fixture)
         gmq_buf_init(&b);
         ck_assert_int_eq(gmq_topic_peek(t, "work", GMQ_TOPIC_PEEK_DELAYED, &b, &err), GMQ_OK);
         gmq_buf_append(&b, "", 1);
-        ck_assert_ptr_nonnull(strstr(b.data, "\"id\":\"1312598554795053056\",\"body\":\"body E\""));
-        ck_assert_ptr_nonnull(strstr(b.data, "\"due_at\":1796180282365"));
+        ck_assert_ptr_nonnull(strstr(b.data, "\"id\":\"1312656066533658624\",\"body\":\"body E\""));
+        ck_assert_ptr_nonnull(strstr(b.data, "\"due_at\":1827726394232"));
         gmq_buf_free(&b);
         if (round == 1) {
             /* in flight before (B), then the ready ones, then the released ones */
-            expect_msg(t, "work", 0, 1312598554761498624ull, 0, "body B");
-            expect_msg(t, "work", 0, 1312598554807635968ull, 0, "body F");
-            expect_msg(t, "work", 0, 1312598554824413184ull, 0, "body G");
-            expect_msg(t, "work", 0, 1312598554769887232ull, 1, "body C");
-            expect_msg(t, "work", 0, 1312598554786664448ull, 1, "body D");
-            expect_msg(t, "gone", 0, 1312598554992185344ull, 0, "after the purge");
+            expect_msg(t, "work", 0, 1312656066525270016ull, 0, "body B");
+            expect_msg(t, "work", 0, 1312656066533658625ull, 0, "body F");
+            expect_msg(t, "work", 0, 1312656066537852928ull, 0, "body G");
+            expect_msg(t, "work", 0, 1312656066525270017ull, 1, "body C");
+            expect_msg(t, "work", 0, 1312656066529464320ull, 1, "body D");
+            expect_msg(t, "gone", 0, 1312656066567213056ull, 0, "after the purge");
             expect_empty(t, "work", T0);
             expect_empty(t, "gone", T0);
         }
@@ -1373,9 +1373,9 @@ START_TEST(test_upgrade_fixture)
         ck_assert_msg(t != NULL, "open: %s", err.msg);
         ck_assert_int_eq(stat_field(t, "dead_num"), 2);
         if (round == 1) {
-            expect_msg(t, "q", 0, 1312598565616357376ull, 0, "body Z");
-            expect_msg(t, "q", 1, 1312598555088654336ull, 1, "body X");
-            expect_msg(t, "q", 1, 1312598555092848640ull, 1, "body Y");
+            expect_msg(t, "q", 0, 1312656077245911040ull, 0, "body Z");
+            expect_msg(t, "q", 1, 1312656066592378880ull, 1, "body X");
+            expect_msg(t, "q", 1, 1312656066600767488ull, 1, "body Y");
         }
         gmq_topic_close(t);
         /* converted: format 2 records, a checkpoint, nothing left of the old log */
