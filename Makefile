@@ -21,24 +21,25 @@ COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/pr
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
                worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c \
-               worker/syncstat.c worker/checkpoint.c worker/upgrade.c
+               worker/syncstat.c worker/checkpoint.c worker/upgrade.c worker/trash.c
 WORKER_SRCS := worker/worker.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
-               master/etcd.c master/service.c master/metrics.c master/web.c master/nodeinfo.c
+               master/etcd.c master/service.c master/metrics.c master/web.c master/nodeinfo.c \
+               master/spawn.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
 # gmqctl's modules: JSON tree, output, requests, command table, commands
 CTL_SRCS    := client/ctl_json.c client/ctl_out.c client/ctl_http.c client/ctl_help.c \
                client/ctl_cmds_node.c client/ctl_cmds_topic.c client/ctl_cmds_msg.c
-LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(WORKER_SRCS) $(MASTER_SRCS)
+LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery queue \
                histo metrics ctl call
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
-BINS := $(BUILD)/gmq-master $(BUILD)/gmqctl $(BUILD)/gmq-bench
+BINS := $(BUILD)/gmq-master $(BUILD)/gmq-worker $(BUILD)/gmqctl $(BUILD)/gmq-bench
 
 # libgmq, the client library: its own PIC objects (client/ and the pieces of
 # common/ and proto/ it uses); only the public gmq[A-Z]* names are exported
@@ -83,6 +84,13 @@ $(BUILD)/tests/lib_%: $(BUILD)/tests/lib/lib_%.o $(LIBGMQ_A)
 $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
 
+# the worker program (started by the master for each topic): only the
+# libraries it uses, so that starting one is cheap
+WORKER_OBJS := $(BUILD)/worker/main.o $(WORKER_SRCS:%.c=$(BUILD)/%.o) $(PROTO_SRCS:%.c=$(BUILD)/%.o) \
+               $(filter-out $(BUILD)/common/etcdapi.o,$(COMMON_SRCS:%.c=$(BUILD)/%.o))
+$(BUILD)/gmq-worker: $(WORKER_OBJS)
+	$(CC) -o $@ $^ -Wl,--as-needed $(LDLIBS)
+
 # gmq-bench: plain sockets and threads, the TCP codec and what it needs (no libraries)
 BENCH_OBJS := $(BUILD)/client/bench.o $(BUILD)/proto/tcp.o $(BUILD)/proto/errors.o \
               $(BUILD)/common/buf.o $(BUILD)/common/net.o $(BUILD)/common/util.o $(BUILD)/common/log.o
@@ -96,8 +104,9 @@ STORE_OBJS  := $(STORE_SRCS:%.c=$(BUILD)/%.o)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
 CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 
-# the master reads other nodes' etcd values with the client's parser (GET /cluster/nodes)
-$(BUILD)/gmq-master: $(CLIENT_OBJS)
+# the master reads other nodes' etcd values with the client's parser (GET /cluster/nodes);
+# it sweeps deleted topics' directories at start (worker/trash.c)
+$(BUILD)/gmq-master: $(CLIENT_OBJS) $(BUILD)/worker/trash.o
 
 $(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CTL_OBJS) $(CLIENT_OBJS) $(COMMON_OBJS)
 	$(CC) -pthread -o $@ $^ $(LDLIBS)
@@ -265,6 +274,8 @@ clean:
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
+# gmq-worker, started by gmq-master: ../lib/gmq/ from the master's directory
+LIBEXECDIR := $(PREFIX)/lib/gmq
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
@@ -275,8 +286,9 @@ UNIT_EXEC  := ExecStart=/usr/local/bin/gmq-master -config_file=/etc/gmq/gmq.conf
 install: $(BINS) $(LIBGMQ) $(BUILD)/etc/gmq.conf
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/gmq $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR) \
-	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/gmq/adapters
-	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/gmq/adapters $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(filter-out $(BUILD)/gmq-worker,$(BINS)) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/gmq-worker $(DESTDIR)$(LIBEXECDIR)/gmq-worker
 	[ -e $(DESTDIR)$(SYSCONFDIR)/gmq/gmq.conf ] || \
 	    install -m 0644 $(BUILD)/etc/gmq.conf $(DESTDIR)$(SYSCONFDIR)/gmq/gmq.conf
 	grep -qx '$(UNIT_EXEC)' etc/gmq-master.service

@@ -165,7 +165,7 @@ const gmq_ctl_cmd_t gmq_ctl_help_cmds[] = {
     { "workers", NULL, gmq_ctl_cmd_workers, 0, 0, "", { { NULL, NULL, NULL, 0 } },
       "the node's topic workers (/debug/workers)",
       HELP_NODE "/debug/workers: per topic worker: pid, state (starting, ready, backoff,\n"
-      "crashloop, fatal, stopping, stopped), restarts, when it started, why the last one\n"
+      "crashloop, fatal, stopping, stopped, queued), restarts, when it started, why the last one\n"
       "ended. --json: the array /debug/workers answers.\n",
       "gmqctl workers" },
     { "worker", "restart", gmq_ctl_cmd_worker_restart, 1, 1, "TOPIC", { { NULL, NULL, NULL, 0 } },

@@ -39,6 +39,15 @@ gmq_log_open(int level, const char *path)
 }
 
 void
+gmq_log_adopt(int level, int fd)
+{
+    log_level = level;
+    if (log_fd >= 0 && log_fd != fd)
+        close(log_fd);
+    log_fd = fd;
+}
+
+void
 gmq_log_set_level(int level)
 {
     log_level = level;

@@ -17,6 +17,9 @@
 /* Set the level and the target: path NULL or "" = stderr. Returns GMQ_OK, or
  * GMQ_ERR when the file cannot be opened (the old sink stays). */
 int  gmq_log_open(int level, const char *path);
+/* the same with an already-open descriptor (-1 = stderr), e.g. one a
+ * worker was started with */
+void gmq_log_adopt(int level, int fd);
 void gmq_log_set_level(int level);
 /* the name printed in every line, e.g. "master" or "worker ketang" */
 void gmq_log_set_ident(const char *ident);

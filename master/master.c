@@ -6,6 +6,7 @@
 #include "master.h"
 #include "etcd.h"
 #include "ops.h"
+#include "spawn.h"
 #include "sup.h"
 #include "tls.h"
 #include "common/log.h"
@@ -71,6 +72,10 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
     if (gmq_mkdir_p(m->cfg.data_save_path, 0755) != 0) {
         fprintf(stderr, "gmq-master: data_save_path: cannot create \"%s\": %s\n",
                 m->cfg.data_save_path, strerror(errno));
+        return GMQ_ERR;
+    }
+    if (gmq_spawn_locate(m->worker_path, sizeof(m->worker_path), err, sizeof(err)) != GMQ_OK) {
+        fprintf(stderr, "gmq-master: %s\n", err);
         return GMQ_ERR;
     }
     if (master_lock_data_dir(m, err, sizeof(err)) != GMQ_OK) {

@@ -29,6 +29,7 @@ struct gmq_master_s {
     int             argc;
     char          **argv;
     int             tcp_fd, http_fd, sig_fd, lock_fd;
+    char            worker_path[4096];   /* gmq-worker (spawn.h) */
     ev_io           tcp_io, http_io, sig_io;
     ev_timer        accept_pause;  /* accepting paused after EMFILE/ENFILE */
     gmq_log_rate_t  accept_warn;   /* accept failures: one log line a second */

@@ -424,7 +424,7 @@ metrics_write_workers(gmq_master_t *m, gmq_buf_t *b)
     metrics_head(b, "gmq_worker_state", "gauge",
                  "1 for the state the topic's worker is in, 0 for the others.");
     for (int i = 0; i < n; i++) {
-        for (int st = GMQ_WP_STARTING; st <= GMQ_WP_STOPPED; st++) {
+        for (int st = GMQ_WP_STARTING; st < GMQ_WP__COUNT; st++) {
             gmq_buf_t lb;
             gmq_buf_init(&lb);
             metrics_label(&lb, "topic", info[i].topic);

@@ -6,10 +6,11 @@
  * its topic with E_STORAGE and its reason.
  */
 #include "sup.h"
+#include "spawn.h"
 #include "common/log.h"
 #include "worker/topic.h"
-#include "common/proctitle.h"
-#include "worker/worker.h"
+
+#include <openssl/lhash.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,31 +29,38 @@ struct gmq_sup_s {
     gmq_master_t  *m;
     gmq_list_t     procs;
     int            nprocs;          /* entries, retired ones included */
+    gmq_list_t     startq;          /* GMQ_WP_QUEUED entries, in the order found */
+    OPENSSL_LHASH *by_topic;        /* &w->topic of entries not retired (sup_find) */
+    int            starting;        /* entries in GMQ_WP_STARTING */
     gmq_log_rate_t spawn_warn;      /* socketpair/fork failures: one line a second */
 };
 
-static gmq_wproc_t *sup_get(gmq_sup_t *s, const char *topic, int create, int keep,
+static gmq_wproc_t *sup_get(gmq_sup_t *s, const char *topic, int create, int queue,
                             gmq_error_t *err);
+static gmq_wproc_t *sup_new_entry(gmq_sup_t *s, const char *topic);
 static int  sup_spawn(gmq_wproc_t *w);
 static int  sup_spawn_failed(gmq_wproc_t *w, const char *what, int e);
 static void sup_retry_later(gmq_wproc_t *w);
 static uint64_t sup_backoff_ms(unsigned n);
-static void sup_child(gmq_wproc_t *w, int fd) GMQ_NORETURN;
 static void sup_lost(gmq_wproc_t *w, const char *why);
 static void sup_on_read(struct ev_loop *loop, ev_io *io, int revents);
 static void sup_on_write(struct ev_loop *loop, ev_io *io, int revents);
 static int  sup_dir_exists(const gmq_wproc_t *w);
 static void sup_on_backoff(struct ev_loop *loop, ev_timer *t, int revents);
 static void sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f);
-static void sup_close_fds_except(const int *keep, int n);
 static gmq_wproc_t *sup_find_pid(gmq_sup_t *s, pid_t pid);
 static gmq_wproc_t *sup_find(gmq_sup_t *s, const char *topic);
 static int  sup_write(gmq_wproc_t *w);
 static void sup_forget(gmq_wproc_t *w);
 static void sup_put_control(gmq_wproc_t *w, uint32_t type, uint64_t req_id);
+static void sup_set_state(gmq_wproc_t *w, gmq_wp_state_t st);
+static unsigned long sup_topic_hash(const void *topic);
+static int  sup_topic_cmp(const void *a, const void *b);
+static void sup_unindex(gmq_wproc_t *w);
+static void sup_start_more(gmq_sup_t *s);
 
 static const char *const sup_state_names[] = {
-    "starting", "ready", "backoff", "fatal", "crashloop", "stopping", "stopped",
+    "starting", "ready", "backoff", "fatal", "crashloop", "stopping", "stopped", "queued",
 };
 
 gmq_sup_t *
@@ -62,6 +69,10 @@ gmq_sup_new(gmq_master_t *m)
     gmq_sup_t *s = gmq_xcalloc(1, sizeof(*s));
     s->m = m;
     gmq_list_init(&s->procs);
+    gmq_list_init(&s->startq);
+    s->by_topic = OPENSSL_LH_new(sup_topic_hash, sup_topic_cmp);
+    if (s->by_topic == NULL)
+        gmq_log_fatal("out of memory for the topic table");
     return s;
 }
 
@@ -82,6 +93,7 @@ gmq_sup_free(gmq_sup_t *s)
         gmq_buf_free(&w->out);
         free(w);
     }
+    OPENSSL_LH_free(s->by_topic);
     free(s);
 }
 
@@ -97,10 +109,11 @@ gmq_sup_get(gmq_sup_t *s, const char *topic, int create, gmq_error_t *err)
     return sup_get(s, topic, create, 0, err);
 }
 
-/* keep: a worker that cannot be started now stays in backoff and is
- * returned (topics found on disk); else the new entry is dropped */
+/* queue: a topic found on disk at start; its entry waits in sup->startq
+ * (GMQ_WP_QUEUED) for sup_start_more. Else a worker that cannot be started
+ * now is not kept. */
 static gmq_wproc_t *
-sup_get(gmq_sup_t *s, const char *topic, int create, int keep, gmq_error_t *err)
+sup_get(gmq_sup_t *s, const char *topic, int create, int queue, gmq_error_t *err)
 {
     gmq_wproc_t *w = sup_find(s, topic);
     if (w != NULL) {
@@ -113,6 +126,8 @@ sup_get(gmq_sup_t *s, const char *topic, int create, int keep, gmq_error_t *err)
             gmq_error_set(err, GMQ_E_UNAVAILABLE, "topic %s is shutting down", topic);
             return NULL;
         }
+        if (w->state == GMQ_WP_QUEUED)
+            sup_spawn(w);         /* a request is waiting for it: now, not in turn */
         return w;
     }
     if (!create) {
@@ -133,10 +148,29 @@ sup_get(gmq_sup_t *s, const char *topic, int create, int keep, gmq_error_t *err)
         gmq_error_set(err, GMQ_E_LIMIT, "too many topics: max_topics is %d", s->m->cfg.max_topics);
         return NULL;
     }
-    w = gmq_xcalloc(1, sizeof(*w));
+    w = sup_new_entry(s, topic);
+    if (queue) {
+        sup_set_state(w, GMQ_WP_QUEUED);
+        gmq_list_push_tail(&s->startq, &w->qlink);
+        return w;
+    }
+    if (sup_spawn(w) != GMQ_OK) {
+        gmq_error_set(err, GMQ_E_UNAVAILABLE, "cannot start a worker for topic %s: %s; "
+                      "nothing was done; retry", topic, w->last_exit);
+        sup_forget(w);
+        return NULL;
+    }
+    return w;
+}
+
+static gmq_wproc_t *
+sup_new_entry(gmq_sup_t *s, const char *topic)
+{
+    gmq_wproc_t *w = gmq_xcalloc(1, sizeof(*w));
     w->sup = s;
     w->m = s->m;
     snprintf(w->topic, sizeof(w->topic), "%s", topic);
+    w->state = GMQ_WP_STOPPED;        /* not started: not counted as starting */
     w->fd = -1;
     gmq_buf_init(&w->in);
     gmq_buf_init(&w->out);
@@ -145,14 +179,10 @@ sup_get(gmq_sup_t *s, const char *topic, int create, int keep, gmq_error_t *err)
     w->backoff.data = w;
     gmq_list_push_tail(&s->procs, &w->link);
     s->nprocs++;
-    if (sup_spawn(w) != GMQ_OK) {
-        gmq_error_set(err, GMQ_E_UNAVAILABLE, "cannot start a worker for topic %s: %s; "
-                      "nothing was done; retry", topic, w->last_exit);
-        if (keep)
-            return w;
-        sup_forget(w);
-        return NULL;
-    }
+    gmq_list_init(&w->qlink);
+    OPENSSL_LH_insert(s->by_topic, w->topic);
+    if (OPENSSL_LH_error(s->by_topic))
+        gmq_log_fatal("out of memory for the topic table");
     return w;
 }
 
@@ -164,6 +194,7 @@ gmq_sup_start_existing(gmq_sup_t *s)
     if (d == NULL)
         return;
     struct dirent *e;
+    int found = 0;
     while ((e = readdir(d)) != NULL) {
         if (!gmq_name_valid(e->d_name, strlen(e->d_name)))
             continue;
@@ -173,16 +204,14 @@ gmq_sup_start_existing(gmq_sup_t *s)
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
             continue;
         gmq_error_t err;
-        gmq_wproc_t *w = sup_get(s, e->d_name, 1, 1, &err);
-        if (w == NULL)
+        if (sup_get(s, e->d_name, 1, 1, &err) == NULL)
             gmq_log_warn("topic %s found on disk not started: %s", e->d_name, err.msg);
-        else if (w->state == GMQ_WP_BACKOFF)
-            gmq_log_warn("topic %s found on disk: worker not started yet (%s); retrying",
-                         e->d_name, w->last_exit);
-        else
-            gmq_log_info("topic %s found on disk: worker started", e->d_name);
+        found++;
     }
     closedir(d);
+    gmq_log_info("%d topics found on disk; their workers start %d at a time", found,
+                 GMQ_SUP_START_PARALLEL);
+    sup_start_more(s);
 }
 
 static int
@@ -191,24 +220,25 @@ sup_spawn(gmq_wproc_t *w)
     gmq_master_t *m = w->sup->m;
     int sv[2];
     w->open_failed = 0;
+    gmq_list_remove(&w->qlink);       /* if it was waiting its turn */
+    gmq_list_init(&w->qlink);
     /* out of descriptors or processes is transient: back off, never fatal */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
         return sup_spawn_failed(w, "socketpair", errno);
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
+    gmq_op_settings_t set;
+    gmq_op_settings_from_config(&set, &m->cfg);
+    pid_t pid;
+    int e = gmq_spawn_worker(m->worker_path, w->topic, m->cfg.data_save_path, &set, sv[1],
+                             m->lock_fd, gmq_log_fd(), &pid);
+    if (e != 0) {
         close(sv[0]);
         close(sv[1]);
-        return sup_spawn_failed(w, "fork", e);
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        sup_child(w, sv[1]);
+        return sup_spawn_failed(w, "posix_spawn", e);
     }
     close(sv[1]);
     w->pid = pid;
     w->fd = sv[0];
-    w->state = GMQ_WP_STARTING;
+    sup_set_state(w, GMQ_WP_STARTING);
     w->started_ms = gmq_now_ms();
     gmq_buf_reset(&w->in);
     ev_io_init(&w->rio, sup_on_read, w->fd, EV_READ);
@@ -242,7 +272,7 @@ sup_spawn_failed(gmq_wproc_t *w, const char *what, int e)
 static void
 sup_retry_later(gmq_wproc_t *w)
 {
-    w->state = GMQ_WP_BACKOFF;
+    sup_set_state(w, GMQ_WP_BACKOFF);
     ev_timer_stop(w->sup->m->loop, &w->backoff);
     ev_timer_set(&w->backoff, (double) sup_backoff_ms(w->transient) / 1000.0, 0.);
     ev_timer_start(w->sup->m->loop, &w->backoff);
@@ -256,49 +286,6 @@ sup_backoff_ms(unsigned n)
     for (unsigned i = 1; i < n && delay < GMQ_SUP_BACKOFF_MAX_MS; i++)
         delay *= 2;
     return delay > GMQ_SUP_BACKOFF_MAX_MS ? GMQ_SUP_BACKOFF_MAX_MS : delay;
-}
-
-/* the child: keep only what a worker owns, then run the worker loop */
-static void
-sup_child(gmq_wproc_t *w, int fd)
-{
-    gmq_master_t *m = w->sup->m;
-    pid_t master = getppid();
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != master)          /* the master died before prctl took effect */
-        _exit(GMQ_EXIT_OK);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    int keep[] = { 0, 1, 2, fd, gmq_log_fd(), m->lock_fd };
-    sup_close_fds_except(keep, (int) GMQ_ARRAY_LEN(keep));
-    gmq_proctitle_set("gmq-worker: %s", w->topic);
-    char ident[GMQ_NAME_MAX + 16];
-    snprintf(ident, sizeof(ident), "worker %s", w->topic);
-    gmq_log_set_ident(ident);
-    int rc = gmq_worker_main(&m->cfg, w->topic, fd);
-    _exit(rc);
-}
-
-static void
-sup_close_fds_except(const int *keep, int n)
-{
-    int sorted[16];
-    int k = 0;
-    for (int i = 0; i < n && k < 16; i++)
-        if (keep[i] >= 0)
-            sorted[k++] = keep[i];
-    for (int i = 1; i < k; i++)           /* insertion sort */
-        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
-            int t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t;
-        }
-    unsigned lo = 0;
-    for (int i = 0; i < k; i++) {
-        if ((unsigned) sorted[i] > lo)
-            close_range(lo, (unsigned) sorted[i] - 1, 0);
-        lo = (unsigned) sorted[i] + 1;
-    }
-    close_range(lo, ~0U, 0);
 }
 
 static void
@@ -344,9 +331,10 @@ sup_handle_frame(gmq_wproc_t *w, const gmq_ipc_frame_t *f)
             kill(w->pid, SIGKILL);
             return;
         }
-        w->state = GMQ_WP_READY;
+        sup_set_state(w, GMQ_WP_READY);
         w->transient = 0;
         gmq_log_info("topic %s: worker pid %u ready", w->topic, pid);
+        sup_start_more(w->sup);
         return;
     case GMQ_IPC_FATAL:
         snprintf(w->last_exit, sizeof(w->last_exit), "%.*s", (int) f->len, f->payload);
@@ -485,7 +473,7 @@ gmq_sup_reap(gmq_sup_t *s)
         w->open_failed = 0;
 
         if (w->state == GMQ_WP_STOPPING || s->m->stopping) {
-            w->state = GMQ_WP_STOPPED;
+            sup_set_state(w, GMQ_WP_STOPPED);
             gmq_log_info("topic %s: worker %d stopped (%s)", w->topic, (int) pid, why);
             if (!s->m->stopping)
                 sup_forget(w);    /* /exitTopic: retired, its successor may be running */
@@ -508,7 +496,7 @@ gmq_sup_reap(gmq_sup_t *s)
             continue;
         }
         if (was_fatal) {
-            w->state = GMQ_WP_FATAL;
+            sup_set_state(w, GMQ_WP_FATAL);
             gmq_log_error("topic %s: worker %d %s; not respawning", w->topic, (int) pid,
                           w->last_exit);
             continue;
@@ -520,17 +508,40 @@ gmq_sup_reap(gmq_sup_t *s)
             if (now - w->crashes[i] < GMQ_SUP_CRASH_WINDOW_MS)
                 recent++;
         if (recent >= GMQ_SUP_CRASH_MAX) {
-            w->state = GMQ_WP_CRASHLOOP;
+            sup_set_state(w, GMQ_WP_CRASHLOOP);
             gmq_log_error("topic %s: worker crashed %u times in %d s (last: %s); not respawning",
                           w->topic, recent, GMQ_SUP_CRASH_WINDOW_MS / 1000, why);
             continue;
         }
         uint64_t delay = sup_backoff_ms(recent);
-        w->state = GMQ_WP_BACKOFF;
+        sup_set_state(w, GMQ_WP_BACKOFF);
         gmq_log_warn("topic %s: worker %d %s; respawning in %llu ms", w->topic, (int) pid, why,
                      (unsigned long long) delay);
         ev_timer_set(&w->backoff, (double) delay / 1000.0, 0.);
         ev_timer_start(s->m->loop, &w->backoff);
+    }
+    sup_start_more(s);
+}
+
+/* every state change goes through here: it keeps the count of workers
+ * starting, which paces the start of the topics found on disk */
+static void
+sup_set_state(gmq_wproc_t *w, gmq_wp_state_t st)
+{
+    if (w->state == GMQ_WP_STARTING && st != GMQ_WP_STARTING)
+        w->sup->starting--;
+    else if (w->state != GMQ_WP_STARTING && st == GMQ_WP_STARTING)
+        w->sup->starting++;
+    w->state = st;
+}
+
+static void
+sup_start_more(gmq_sup_t *s)
+{
+    while (s->starting < GMQ_SUP_START_PARALLEL && !gmq_list_empty(&s->startq) &&
+           !s->m->stopping) {
+        gmq_wproc_t *w = container_of(s->startq.next, gmq_wproc_t, qlink);
+        sup_spawn(w);          /* leaves the queue, started or in backoff */
     }
 }
 
@@ -567,10 +578,12 @@ gmq_sup_shutdown(gmq_sup_t *s)
             } else {
                 kill(w->pid, SIGTERM);
             }
-            w->state = GMQ_WP_STOPPING;
+            sup_set_state(w, GMQ_WP_STOPPING);
             running++;
         } else {
-            w->state = GMQ_WP_STOPPED;
+            gmq_list_remove(&w->qlink);
+            gmq_list_init(&w->qlink);
+            sup_set_state(w, GMQ_WP_STOPPED);
         }
     }
     return running;
@@ -594,7 +607,8 @@ gmq_sup_exit_topic(gmq_sup_t *s, const char *topic, gmq_error_t *err)
             kill(w->pid, SIGTERM);
         /* retired: the next request starts a fresh worker at once, which
          * waits for this one's directory lock */
-        w->state = GMQ_WP_STOPPING;
+        sup_set_state(w, GMQ_WP_STOPPING);
+        sup_unindex(w);
         w->retired = 1;
     } else {
         /* fatal, crash loop or backoff: forget it now, a new request restarts it */
@@ -692,12 +706,28 @@ sup_find_pid(gmq_sup_t *s, pid_t pid)
 static gmq_wproc_t *
 sup_find(gmq_sup_t *s, const char *topic)
 {
-    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
-        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
-        if (!w->retired && strcmp(w->topic, topic) == 0)
-            return w;
-    }
-    return NULL;
+    char *t = OPENSSL_LH_retrieve(s->by_topic, topic);
+    return t != NULL ? container_of(t, gmq_wproc_t, topic) : NULL;
+}
+
+static unsigned long
+sup_topic_hash(const void *topic)
+{
+    return OPENSSL_LH_strhash(topic);
+}
+
+static int
+sup_topic_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* retired or forgotten: no longer found by name */
+static void
+sup_unindex(gmq_wproc_t *w)
+{
+    if (!w->retired)
+        OPENSSL_LH_delete(w->sup->by_topic, w->topic);
 }
 
 /* the worker is gone and so is every request of it: drop its entry */
@@ -708,6 +738,9 @@ sup_forget(gmq_wproc_t *w)
     gmq_error_set(&e, GMQ_E_UNAVAILABLE, "topic %s: worker stopped; retry", w->topic);
     gmq_req_fail_all(w->sup->m->reqs, &w->reqs, &e);
     ev_timer_stop(w->sup->m->loop, &w->backoff);
+    gmq_list_remove(&w->qlink);
+    sup_set_state(w, GMQ_WP_STOPPED);
+    sup_unindex(w);
     gmq_list_remove(&w->link);
     w->sup->nprocs--;
     gmq_buf_free(&w->in);

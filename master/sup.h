@@ -18,17 +18,24 @@ typedef enum {
     GMQ_WP_CRASHLOOP,      /* too many crashes in the window: not respawned */
     GMQ_WP_STOPPING,       /* SHUTDOWN sent (retired: by /exitTopic) */
     GMQ_WP_STOPPED,
+    GMQ_WP_QUEUED,         /* found on disk at start, waiting for its turn to be started */
+    GMQ_WP__COUNT
 } gmq_wp_state_t;
 
 #define GMQ_SUP_CRASH_MAX       5       /* crashes ... */
 #define GMQ_SUP_CRASH_WINDOW_MS 30000   /* ... within this window = crash loop */
 #define GMQ_SUP_BACKOFF_MIN_MS  100
 #define GMQ_SUP_BACKOFF_MAX_MS  5000
+/* topics found on disk are started this many at a time (each one reads its
+ * checkpoints): thousands at once would leave the master, and each of them,
+ * a thousandth of the CPU. A request for a queued topic starts it at once. */
+#define GMQ_SUP_START_PARALLEL  8
 
 struct gmq_wproc_s {
     gmq_sup_t     *sup;
     gmq_master_t  *m;             /* the master that owns sup */
     gmq_list_t     link;          /* in sup->procs */
+    gmq_list_t     qlink;         /* in sup->startq while GMQ_WP_QUEUED */
     char           topic[GMQ_NAME_MAX + 1];
     pid_t          pid;
     int            fd;

@@ -15,6 +15,12 @@
 #define GMQ_IPC_HDR_LEN   16
 #define GMQ_IPC_MAX_FRAME (512u * 1024 * 1024)  /* payload bytes; larger = protocol error */
 
+/* the descriptors a worker process (worker/main.c) is started with */
+#define GMQ_WORKER_FD_IPC  3   /* its end of the socketpair */
+#define GMQ_WORKER_FD_LOCK 4   /* the data directory's lock, shared with the master */
+#define GMQ_WORKER_FD_LOG  5   /* the log file; absent when the node logs to stderr */
+#define GMQ_WORKER_ARGS    4   /* topic, master pid, data_save_path, settings (hex) */
+
 /* frame types: 1..99 control, 100..199 requests, 200..299 replies */
 enum {
     GMQ_IPC_READY    = 1,    /* w->m: u32 version, u32 pid */

@@ -755,10 +755,11 @@ queue_recover_finish(gmq_queue_t *q)
     queue_sort_list(&q->tail, queue_cmp_tail);
     q->recovering = 0;
     queue_settle(q);
-    /* what a scan read stays in the page cache, not in this process */
-    for (size_t i = 0; i + 1 < q->nsegs; i++)
-        if (q->segv[i] != q->cur_seg)
-            gmq_segment_release_pages(q->segv[i]);
+    /* what a scan read stays in the page cache, not in this process (the
+     * write segment's too: with thousands of idle queues, their scanned
+     * tails would be most of the node's memory) */
+    for (size_t i = 0; i < q->nsegs; i++)
+        gmq_segment_release_pages(q->segv[i]);
 }
 
 /* after a replay from a checkpoint: every entry's record is in the log */

@@ -914,35 +914,6 @@ topic_drop_orphans(gmq_topic_t *t, const char *sub)
     free(dir);
 }
 
-int
-topic_rmtree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return errno == ENOENT ? GMQ_OK : (errno == ENOTDIR && unlink(path) == 0 ? GMQ_OK : GMQ_ERR);
-    struct dirent *de;
-    int rc = GMQ_OK;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        size_t n = strlen(path) + strlen(de->d_name) + 2;
-        char *sub = gmq_xmalloc(n);
-        snprintf(sub, n, "%s/%s", path, de->d_name);
-        struct stat st;
-        if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
-            if (topic_rmtree(sub) != GMQ_OK)
-                rc = GMQ_ERR;
-        } else if (unlink(sub) != 0 && errno != ENOENT) {
-            rc = GMQ_ERR;
-        }
-        free(sub);
-    }
-    closedir(d);
-    if (rmdir(path) != 0 && errno != ENOENT)
-        rc = GMQ_ERR;
-    return rc;
-}
-
 /* the data directory's storage id: read, or created once (a link() makes
  * the first writer win when several workers start at the same time) */
 static int

@@ -137,28 +137,6 @@ gmq_topic_deleted(const gmq_topic_t *t)
     return t->deleted;
 }
 
-void
-gmq_topic_sweep_deleted(const char *data_dir)
-{
-    DIR *d = opendir(data_dir);
-    struct dirent *de;
-    size_t plen = strlen(GMQ_TOPIC_TRASH_PREFIX);
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, GMQ_TOPIC_TRASH_PREFIX, plen) != 0)
-            continue;
-        size_t n = strlen(data_dir) + strlen(de->d_name) + 2;
-        char *path = gmq_xmalloc(n);
-        snprintf(path, n, "%s/%s", data_dir, de->d_name);
-        if (topic_rmtree(path) == GMQ_OK)
-            gmq_log_info("removed %s (a deleted topic)", path);
-        else
-            gmq_log_warn("cannot remove %s (a deleted topic): %s", path, strerror(errno));
-        free(path);
-    }
-    if (d != NULL)
-        closedir(d);
-}
-
 int
 gmq_topic_peek(gmq_topic_t *t, const char *bind_key, int which, gmq_buf_t *out, gmq_error_t *err)
 {

@@ -35,7 +35,7 @@ typedef struct worker_wait_s {
 
 struct gmq_worker_s {
     struct ev_loop    *loop;
-    const gmq_config_t *cfg;
+    const char        *data_path;
     const char        *name;
     gmq_topic_t       *topic;
     int                fd;
@@ -99,22 +99,20 @@ static const worker_op_fn worker_ops[GMQ_OP__COUNT] = {
 };
 
 int
-gmq_worker_main(const gmq_config_t *cfg, const char *topic, int fd)
+gmq_worker_main(const char *data_path, const gmq_op_settings_t *set, const char *topic, int fd)
 {
     gmq_worker_t w;
     gmq_error_t err = { 0, "" };
     memset(&w, 0, sizeof(w));
-    w.cfg = cfg;
+    w.data_path = data_path;
     w.name = topic;
     w.fd = fd;
     gmq_buf_init(&w.in);
     gmq_buf_init(&w.pending);
     gmq_buf_init(&w.out);
 
-    gmq_op_settings_t set;
-    gmq_op_settings_from_config(&set, cfg);
     gmq_store_opts_t opts;
-    worker_store_opts(&opts, cfg->data_save_path, &set);
+    worker_store_opts(&opts, data_path, set);
     w.topic = gmq_topic_open(topic, &opts, &err);
     if (w.topic == NULL) {
         /* tell the master why (its waiting requests are answered with it);
@@ -468,7 +466,7 @@ static void
 worker_apply_settings(gmq_worker_t *w, const gmq_op_settings_t *s)
 {
     gmq_store_opts_t opts;
-    worker_store_opts(&opts, w->cfg->data_save_path, s);
+    worker_store_opts(&opts, w->data_path, s);
     gmq_topic_set_opts(w->topic, &opts);
     gmq_log_set_level(s->log_level);
     gmq_log_info("settings reloaded: msg_ttr %d, msg_retry %d, max_delay %llu s, fsync %s",

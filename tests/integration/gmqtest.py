@@ -68,11 +68,12 @@ class Node:
     """One gmq-master on free loopback ports with a temporary data dir."""
 
     def __init__(self, test=None, args=None, env=None, data_dir=None, config_file=None,
-                 tcp_port=None, http_port=None, tls_context=None, auth_token=None):
+                 tcp_port=None, http_port=None, tls_context=None, auth_token=None, master=None):
         """tls_context: an ssl.SSLContext for clients of a node with http_tls
         and/or tcp_tls on (used by get() when http_tls is on and by tcp() when
         tcp_tls is on); auth_token: sent by get() as Authorization: Bearer."""
         self.tmp = tempfile.mkdtemp(prefix="gmqtest-")
+        self.master = master or MASTER
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.tcp_port = tcp_port or free_port()
         self.http_port = http_port or free_port()
@@ -101,7 +102,7 @@ class Node:
         return "%s://127.0.0.1:%d" % ("https" if self.http_tls else "http", self.http_port)
 
     def command(self):
-        cmd = [MASTER]
+        cmd = [self.master]
         if self.config_file:
             cmd.append("-config_file=" + self.config_file)
         cmd += ["-tcp_addr=127.0.0.1:%d" % self.tcp_port,

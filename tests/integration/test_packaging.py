@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from gmqtest import BUILD, MASTER, ROOT, Node
+from gmqtest import BUILD, MASTER, ROOT, Node, free_port
 
 UNIT = "/etc/systemd/system/gmq-master.service"
 CONF = "/etc/gmq/gmq.conf"
@@ -192,7 +192,7 @@ def make(*args):
 
 INSTALLED = ["bin/gmq-bench", "bin/gmq-master", "bin/gmqctl", "etc/gmq/gmq.conf",
              "include/gmq/adapters/libev.h", "include/gmq/gmq.h",
-             "lib/libgmq.a", "lib/libgmq.so", "lib/libgmq.so.0", "lib/libgmq.so.0.1.0",
+             "lib/gmq/gmq-worker", "lib/libgmq.a", "lib/libgmq.so", "lib/libgmq.so.0", "lib/libgmq.so.0.1.0",
              "lib/pkgconfig/libgmq.pc", "lib/systemd/system/gmq-master.service",
              "share/man/man1/gmqctl.1", "share/man/man8/gmq-master.8"]
 
@@ -209,6 +209,23 @@ class MakeInstallTest(unittest.TestCase):
             self.assertTrue(os.access(os.path.join(dest, "usr/local/bin", b), os.X_OK), b)
         with open(os.path.join(dest, "usr/local/etc/gmq/gmq.conf")) as f:
             self.assertIn('\ndata_save_path = "/var/lib/gmq"\n', f.read())
+        # the installed master finds its worker program in ../lib/gmq/
+        n = Node(self, master=os.path.join(dest, "usr/local/bin/gmq-master")).start()
+        n.json("/declareQueue?topic=inst&bindKey=q")
+        self.assertEqual(n.push("inst", "installed", "q")["code"], 0)
+        self.assertEqual(n.json("/pop?topic=inst&bindKey=q")["data"]["body"], "installed")
+        self.assertEqual(os.readlink("/proc/%d/exe" % n.worker_pids()["inst"]),
+                         os.path.join(dest, "usr/local/lib/gmq/gmq-worker"))
+
+    def test_master_without_its_worker_program_refuses_to_start(self):
+        d = tmpdir(self, "gmqalone-")
+        shutil.copy(os.path.join(BUILD, "gmq-master"), d)
+        r = run([os.path.join(d, "gmq-master"), "-data_save_path=" + os.path.join(d, "data"),
+                 "-tcp_addr=127.0.0.1:%d" % free_port(), "-http_addr=127.0.0.1:%d" % free_port()],
+                timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("the worker program gmq-worker is neither in %s/ nor in %s/../lib/gmq/" % (d, d),
+                      r.stderr)
 
     def test_library_files(self):
         dest = tmpdir(self, "gmqdest-")

@@ -1,0 +1,82 @@
+/*
+ * main.c - gmq-worker, the per-topic worker process. It is started by
+ * gmq-master (master/sup.c, posix_spawn), never by hand: a fresh program
+ * rather than a fork of the master, so that each of up to max_topics workers
+ * holds only its own pages and page tables, not a copy of the master's.
+ *
+ *   gmq-worker <topic> <master pid> <data_save_path> <settings, hex>
+ *
+ * with the IPC socket on GMQ_WORKER_FD_IPC, the data directory's lock on
+ * GMQ_WORKER_FD_LOCK and, when the node logs to a file, that file on
+ * GMQ_WORKER_FD_LOG (else the log goes to stderr).
+ */
+#include "worker.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/proctitle.h"
+#include "proto/ipc.h"
+#include "proto/op.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static int
+worker_hex_decode(const char *hex, char *out, size_t cap, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2 != 0 || n / 2 > cap)
+        return GMQ_ERR;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return GMQ_ERR;
+        out[i] = (char) v;
+    }
+    *len = n / 2;
+    return GMQ_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 5 || fcntl(GMQ_WORKER_FD_IPC, F_GETFD) < 0) {
+        fprintf(stderr, "gmq-worker: started by gmq-master for each topic; not a command to "
+                "run by hand\n");
+        return GMQ_EXIT_CONFIG;
+    }
+    /* the master's death ends the worker; it may have died before this */
+    char *end;
+    long master = strtol(argv[2], &end, 10);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (*end != '\0' || getppid() != (pid_t) master)
+        return GMQ_EXIT_OK;
+
+    char raw[GMQ_OP_SETTINGS_SIZE];
+    size_t len;
+    gmq_op_settings_t set;
+    if (worker_hex_decode(argv[4], raw, sizeof(raw), &len) != GMQ_OK ||
+        gmq_op_settings_decode(raw, len, &set) != GMQ_OK) {
+        fprintf(stderr, "gmq-worker: bad settings argument\n");
+        return GMQ_EXIT_CONFIG;
+    }
+    gmq_log_adopt(set.log_level, fcntl(GMQ_WORKER_FD_LOG, F_GETFD) >= 0 ? GMQ_WORKER_FD_LOG : -1);
+    char topic[GMQ_NAME_MAX + 1];
+    snprintf(topic, sizeof(topic), "%s", argv[1]);
+    char data[4096];
+    snprintf(data, sizeof(data), "%s", argv[3]);
+    gmq_proctitle_init(argc, argv);
+    gmq_proctitle_set("gmq-worker: %s", topic);
+    char ident[GMQ_NAME_MAX + 16];
+    snprintf(ident, sizeof(ident), "worker %s", topic);
+    gmq_log_set_ident(ident);
+    /* the descriptors it was given are its own, not for anything it starts */
+    for (int fd = GMQ_WORKER_FD_IPC; fd <= GMQ_WORKER_FD_LOG; fd++)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return gmq_worker_main(data, &set, topic, GMQ_WORKER_FD_IPC);
+}
