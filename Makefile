@@ -134,7 +134,7 @@ $(BUILD)/tests/check_topicadm: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_counters: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_etcdapi: $(COMMON_OBJS)
 $(BUILD)/tests/check_histo:  $(COMMON_OBJS)
-$(BUILD)/tests/check_metrics: $(LIB_OBJS) $(CLIENT_OBJS)
+$(BUILD)/tests/check_metrics: $(LIB_OBJS) $(CLIENT_OBJS) $(BUILD)/worker/trash.o
 $(BUILD)/tests/check_discovery: $(CLIENT_OBJS) $(COMMON_OBJS)
 $(BUILD)/tests/check_ctl:    $(BUILD)/client/ctl_json.o $(BUILD)/client/ctl_out.o $(COMMON_OBJS)
 $(BUILD)/tests/check_call:   $(BUILD)/client/call.o $(COMMON_OBJS) $(PROTO_OBJS)
