@@ -11,9 +11,11 @@
 #      kill -9 during pushes, and (for comparison) without checkpoints
 #   4. GMQ_BENCH_SCALE_BIG=1: SCALE_BIG_MESSAGES (100,000,000) on one topic:
 #      pushed, restarted, drained (pop + ack), with memory and disk use
+#   5. SCALE_TOPICS (10,000) topics of one message each (scripts/bench-topics.py):
+#      idle PSS of all processes, and every worker serving after a restart
 #
 # Environment: GMQ_BUILD (build), SCALE_MESSAGES, SCALE_SIZE, SCALE_BIG_MESSAGES,
-# GMQ_BENCH_SCALE_BIG, SCALE_FSYNC (always), SCALE_CONNS (4), SCALE_PIPELINE (64),
+# GMQ_BENCH_SCALE_BIG, SCALE_TOPICS, SCALE_FSYNC (always), SCALE_CONNS (4), SCALE_PIPELINE (64),
 # TMPDIR (where the data directories go: the 100M run needs about 17 GB).
 set -eu
 
@@ -22,6 +24,7 @@ MESSAGES=${SCALE_MESSAGES:-10000000}
 SIZE=${SCALE_SIZE:-100}
 BIG=${GMQ_BENCH_SCALE_BIG:-0}
 BIG_MESSAGES=${SCALE_BIG_MESSAGES:-100000000}
+TOPICS=${SCALE_TOPICS:-10000}
 FSYNC=${SCALE_FSYNC:-always}
 CONNS=${SCALE_CONNS:-4}
 PIPELINE=${SCALE_PIPELINE:-64}
@@ -255,6 +258,20 @@ if [ "$BIG" = 1 ]; then
 else
     note "the $BIG_MESSAGES-message run is skipped (GMQ_BENCH_SCALE_BIG=1 runs it)"
 fi
+
+# ---- 5. many topics ----
+note "$TOPICS topics with one message each: idle memory, restart"
+D5="$TMP/topics"
+mkdir -p "$D5"
+python3 "$(dirname "$0")/bench-topics.py" "$BUILD" "$D5/data" "$TOPICS" >"$TMP/topics.json" ||
+    die "bench-topics.py failed"
+eval "$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
+print("ts=%s pss=%d ping=%s" % (r["restart_all_serving_s"], max(r["idle_pss_kb"], r["idle_pss_after_restart_kb"]), r["restart_ping_s"]))' "$TMP/topics.json")"
+result "$TOPICS topics: every worker serving after a restart" "$ts s (the node answers /ping after $ping s)" "<= 10 s" \
+    "$(le "$ts" 10 && echo 1 || echo 0)"
+result "$TOPICS idle topics: PSS of all processes" "$(awk -v k="$pss" 'BEGIN { printf "%.2f GiB", k / 1048576 }')" "<= 2 GiB" \
+    "$(le "$pss" 2097152 && echo 1 || echo 0)"
+rm -rf "$D5"
 
 if grep -q '^\[E\]' "$TMP/log"; then
     note "errors logged:"
