@@ -187,7 +187,7 @@ FUZZ_TARGETS ?= tcp op http tcpconn record segment config etcd
 FUZZ_SECONDS ?= 600
 FUZZ_BUILD   := build-fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CONN_OBJS := $(BUILD)/tests/fuzz/fuzz_conn.o $(LIB_OBJS) $(CLIENT_OBJS)
+FUZZ_CONN_OBJS := $(BUILD)/tests/fuzz/fuzz_conn.o $(LIB_OBJS) $(CLIENT_OBJS) $(BUILD)/worker/trash.o
 
 $(BUILD)/fuzz/fuzz_tcp:     $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/fuzz/fuzz_op:      $(COMMON_OBJS) $(PROTO_OBJS)
