@@ -30,6 +30,7 @@ struct gmq_sup_s {
     gmq_list_t     procs;
     int            nprocs;          /* entries, retired ones included */
     gmq_list_t     startq;          /* GMQ_WP_QUEUED entries, in the order found */
+    gmq_list_t     startq_now;      /* ... of them, those a request waits for: first */
     OPENSSL_LHASH *by_topic;        /* &w->topic of entries not retired (sup_find) */
     int            starting;        /* entries in GMQ_WP_STARTING */
     gmq_log_rate_t spawn_warn;      /* socketpair/fork failures: one line a second */
@@ -70,6 +71,7 @@ gmq_sup_new(gmq_master_t *m)
     s->m = m;
     gmq_list_init(&s->procs);
     gmq_list_init(&s->startq);
+    gmq_list_init(&s->startq_now);
     s->by_topic = OPENSSL_LH_new(sup_topic_hash, sup_topic_cmp);
     if (s->by_topic == NULL)
         gmq_log_fatal("out of memory for the topic table");
@@ -126,8 +128,13 @@ sup_get(gmq_sup_t *s, const char *topic, int create, int queue, gmq_error_t *err
             gmq_error_set(err, GMQ_E_UNAVAILABLE, "topic %s is shutting down", topic);
             return NULL;
         }
-        if (w->state == GMQ_WP_QUEUED)
-            sup_spawn(w);         /* a request is waiting for it: now, not in turn */
+        if (w->state == GMQ_WP_QUEUED && !w->wanted) {
+            /* a request waits for it: before the topics nobody asked for */
+            gmq_list_remove(&w->qlink);
+            gmq_list_push_tail(&s->startq_now, &w->qlink);
+            w->wanted = 1;
+            sup_start_more(s);
+        }
         return w;
     }
     if (!create) {
@@ -149,9 +156,11 @@ sup_get(gmq_sup_t *s, const char *topic, int create, int queue, gmq_error_t *err
         return NULL;
     }
     w = sup_new_entry(s, topic);
-    if (queue) {
+    if (queue || s->starting >= GMQ_SUP_START_PARALLEL) {
+        /* found on disk, or asked for while many workers are starting */
         sup_set_state(w, GMQ_WP_QUEUED);
-        gmq_list_push_tail(&s->startq, &w->qlink);
+        w->wanted = !queue;
+        gmq_list_push_tail(queue ? &s->startq : &s->startq_now, &w->qlink);
         return w;
     }
     if (sup_spawn(w) != GMQ_OK) {
@@ -221,7 +230,7 @@ sup_spawn(gmq_wproc_t *w)
     int sv[2];
     w->open_failed = 0;
     gmq_list_remove(&w->qlink);       /* if it was waiting its turn */
-    gmq_list_init(&w->qlink);
+    w->wanted = 0;
     /* out of descriptors or processes is transient: back off, never fatal */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
         return sup_spawn_failed(w, "socketpair", errno);
@@ -538,10 +547,11 @@ sup_set_state(gmq_wproc_t *w, gmq_wp_state_t st)
 static void
 sup_start_more(gmq_sup_t *s)
 {
-    while (s->starting < GMQ_SUP_START_PARALLEL && !gmq_list_empty(&s->startq) &&
-           !s->m->stopping) {
-        gmq_wproc_t *w = container_of(s->startq.next, gmq_wproc_t, qlink);
-        sup_spawn(w);          /* leaves the queue, started or in backoff */
+    while (s->starting < GMQ_SUP_START_PARALLEL && !s->m->stopping) {
+        gmq_list_t *q = !gmq_list_empty(&s->startq_now) ? &s->startq_now : &s->startq;
+        if (gmq_list_empty(q))
+            break;
+        sup_spawn(container_of(q->next, gmq_wproc_t, qlink));   /* leaves the queue */
     }
 }
 

@@ -26,16 +26,19 @@ typedef enum {
 #define GMQ_SUP_CRASH_WINDOW_MS 30000   /* ... within this window = crash loop */
 #define GMQ_SUP_BACKOFF_MIN_MS  100
 #define GMQ_SUP_BACKOFF_MAX_MS  5000
-/* topics found on disk are started this many at a time (each one reads its
- * checkpoints): thousands at once would leave the master, and each of them,
- * a thousandth of the CPU. A request for a queued topic starts it at once. */
+/* workers are started this many at a time (each one reads its checkpoints):
+ * thousands at once (the topics found on disk at start, or a client naming
+ * many new topics) would leave the master, and each of them, a thousandth of
+ * the CPU. Past it they wait (GMQ_WP_QUEUED), those a request waits for
+ * first. */
 #define GMQ_SUP_START_PARALLEL  8
 
 struct gmq_wproc_s {
     gmq_sup_t     *sup;
     gmq_master_t  *m;             /* the master that owns sup */
     gmq_list_t     link;          /* in sup->procs */
-    gmq_list_t     qlink;         /* in sup->startq while GMQ_WP_QUEUED */
+    gmq_list_t     qlink;         /* in sup->startq(_now) while GMQ_WP_QUEUED */
+    int            wanted;        /* queued: a request waits for it (startq_now) */
     char           topic[GMQ_NAME_MAX + 1];
     pid_t          pid;
     int            fd;

@@ -464,6 +464,13 @@ gmq_queue_checkpoint(gmq_queue_t *q, uint64_t now_ms, int force)
     q->ck_dirty = 0;
 }
 
+void
+gmq_queue_release_pages(gmq_queue_t *q)
+{
+    for (size_t i = 0; i < q->nsegs; i++)
+        gmq_segment_release_pages(q->segv[i]);
+}
+
 uint64_t
 gmq_queue_next_checkpoint(const gmq_queue_t *q)
 {

@@ -217,6 +217,10 @@ int          gmq_queue_sync_async(gmq_queue_t *q, gmq_bgsync_t *bg, gmq_error_t 
 void         gmq_queue_checkpoint(gmq_queue_t *q, uint64_t now_ms, int force);
 /* wall-clock ms at which gmq_queue_checkpoint has work, 0 = none */
 uint64_t     gmq_queue_next_checkpoint(const gmq_queue_t *q);
+/* drop the queue's segment pages from this process's mapping (they stay in
+ * the page cache, dirty ones are still written back): an idle queue then
+ * holds none of its log in the worker's memory */
+void         gmq_queue_release_pages(gmq_queue_t *q);
 /* Free space: unlink leading segments the cursor has passed and no entry
  * points into (once a checkpoint covers them); relocate the few entries
  * of an old segment that pins freeable ones. Must not run while a body

@@ -436,6 +436,17 @@ gmq_topic_next_sync(const gmq_topic_t *t)
     return t->last_sync + 1000;
 }
 
+void
+gmq_topic_release_pages(gmq_topic_t *t)
+{
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (t->slots[i]->q)
+            gmq_queue_release_pages(t->slots[i]->q);
+        if (t->slots[i]->dlq)
+            gmq_queue_release_pages(t->slots[i]->dlq);
+    }
+}
+
 uint64_t
 gmq_topic_next_checkpoint(const gmq_topic_t *t)
 {

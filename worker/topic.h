@@ -139,6 +139,8 @@ uint64_t gmq_topic_next_sync(const gmq_topic_t *t);
 /* (addition) wall-clock ms at which gmq_topic_sync has a queue checkpoint
  * to write (records were appended since its last one), 0 = none */
 uint64_t gmq_topic_next_checkpoint(const gmq_topic_t *t);
+/* every queue's gmq_queue_release_pages: the worker has been idle a while */
+void     gmq_topic_release_pages(gmq_topic_t *t);
 
 /* Durability barrier for everything applied so far, per the fsync policy:
  * always = msync/fdatasync now; everysec = only if >= 1 s since the last

@@ -24,6 +24,9 @@
 #define WORKER_READ_CHUNK (256 * 1024)
 /* the topic's previous worker (after /exitTopic) may still hold the lock */
 #define WORKER_LOCK_WAIT_MS 3000
+/* no request for this long: the segments' pages leave the worker's mapping
+ * (with thousands of idle topics they would be most of the node's memory) */
+#define WORKER_IDLE_S 2.0
 
 typedef struct worker_wait_s {
     struct worker_wait_s *next;
@@ -43,6 +46,7 @@ struct gmq_worker_s {
     ev_io              rio, wio, sigio;
     ev_timer           timer;
     ev_prepare         batch;      /* end of iteration: sync, then reply */
+    ev_timer           idle;       /* WORKER_IDLE_S after the last request: release pages */
     gmq_buf_t          in;
     gmq_buf_t          pending;    /* replies waiting for the batch's sync */
     gmq_buf_t          out;        /* replies ready to be written */
@@ -58,6 +62,7 @@ static void worker_on_write(struct ev_loop *loop, ev_io *io, int revents);
 static void worker_on_signal(struct ev_loop *loop, ev_io *io, int revents);
 static void worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents);
 static void worker_on_batch(struct ev_loop *loop, ev_prepare *p, int revents);
+static void worker_on_idle(struct ev_loop *loop, ev_timer *t, int revents);
 static void worker_handle_frame(gmq_worker_t *w, const gmq_ipc_frame_t *f);
 static void worker_reply_err(gmq_worker_t *w, uint64_t req_id, const gmq_error_t *e);
 static void worker_reply_ok(gmq_worker_t *w, uint64_t req_id, const char *msg);
@@ -144,7 +149,8 @@ gmq_worker_main(const char *data_path, const gmq_op_settings_t *set, const char 
     ev_io_init(&w.sigio, worker_on_signal, w.sig_fd, EV_READ);
     ev_timer_init(&w.timer, worker_on_timer, 0., 0.);
     ev_prepare_init(&w.batch, worker_on_batch);
-    w.rio.data = w.wio.data = w.sigio.data = w.timer.data = w.batch.data = &w;
+    ev_timer_init(&w.idle, worker_on_idle, 0., WORKER_IDLE_S);
+    w.rio.data = w.wio.data = w.sigio.data = w.timer.data = w.batch.data = w.idle.data = &w;
     ev_io_start(w.loop, &w.rio);
     ev_io_start(w.loop, &w.sigio);
     ev_prepare_start(w.loop, &w.batch);
@@ -188,6 +194,7 @@ worker_on_read(struct ev_loop *loop, ev_io *io, int revents)
         if (w->stopping)
             return;
     }
+    ev_timer_again(w->loop, &w->idle);
     if (rc == GMQ_ERR) {
         gmq_log_error("ipc: malformed frame from the master");
         worker_stop(w, GMQ_EXIT_ERR);
@@ -361,6 +368,15 @@ worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* one timer, armed to the earliest of: topic deadline (delay/TTR), the next
  * everysec sync or queue checkpoint, wait deadline */
+static void
+worker_on_idle(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void) revents;
+    gmq_worker_t *w = t->data;
+    gmq_topic_release_pages(w->topic);
+    ev_timer_stop(loop, t);           /* until the next request */
+}
+
 static void
 worker_rearm(gmq_worker_t *w)
 {

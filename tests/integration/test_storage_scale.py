@@ -211,6 +211,56 @@ class RestartTest(unittest.TestCase):
         self.assertEqual(n.json("/getTopicStat?topic=r")["data"]["queue_msg_num"], 0)
 
 
+def segment_rss_kb(pid):
+    """kB of the worker's segment mappings resident in it"""
+    total, seg = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            first = line.split(" ", 1)[0]
+            if "-" in first and ":" not in first:
+                seg = "/seg-" in line
+            elif seg and line.startswith("Rss:"):
+                total += int(line.split()[1])
+    return total
+
+
+class ManyTopicsTest(unittest.TestCase):
+    def test_topics_on_disk_start_in_turn_a_request_first(self):
+        n = Node(self).start()
+        c = n.tcp()
+        names = ["m%02d" % i for i in range(40)]
+        for t in names:
+            c.cmd("queue %s q" % t)
+            c.cmd("pub %s q 0" % t, t.encode())
+        for _ in range(2 * len(names)):
+            self.assertEqual(c.frame()[0], 103)
+        c.close()
+        self.assertEqual(n.stop(), 0)
+        n.start()
+        # the last one found is asked for at once: served without waiting its turn
+        r = n.json("/pop?topic=m39&bindKey=q&timeout=10")
+        self.assertEqual(r["data"]["body"], "m39")
+        wait_for(lambda: all(w["state"] == "ready" for w in n.json("/debug/workers")["data"]) and
+                 len(n.json("/debug/workers")["data"]) == len(names), timeout=30,
+                 what="every topic ready")
+        for t in names[:-1]:
+            self.assertEqual(n.json("/pop?topic=%s&bindKey=q" % t)["data"]["body"], t)
+        self.assertIn('gmq_worker_state{topic="m00",state="queued"} 0', n.get("/metrics")[1])
+        self.assertIn("40 topics found on disk; their workers start 8 at a time", n.read_log())
+
+    def test_an_idle_worker_holds_no_segment_page(self):
+        n = Node(self).start()
+        n.json("/declareQueue?topic=idle&bindKey=q")
+        c = n.tcp()
+        pub_many(c, "idle", "q", [b"x" * 1000] * 200)
+        c.close()
+        pid = n.worker_pids()["idle"]
+        self.assertGreater(segment_rss_kb(pid), 0)
+        wait_for(lambda: segment_rss_kb(pid) == 0, timeout=15, what="the pages released")
+        # still all there
+        self.assertEqual(len(drain(n, "idle", "q", wait=0)), 200)
+
+
 class UpgradeTest(unittest.TestCase):
     def test_previous_format_converted_at_start(self):
         """tests/unit/fixtures/v1-data.tar.gz: written by the previous version
