@@ -31,6 +31,7 @@ struct gmq_sup_s {
     int            nprocs;          /* entries, retired ones included */
     gmq_list_t     startq;          /* GMQ_WP_QUEUED entries, in the order found */
     gmq_list_t     startq_now;      /* ... of them, those a request waits for: first */
+    gmq_list_t     flushq;          /* entries with output to write (gmq_sup_flush) */
     OPENSSL_LHASH *by_topic;        /* &w->topic of entries not retired (sup_find) */
     int            starting;        /* entries in GMQ_WP_STARTING */
     gmq_log_rate_t spawn_warn;      /* socketpair/fork failures: one line a second */
@@ -59,6 +60,7 @@ static unsigned long sup_topic_hash(const void *topic);
 static int  sup_topic_cmp(const void *a, const void *b);
 static void sup_unindex(gmq_wproc_t *w);
 static void sup_start_more(gmq_sup_t *s);
+static void sup_mark(gmq_wproc_t *w);
 
 static const char *const sup_state_names[] = {
     "starting", "ready", "backoff", "fatal", "crashloop", "stopping", "stopped", "queued",
@@ -72,6 +74,7 @@ gmq_sup_new(gmq_master_t *m)
     gmq_list_init(&s->procs);
     gmq_list_init(&s->startq);
     gmq_list_init(&s->startq_now);
+    gmq_list_init(&s->flushq);
     s->by_topic = OPENSSL_LH_new(sup_topic_hash, sup_topic_cmp);
     if (s->by_topic == NULL)
         gmq_log_fatal("out of memory for the topic table");
@@ -189,6 +192,7 @@ sup_new_entry(gmq_sup_t *s, const char *topic)
     gmq_list_push_tail(&s->procs, &w->link);
     s->nprocs++;
     gmq_list_init(&w->qlink);
+    gmq_list_init(&w->flink);
     OPENSSL_LH_insert(s->by_topic, w->topic);
     if (OPENSSL_LH_error(s->by_topic))
         gmq_log_fatal("out of memory for the topic table");
@@ -386,21 +390,31 @@ sup_on_write(struct ev_loop *loop, ev_io *io, int revents)
         ev_io_stop(loop, io);
 }
 
+/* only the entries given output since the last flush: with thousands of
+ * topics a walk of all of them every loop iteration would be the master's
+ * main cost */
 void
 gmq_sup_flush(gmq_sup_t *s)
 {
-    for (gmq_list_t *l = s->procs.next; l != &s->procs;) {
-        gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
-        l = l->next;
+    while (!gmq_list_empty(&s->flushq)) {
+        gmq_wproc_t *w = container_of(s->flushq.next, gmq_wproc_t, flink);
+        gmq_list_remove(&w->flink);
         if (w->fd < 0 || gmq_buf_used(&w->out) == 0 || ev_is_active(&w->wio))
             continue;
         if (w->state != GMQ_WP_READY && w->state != GMQ_WP_STOPPING)
-            continue;     /* requests wait in `out` until READY */
+            continue;     /* requests wait in `out` until READY (marked again then) */
         if (sup_write(w) != GMQ_OK)
             continue;
         if (gmq_buf_used(&w->out) > 0)
             ev_io_start(s->m->loop, &w->wio);
     }
+}
+
+static void
+sup_mark(gmq_wproc_t *w)
+{
+    if (gmq_list_empty(&w->flink))
+        gmq_list_push_tail(&w->sup->flushq, &w->flink);
 }
 
 /* the IPC socket is gone: answer everything in flight now */
@@ -542,6 +556,8 @@ sup_set_state(gmq_wproc_t *w, gmq_wp_state_t st)
     else if (w->state != GMQ_WP_STARTING && st == GMQ_WP_STARTING)
         w->sup->starting++;
     w->state = st;
+    if (st == GMQ_WP_READY || st == GMQ_WP_STOPPING)
+        sup_mark(w);          /* what waited in `out` for it */
 }
 
 static void
@@ -750,6 +766,7 @@ sup_forget(gmq_wproc_t *w)
     ev_timer_stop(w->sup->m->loop, &w->backoff);
     gmq_list_remove(&w->qlink);
     sup_set_state(w, GMQ_WP_STOPPED);
+    gmq_list_remove(&w->flink);
     sup_unindex(w);
     gmq_list_remove(&w->link);
     w->sup->nprocs--;
@@ -778,6 +795,7 @@ gmq_sup_send(gmq_wproc_t *w, gmq_req_t *req, const gmq_op_req_t *op)
     gmq_ipc_put_request(&w->out, req->id, op);
     w->out_total += gmq_buf_used(&w->out) - before;
     gmq_list_push_tail(&w->reqs, &req->wproc_link);
+    sup_mark(w);
 }
 
 static void
@@ -785,6 +803,7 @@ sup_put_control(gmq_wproc_t *w, uint32_t type, uint64_t req_id)
 {
     gmq_ipc_put_control(&w->out, type, req_id);
     w->out_total += GMQ_IPC_HDR_LEN;
+    sup_mark(w);
 }
 
 void
@@ -814,9 +833,10 @@ gmq_sup_send_settings(gmq_sup_t *s)
     for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next) {
         gmq_wproc_t *w = container_of(l, gmq_wproc_t, link);
         if (w->fd < 0 || w->state == GMQ_WP_STOPPING)
-            continue;      /* a worker forked later reads the new configuration itself */
+            continue;      /* a worker started later gets them in its arguments */
         size_t before = gmq_buf_used(&w->out);
         gmq_ipc_put_settings(&w->out, &set);
         w->out_total += gmq_buf_used(&w->out) - before;
+        sup_mark(w);
     }
 }

@@ -39,6 +39,7 @@ struct gmq_wproc_s {
     gmq_list_t     link;          /* in sup->procs */
     gmq_list_t     qlink;         /* in sup->startq(_now) while GMQ_WP_QUEUED */
     int            wanted;        /* queued: a request waits for it (startq_now) */
+    gmq_list_t     flink;         /* in sup->flushq: output to write */
     char           topic[GMQ_NAME_MAX + 1];
     pid_t          pid;
     int            fd;
