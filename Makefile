@@ -170,7 +170,7 @@ $(BUILD)/master/web.o: CFLAGS += -I$(BUILD)/gen
 
 # --- fuzzing (docs/reliability.md): libFuzzer targets of tests/fuzz/, built
 # with clang and ASan+UBSan into build-fuzz/. `make fuzz` runs each target
-# for FUZZ_SECONDS (FUZZ_TARGETS picks some), `make fuzz-smoke` for a few
+# for FUZZ_SECONDS (FUZZ_TARGETS picks some), `make fuzz-smoke` for 30
 # seconds each; seeds are tests/fuzz/corpus/<target>/, what a run finds is
 # kept in build-fuzz/corpus/<target>/ and crashes in build-fuzz/crashes/.
 FUZZ_TARGETS ?= tcp op http tcpconn record segment config etcd
@@ -202,9 +202,11 @@ fuzz-build:
 fuzz: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-# bounded (a few seconds a target, no network): for make test
+# bounded (FUZZ_SMOKE_SECONDS a target, from the seeds alone, in
+# build-fuzz/smoke/; no network): for make test, failing it on a crash or leak
+FUZZ_SMOKE_SECONDS ?= 30
 fuzz-smoke: fuzz-build
-	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh 5 $(FUZZ_TARGETS)
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SMOKE=1 scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 # line coverage of the corpora (llvm-cov), built into build-fuzzcov/
 .PHONY: fuzz-cov
@@ -229,10 +231,10 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/gmq-master -config_file=etc/gmq.conf $(RUN_ARGS)
 
-# everything CI runs
+# everything CI runs (.ci/run: then make asan)
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
-	@$(MAKE) --no-print-directory check itest
+	@$(MAKE) --no-print-directory check fuzz-smoke itest
 
 check: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
