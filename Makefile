@@ -1,5 +1,5 @@
 # gmq - one flat Makefile. Objects in $(BUILD)/, binaries $(BUILD)/gmq-master ...
-# Targets: all run test check itest asan bench clean install deb
+# Targets: all run test check itest asan bench clean install deb fuzz chaos soak
 
 BUILD   ?= build
 CC      ?= cc
@@ -224,6 +224,15 @@ chaos: $(BINS)
 	@GMQ_BUILD=$(BUILD) nice -n 19 python3 tests/chaos/chaos.py --seconds $(CHAOS_SECONDS) \
 	    --build $(BUILD) --json $(BUILD)/chaos-report.json
 
+# --- soak (docs/reliability.md): tests/soak/soak.py for SOAK_SECONDS (an
+# hour) under nice: mixed load with faults, RSS/PSS/fds of every process
+# sampled into $(BUILD)/soak/samples.csv, flatness and no loss checked
+SOAK_SECONDS ?= 3600
+.PHONY: soak
+soak: $(BINS)
+	@GMQ_BUILD=$(BUILD) nice -n 19 python3 tests/soak/soak.py --seconds $(SOAK_SECONDS) \
+	    --build $(BUILD) --out $(BUILD)/soak
+
 deps:
 	@scripts/install-deps.sh
 
@@ -242,10 +251,16 @@ check: $(UNIT_BINS)
 itest: $(BINS) $(LIBGMQ) $(BUILD)/tests/etcd_driver $(LIBTEST_BINS)
 	@GMQ_BUILD=$(BUILD) python3 tests/integration/run.py
 
+# the unit and integration tests under AddressSanitizer + UBSan, with
+# LeakSanitizer on: every process checks for leaks as it exits (a worker
+# before its _exit, gmq_child_exit), the integration tests stop every node
+# with SIGTERM and fail on any report in its log
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 all $(UNIT_TESTS:%=build-asan/tests/check_%) \
 	    $(LIBTEST_BINS:$(BUILD)/%=build-asan/%)
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check itest
+	@ASAN_OPTIONS="detect_leaks=1$${ASAN_OPTIONS:+:$$ASAN_OPTIONS}" \
+	    UBSAN_OPTIONS="print_stacktrace=1$${UBSAN_OPTIONS:+:$$UBSAN_OPTIONS}" \
+	    $(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check itest
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -55,6 +55,10 @@ int gmq_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
 /* mkdir -p: create path and its missing parents with mode; 0 or -1 (errno) */
 int gmq_mkdir_p(const char *path, unsigned mode);
 
+/* leave a forked child with _exit(rc), in a sanitizer build after
+ * LeakSanitizer's check (which exit() would run) */
+GMQ_NORETURN void gmq_child_exit(int rc);
+
 /* allocation that aborts on out-of-memory (small internal allocations only) */
 void *gmq_xmalloc(size_t n);
 void *gmq_xcalloc(size_t n, size_t size);

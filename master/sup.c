@@ -70,6 +70,12 @@ gmq_sup_free(gmq_sup_t *s)
 {
     if (s == NULL)
         return;
+    /* requests still owed a reply (the stop timed out on a worker) are
+     * answered first, so that what their contexts hold is freed */
+    gmq_error_t e;
+    gmq_error_set(&e, GMQ_E_UNAVAILABLE, "node is shutting down");
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next)
+        gmq_req_fail_all(s->m->reqs, &container_of(l, gmq_wproc_t, link)->reqs, &e);
     while (!gmq_list_empty(&s->procs)) {
         gmq_wproc_t *w = container_of(s->procs.next, gmq_wproc_t, link);
         gmq_list_remove(&w->link);
@@ -277,7 +283,7 @@ sup_child(gmq_wproc_t *w, int fd)
     snprintf(ident, sizeof(ident), "worker %s", w->topic);
     gmq_log_set_ident(ident);
     int rc = gmq_worker_main(&m->cfg, w->topic, fd);
-    _exit(rc);
+    gmq_child_exit(rc);
 }
 
 static void
@@ -570,6 +576,13 @@ gmq_sup_shutdown(gmq_sup_t *s)
             w->state = GMQ_WP_STOPPING;
             running++;
         } else {
+            /* no process (backoff, fatal, crash loop): what waits for the
+             * next one would never be sent; answer it now */
+            gmq_error_t e;
+            gmq_error_set(&e, GMQ_E_UNAVAILABLE, "topic %s is shutting down", w->topic);
+            gmq_req_fail_all(s->m->reqs, &w->reqs, &e);
+            gmq_buf_reset(&w->out);
+            w->out_total = w->out_sent = 0;
             w->state = GMQ_WP_STOPPED;
         }
     }
