@@ -1,5 +1,5 @@
 # gmq - one flat Makefile. Objects in $(BUILD)/, binaries $(BUILD)/gmq-master ...
-# Targets: all run test check itest asan bench bench-scale clean install deb
+# Targets: all run test check itest asan bench bench-scale clean install deb fuzz chaos soak
 
 BUILD   ?= build
 CC      ?= cc
@@ -180,7 +180,7 @@ $(BUILD)/master/web.o: CFLAGS += -I$(BUILD)/gen
 
 # --- fuzzing (docs/reliability.md): libFuzzer targets of tests/fuzz/, built
 # with clang and ASan+UBSan into build-fuzz/. `make fuzz` runs each target
-# for FUZZ_SECONDS (FUZZ_TARGETS picks some), `make fuzz-smoke` for a few
+# for FUZZ_SECONDS (FUZZ_TARGETS picks some), `make fuzz-smoke` for 30
 # seconds each; seeds are tests/fuzz/corpus/<target>/, what a run finds is
 # kept in build-fuzz/corpus/<target>/ and crashes in build-fuzz/crashes/.
 FUZZ_TARGETS ?= tcp op http tcpconn record segment config etcd
@@ -212,9 +212,11 @@ fuzz-build:
 fuzz: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-# bounded (a few seconds a target, no network): for make test
+# bounded (FUZZ_SMOKE_SECONDS a target, from the seeds alone, in
+# build-fuzz/smoke/; no network): for make test, failing it on a crash or leak
+FUZZ_SMOKE_SECONDS ?= 30
 fuzz-smoke: fuzz-build
-	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh 5 $(FUZZ_TARGETS)
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SMOKE=1 scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 # line coverage of the corpora (llvm-cov), built into build-fuzzcov/
 .PHONY: fuzz-cov
@@ -232,6 +234,15 @@ chaos: $(BINS)
 	@GMQ_BUILD=$(BUILD) nice -n 19 python3 tests/chaos/chaos.py --seconds $(CHAOS_SECONDS) \
 	    --build $(BUILD) --json $(BUILD)/chaos-report.json
 
+# --- soak (docs/reliability.md): tests/soak/soak.py for SOAK_SECONDS (an
+# hour) under nice: mixed load with faults, RSS/PSS/fds of every process
+# sampled into $(BUILD)/soak/samples.csv, flatness and no loss checked
+SOAK_SECONDS ?= 3600
+.PHONY: soak
+soak: $(BINS)
+	@GMQ_BUILD=$(BUILD) nice -n 19 python3 tests/soak/soak.py --seconds $(SOAK_SECONDS) \
+	    --build $(BUILD) --out $(BUILD)/soak
+
 deps:
 	@scripts/install-deps.sh
 
@@ -239,10 +250,10 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/gmq-master -config_file=etc/gmq.conf $(RUN_ARGS)
 
-# everything CI runs
+# everything CI runs (.ci/run: then make asan)
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
-	@$(MAKE) --no-print-directory check itest
+	@$(MAKE) --no-print-directory check fuzz-smoke itest
 
 check: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
@@ -250,10 +261,16 @@ check: $(UNIT_BINS)
 itest: $(BINS) $(LIBGMQ) $(BUILD)/tests/etcd_driver $(LIBTEST_BINS)
 	@GMQ_BUILD=$(BUILD) python3 tests/integration/run.py
 
+# the unit and integration tests under AddressSanitizer + UBSan, with
+# LeakSanitizer on: every process checks for leaks as it exits (a worker
+# before its _exit, gmq_child_exit), the integration tests stop every node
+# with SIGTERM and fail on any report in its log
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 all $(UNIT_TESTS:%=build-asan/tests/check_%) \
 	    $(LIBTEST_BINS:$(BUILD)/%=build-asan/%)
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check itest
+	@ASAN_OPTIONS="detect_leaks=1$${ASAN_OPTIONS:+:$$ASAN_OPTIONS}" \
+	    UBSAN_OPTIONS="print_stacktrace=1$${UBSAN_OPTIONS:+:$$UBSAN_OPTIONS}" \
+	    $(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check itest
 
 bench: deps
 	@$(MAKE) --no-print-directory all

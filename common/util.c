@@ -1,6 +1,6 @@
 /*
  * util.c - small helpers shared by every process: clocks, name validation,
- * allocation wrappers that abort on out-of-memory.
+ * allocation wrappers that abort on out-of-memory, a forked child's exit.
  */
 #include "gmq.h"
 #include "log.h"
@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
 
 uint64_t
 gmq_now_ms(void)

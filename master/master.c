@@ -143,6 +143,9 @@ gmq_master_run(gmq_master_t *m)
     gmq_sup_start_existing(m->sup);
     gmq_etcd_start(m->etcd);
     ev_run(m->loop, 0);
+    /* the loop ends before the next end-of-iteration hook: the answers the
+     * shutdown queued (requests no worker will take) go out now */
+    gmq_conn_run_queues(m);
     gmq_log_info("stopped");
     return GMQ_EXIT_OK;
 }

@@ -86,6 +86,12 @@ gmq_sup_free(gmq_sup_t *s)
 {
     if (s == NULL)
         return;
+    /* requests still owed a reply (the stop timed out on a worker) are
+     * answered first, so that what their contexts hold is freed */
+    gmq_error_t e;
+    gmq_error_set(&e, GMQ_E_UNAVAILABLE, "node is shutting down");
+    for (gmq_list_t *l = s->procs.next; l != &s->procs; l = l->next)
+        gmq_req_fail_all(s->m->reqs, &container_of(l, gmq_wproc_t, link)->reqs, &e);
     while (!gmq_list_empty(&s->procs)) {
         gmq_wproc_t *w = container_of(s->procs.next, gmq_wproc_t, link);
         gmq_list_remove(&w->link);
@@ -607,8 +613,14 @@ gmq_sup_shutdown(gmq_sup_t *s)
             sup_set_state(w, GMQ_WP_STOPPING);
             running++;
         } else {
+            /* no process (queued, backoff, fatal, crash loop): what waits
+             * for the next one would never be sent; answer it now */
+            gmq_error_t e;
+            gmq_error_set(&e, GMQ_E_UNAVAILABLE, "topic %s is shutting down", w->topic);
+            gmq_req_fail_all(s->m->reqs, &w->reqs, &e);
+            gmq_buf_reset(&w->out);
+            w->out_total = w->out_sent = 0;
             gmq_list_remove(&w->qlink);
-            gmq_list_init(&w->qlink);
             sup_set_state(w, GMQ_WP_STOPPED);
         }
     }

@@ -62,6 +62,8 @@ struct gmq_wproc_s {
 };
 
 gmq_sup_t   *gmq_sup_new(gmq_master_t *m);
+/* every request still waiting for a worker is answered E_UNAVAILABLE "node
+ * is shutting down" first (its callback sees the connection gone if it is) */
 void         gmq_sup_free(gmq_sup_t *s);
 /* Find the topic's worker, spawning it if the topic is new and create is
  * set, or if it exists on disk. NULL with err set: the topic does not exist
@@ -82,7 +84,9 @@ void         gmq_sup_send_settings(gmq_sup_t *s);
 void         gmq_sup_start_existing(gmq_sup_t *s);
 void         gmq_sup_reap(gmq_sup_t *s);          /* on SIGCHLD */
 void         gmq_sup_flush(gmq_sup_t *s);         /* end of loop iteration: one write per worker */
-/* ask every worker to finish; returns the number still running */
+/* ask every worker to finish; the requests queued for a topic with no
+ * process (backoff, fatal, crash loop) are answered E_UNAVAILABLE "topic
+ * <t> is shutting down". Returns the number still running. */
 int          gmq_sup_shutdown(gmq_sup_t *s);
 int          gmq_sup_running(const gmq_sup_t *s);
 /* /exitTopic: stop the topic's worker (its data stays) and forget it, so the

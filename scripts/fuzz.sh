@@ -4,21 +4,38 @@
 # the coverage reached (libFuzzer's cov: and ft:). Seeds come from
 # tests/fuzz/corpus/<target>/ (read only); new inputs are kept in
 # $FUZZ_BUILD/corpus/<target>/, crashes in $FUZZ_BUILD/crashes/<target>/,
-# the whole output in $FUZZ_BUILD/logs/<target>.log. No network is used.
+# the whole output in $FUZZ_BUILD/logs/<target>.log, and each run's time
+# is appended to $FUZZ_BUILD/fuzz-time.tsv (date, target, seconds, runs,
+# cov, ft, exit status: the ledger docs/reliability.md's table sums).
+# With FUZZ_SMOKE=1 (make fuzz-smoke, in make test) a run starts from the
+# seeds alone in $FUZZ_BUILD/smoke/ (emptied first) and is not entered in
+# the ledger, so it leaves neither the tree nor the long runs' corpus
+# changed. No network is used.
 # Fails if a target crashed (or found a leak, a timeout, an out-of-memory).
 #   usage: scripts/fuzz.sh SECONDS TARGET...
 set -u
 secs=$1
 shift
 B=${FUZZ_BUILD:-build-fuzz}
+smoke=${FUZZ_SMOKE:-0}
+W=$B
+if [ "$smoke" = 1 ]; then
+    W=$B/smoke
+    rm -rf "$W"
+fi
 rc=0
 for t in "$@"; do
     bin=$B/fuzz/fuzz_$t
     seeds=tests/fuzz/corpus/$t
-    work=$B/corpus/$t
-    crashes=$B/crashes/$t
-    log=$B/logs/$t.log
-    mkdir -p "$work" "$crashes" "$B/logs" "$seeds"
+    work=$W/corpus/$t
+    crashes=$W/crashes/$t
+    log=$W/logs/$t.log
+    if [ ! -x "$bin" ] || [ ! -d "$seeds" ]; then
+        echo "fuzz $t: no $bin or no $seeds (make fuzz-build)" >&2
+        rc=1
+        continue
+    fi
+    mkdir -p "$work" "$crashes" "$W/logs"
     # inputs as large as the target needs: whole segment files, pipelined requests
     case $t in
         segment) max_len=65536 ;;
@@ -29,12 +46,23 @@ for t in "$@"; do
     opts="$opts -print_final_stats=1 -artifact_prefix=$crashes/"
     [ -f "tests/fuzz/$t.dict" ] && opts="$opts -dict=tests/fuzz/$t.dict"
     start=$(date +%s)
+    # leaks are errors (LeakSanitizer at the end of each input, libFuzzer's
+    # -detect_leaks, on by default); UBSan stops at its first report
     # shellcheck disable=SC2086
-    nice -n 19 "$bin" $opts "$work" "$seeds" > "$log" 2>&1
+    ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+        nice -n 19 "$bin" $opts "$work" "$seeds" > "$log" 2>&1
     st=$?
     took=$(( $(date +%s) - start ))
-    last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | sed 's/^#\([0-9]*\)[[:space:]]*[A-Z]*[[:space:]]*/\1 runs /')
+    line=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+    last=$(echo "$line" | sed 's/^#\([0-9]*\)[[:space:]]*[A-Z]*[[:space:]]*/\1 runs /')
     echo "fuzz $t: ${took}s: ${last:-no progress line}"
+    if [ "$smoke" != 1 ]; then
+        runs=$(echo "$line" | sed -n 's/^#\([0-9]*\).*/\1/p')
+        cov=$(echo "$line" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+        ft=$(echo "$line" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" "$took" \
+            "${runs:-0}" "${cov:-}" "${ft:-}" "$st" >> "$B/fuzz-time.tsv"
+    fi
     if [ $st -ne 0 ]; then
         echo "fuzz $t: FAILED (exit $st): $log, $crashes/" >&2
         tail -n 60 "$log" >&2

@@ -4,7 +4,10 @@
 # the packaging tests (make install, make deb); prometheus for promtool,
 # which checks the /metrics output; chromium is for the browser test of the
 # web admin page, driven by playwright-core from npm (installed with `npm ci`
-# in tests/browser when missing or when its lock file changed).
+# in tests/browser when missing or when its lock file changed). clang,
+# libclang-rt-14-dev (libFuzzer's and the sanitizers' runtimes for clang 14)
+# and llvm (llvm-profdata, llvm-cov) build and measure the fuzz targets
+# (make fuzz-build, fuzz-smoke, fuzz-cov).
 # Idempotent; without root it prints what to install and exits 1.
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,7 +16,7 @@ PKGS="build-essential pkg-config libev-dev libssl-dev libcurl4-openssl-dev libya
 libconfuse-dev check libpcre2-dev zlib1g-dev libhttp-parser-dev
 etcd-server etcd-client curl openssl python3 procps prometheus
 systemd man-db debhelper dpkg-dev fakeroot lintian
-chromium"
+chromium clang libclang-rt-14-dev llvm"
 
 missing=""
 for p in $PKGS; do

@@ -22,6 +22,11 @@ or the connection dropped before the reply) may or may not be delivered;
 they are counted apart. Redeliveries (at-least-once) are counted and
 reported as duplicates, not as errors.
 
+Producers are paced: they wait while more than --backlog acknowledged
+pushes have no confirmed ack yet, so the queues (and the drain at the end)
+stay bounded however long the run. An interrupted run (Ctrl-C, SIGTERM,
+an error) stops its threads and kills the node's processes by PID.
+
     python3 tests/chaos/chaos.py --seconds 600       (make chaos)
 
 Exit status 0 when no check failed. The node's log and the data directory
@@ -49,6 +54,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MESSAGE, ERROR, RESULT, CHANNEL, PING = 101, 102, 103, 104, 105
 TTR = 3                 # seconds: a delivery never acked comes back after this
 RETRY = 1000            # deliveries before a message is dead: never, here
+BACKLOG = 2000          # acknowledged pushes not yet acked at which producers wait
 UNKNOWN = "outcome is unknown"
 
 
@@ -258,7 +264,32 @@ class History:
         self.ack_ok = {}         # id -> time the node confirmed its ack (first)
         self.ack_unknown = 0
         self.ack_refused = 0
+        self.finished = 0        # acknowledged pushes whose ack was confirmed
+        self.paced_s = 0.0       # time producers spent waiting for the backlog
+        self.max_backlog = 0
         self.errors = {}         # error text (cut) -> count, for the report
+
+    def backlog(self):
+        """acknowledged pushes not yet acked (the lock held)"""
+        return len(self.acked) - self.finished
+
+    def push_acked(self, mid, key):
+        """the node answered a push with mid (the lock held); the consumer
+        may have had it, and acked it, before the reply got here"""
+        if mid in self.acked:
+            return
+        self.acked[mid] = key
+        if mid in self.ack_ok:
+            self.finished += 1
+        self.max_backlog = max(self.max_backlog, self.backlog())
+
+    def ack_confirmed(self, mid):
+        """the node confirmed an ack of mid (the lock held)"""
+        if mid in self.ack_ok:
+            return
+        self.ack_ok[mid] = time.monotonic()
+        if mid in self.acked:
+            self.finished += 1
 
     def note_error(self, what, text):
         key = "%s: %s" % (what, text[:60])
@@ -267,15 +298,32 @@ class History:
 
 
 class Producer(threading.Thread):
-    def __init__(self, no, node, topics, hist, stop, seed):
+    def __init__(self, no, node, topics, hist, stop, seed, backlog=BACKLOG):
         super().__init__(daemon=True, name="producer-%d" % no)
         self.no, self.node, self.topics, self.hist, self.stop = no, node, topics, hist, stop
         self.rnd = random.Random(seed)
         self.seq = 0
+        self.max_backlog = backlog
+
+    def pace(self):
+        """wait while the backlog is full (the consumers catch up)"""
+        t0 = time.monotonic()
+        while not self.stop.is_set():
+            with self.hist.lock:
+                if self.hist.backlog() < self.max_backlog:
+                    break
+            time.sleep(0.01)
+        waited = time.monotonic() - t0
+        if waited > 0.001:
+            with self.hist.lock:
+                self.hist.paced_s += waited
 
     def run(self):
         conn = None
         while not self.stop.is_set():
+            self.pace()
+            if self.stop.is_set():
+                break
             try:
                 if conn is None:
                     conn = Conn(self.node.tcp_port)
@@ -300,7 +348,7 @@ class Producer(threading.Thread):
             text = reply.decode("utf-8", "replace")
             with self.hist.lock:
                 if typ == RESULT:
-                    self.hist.acked[int(text)] = body
+                    self.hist.push_acked(int(text), body)
                 elif UNKNOWN in text:
                     self.hist.unknown.add(body)
                 else:
@@ -371,7 +419,7 @@ class Consumer(threading.Thread):
             text = reply.decode("utf-8", "replace")
             with self.hist.lock:
                 if typ == RESULT:
-                    self.hist.ack_ok.setdefault(mid, time.monotonic())
+                    self.hist.ack_confirmed(mid)
                 elif UNKNOWN in text:
                     self.hist.ack_unknown += 1
                 else:
@@ -585,9 +633,15 @@ def check(hist):
     return fails, figures
 
 
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "LeakSanitizer has encountered a fatal error")
+
+
 def run(seconds=60, build="build", topics=8, producers=4, consumers=4, seed=None,
-        workdir=None, keep=False, out=sys.stdout, drain_timeout=120):
-    """One chaos run; returns the report (a dict, "ok" True when nothing failed)."""
+        workdir=None, keep=False, out=sys.stdout, drain_timeout=120, backlog=BACKLOG):
+    """One chaos run; returns the report (a dict, "ok" True when nothing failed).
+    However it ends (an exception, KeyboardInterrupt), its threads are told
+    to stop and every process of the node is gone when it returns or raises."""
     seed = seed if seed is not None else random.randrange(1 << 30)
     own_dir = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="gmq-chaos-")
@@ -599,65 +653,85 @@ def run(seconds=60, build="build", topics=8, producers=4, consumers=4, seed=None
         out.write("[%7.2f] %s\n" % (time.monotonic() - started, msg))
         out.flush()
 
-    log("chaos: %ds, %d topics, %d producers, %d consumers, seed %d, workdir %s"
-        % (seconds, topics, producers, consumers, seed, workdir))
+    log("chaos: %ds, %d topics, %d producers, %d consumers, backlog %d, seed %d, workdir %s"
+        % (seconds, topics, producers, consumers, backlog, seed, workdir))
     node = Node(build, workdir, enospc)
-    node.start()
-    names = ["chaos%d" % i for i in range(topics)]
-    declare(node, names)
-
-    rnd = random.Random(seed)
-    hist = History()
     stop_prod, stop_cons = threading.Event(), threading.Event()
-    prods = [Producer(i, node, names, hist, stop_prod, rnd.random()) for i in range(producers)]
-    cons = [Consumer(i, node, names, hist, stop_cons, rnd.random()) for i in range(consumers)]
-    for th in prods + cons:
-        th.start()
-    nem = Nemesis(node, names, enospc, rnd.random(), log)
-    last = time.monotonic()
-    end = started + seconds
-    while time.monotonic() < end:
-        time.sleep(nem.rnd.uniform(0.05, 0.5))
-        nem.step()
-        if time.monotonic() - last >= 10:
-            last = time.monotonic()
-            log("kill9 %d, faults %s, pushed %d acked %d, delivered %d"
-                % (nem.kill9, nem.counts, hist.attempted, len(hist.acked), len(hist.deliveries)))
-    # faults off: disk back, node up, every topic out of any crash loop
-    nem.disk_ok()
-    if not node.alive():
-        nem.restart("end of faults")
-    for topic, (pid, state) in node.workers().items():
-        if state in ("crashloop", "fatal"):
-            node.get("/exitTopic?topic=" + topic)
-    stop_prod.set()
-    for th in prods:
-        th.join(30)
-    log("faults stopped; draining")
-    drained, held = drain(node, names, hist, cons, drain_timeout)
-    stop_cons.set()
-    for th in cons:
-        th.join(30)
-    fails, figures = check(hist)
-    if not drained:
-        fails["undrained"] = ["%d messages still held after %ds of drain" % (held, drain_timeout)]
-    node.stop()
+    threads = []
+    try:
+        node.start()
+        names = ["chaos%d" % i for i in range(topics)]
+        declare(node, names)
+
+        rnd = random.Random(seed)
+        hist = History()
+        prods = [Producer(i, node, names, hist, stop_prod, rnd.random(), backlog)
+                 for i in range(producers)]
+        cons = [Consumer(i, node, names, hist, stop_cons, rnd.random()) for i in range(consumers)]
+        threads = prods + cons
+        for th in threads:
+            th.start()
+        nem = Nemesis(node, names, enospc, rnd.random(), log)
+        last = time.monotonic()
+        end = started + seconds
+        while time.monotonic() < end:
+            time.sleep(nem.rnd.uniform(0.05, 0.5))
+            nem.step()
+            if time.monotonic() - last >= 10:
+                last = time.monotonic()
+                with hist.lock:
+                    log("kill9 %d, faults %s, pushed %d acked %d, delivered %d, backlog %d"
+                        % (nem.kill9, nem.counts, hist.attempted, len(hist.acked),
+                           len(hist.deliveries), hist.backlog()))
+        # faults off: disk back, node up, every topic out of any crash loop
+        nem.disk_ok()
+        if not node.alive():
+            nem.restart("end of faults")
+        for topic, (pid, state) in node.workers().items():
+            if state in ("crashloop", "fatal"):
+                node.get("/exitTopic?topic=" + topic)
+        stop_prod.set()
+        for th in prods:
+            th.join(30)
+        log("faults stopped; draining")
+        drained, held = drain(node, names, hist, cons, drain_timeout)
+        stop_cons.set()
+        for th in cons:
+            th.join(30)
+        fails, figures = check(hist)
+        if not drained:
+            fails["undrained"] = ["%d messages still held after %ds of drain" % (held, drain_timeout)]
+        # SIGTERM: the master and its workers exit normally (a sanitizer
+        # build checks for leaks in each), then the log is read
+        node.stop()
+    finally:
+        stop_prod.set()
+        stop_cons.set()
+        node.kill_all()          # nothing if the node was stopped; by PID otherwise
+        for th in threads:
+            th.join(10)
     with open(node.log_path, "rb") as f:
         text = f.read().decode("utf-8", "replace")
-    bad = [w for w in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
-           if w in text]
+    bad = [w for w in SANITIZER_REPORTS if w in text]
     if bad:
         fails["sanitizer"] = ["%s in %s" % (w, node.log_path) for w in bad]
+    kill9 = ("kill9_worker", "kill9_master", "kill9_all")
     report = {
         "ok": not any(fails.values()),
         "seconds": seconds,
         "seed": seed,
         "topics": topics,
+        "producers": producers,
+        "consumers": consumers,
         "injections": dict(nem.counts),
+        "kill9_injections": sum(nem.counts[k] for k in kill9),
         "kill9_signals": nem.kill9,
         "master_restarts": nem.restarts,
         "exit_topic": nem.exit_topic,
         "figures": figures,
+        "backlog_limit": backlog,
+        "max_backlog": hist.max_backlog,
+        "producers_paced_s": round(hist.paced_s, 1),
         "failures": {k: len(v) for k, v in fails.items()},
         "examples": {k: v[:10] for k, v in fails.items() if v},
         "errors_seen": dict(sorted(hist.errors.items(), key=lambda kv: -kv[1])[:15]),
@@ -670,6 +744,12 @@ def run(seconds=60, build="build", topics=8, producers=4, consumers=4, seed=None
     return report
 
 
+def on_sigterm(signum, frame):
+    """SIGTERM (make interrupted, a CI timeout) ends the run like Ctrl-C:
+    run()'s cleanup kills the node"""
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("CHAOS_SECONDS", 600)))
@@ -680,9 +760,17 @@ def main():
     ap.add_argument("--seed", type=int)
     ap.add_argument("--workdir")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--backlog", type=int, default=BACKLOG,
+                    help="acknowledged pushes not yet acked at which producers wait")
     ap.add_argument("--json", help="write the report to this file")
     a = ap.parse_args()
-    report = run(a.seconds, a.build, a.topics, a.producers, a.consumers, a.seed, a.workdir, a.keep)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        report = run(a.seconds, a.build, a.topics, a.producers, a.consumers, a.seed, a.workdir,
+                     a.keep, backlog=a.backlog)
+    except KeyboardInterrupt as e:
+        print("chaos: interrupted (%s); the node was stopped" % (e or "Ctrl-C"), file=sys.stderr)
+        return 130
     if a.json:
         with open(a.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -53,6 +53,31 @@ def pid_alive(pid):
         return False
 
 
+# what a sanitizer build writes on stderr (the node's log) when it finds
+# something: any of these fails the test that ran the node
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "LeakSanitizer has encountered a fatal error")
+
+
+def session_pids(sid):
+    """the live gmq processes of session sid: a master started with
+    start_new_session leads one, and its workers are in it"""
+    res = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                arg0 = f.read().split(b"\0")[0]
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid and b"gmq-" in arg0:
+            res.append(int(d))
+    return res
+
+
 def gmq_processes():
     """pids of every gmq-master / gmq-worker process on the machine."""
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
@@ -160,26 +185,46 @@ class Node:
     def worker_pids(self):
         return {w["topic"]: w["pid"] for w in self.json("/debug/workers")["data"] if w["pid"] > 0}
 
-    def cleanup(self):
-        pids = []
-        if self.proc is not None:
+    def shutdown(self, timeout=30.0):
+        """The end of every node: SIGTERM to the master, so that it and its
+        workers exit normally (a sanitizer build checks for leaks as each
+        process exits), SIGKILL if it does not within timeout; then every
+        process of its session (workers leave when their master is gone)
+        waited for, and killed by PID if one is still there after timeout."""
+        if self.proc is None:
+            return
+        sid = self.proc.pid
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
             try:
-                pids = list(self.worker_pids().values()) if self.proc.poll() is None else []
-            except Exception:
-                pids = []
-        self.kill()
-        log = self.read_log()
-        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            if bad in log:
-                subprocess.run(["rm", "-rf", self.tmp])
-                raise AssertionError("sanitizer report in the node's log:\n" + log[-4000:])
-        # workers die with their master; make sure, by PID
-        for pid in pids:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        deadline = time.monotonic() + timeout
+        while session_pids(sid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for pid in session_pids(sid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        subprocess.run(["rm", "-rf", self.tmp])
+        self._close_log()
+
+    def sanitizer_report(self):
+        """the node's log if a sanitizer reported something in it (in the
+        master or any worker), else None"""
+        log = self.read_log()
+        return log if any(bad in log for bad in SANITIZER_REPORTS) else None
+
+    def cleanup(self):
+        try:
+            self.shutdown()
+            log = self.sanitizer_report()
+            if log is not None:
+                raise AssertionError("sanitizer report in the node's log:\n" + log[-6000:])
+        finally:
+            subprocess.run(["rm", "-rf", self.tmp])
 
     # --- HTTP ---
     def get(self, path, timeout=10, data=None, headers=None, method=None):

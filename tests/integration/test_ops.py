@@ -13,7 +13,7 @@ import time
 import unittest
 import urllib.parse
 
-from gmqtest import MASTER, Node, gmq_processes, pid_alive, wait_for
+from gmqtest import MASTER, Node, pid_alive, session_pids, wait_for
 
 
 def tcp_ok(c, line, body=None):
@@ -190,7 +190,9 @@ class ReloadTest(unittest.TestCase):
 class ReadOnlyTest(unittest.TestCase):
     def test_unknown_topics_create_nothing(self):
         node = Node(self).start()
-        procs = len(gmq_processes())
+        # this node's processes only (other nodes may come and go on the machine)
+        procs = session_pids(node.proc.pid)
+        self.assertEqual(procs, [node.proc.pid])
         for path in ("/getTopicStat?topic=never1", "/getQueuesByTopic?topic=never2",
                      "/ack?topic=never3&bindKey=q&msgId=1", "/dead?topic=never4&bindKey=q",
                      "/msg?topic=never5&msgId=1", "/setIsAutoAck?topic=never6",
@@ -206,7 +208,7 @@ class ReadOnlyTest(unittest.TestCase):
             self.assertEqual(t, 102)
             self.assertTrue(d.endswith(b"topic is not exist"), d)
         self.assertEqual(sorted(os.listdir(node.data_dir)), [".gmq.lock"])
-        self.assertEqual(len(gmq_processes()), procs)
+        self.assertEqual(session_pids(node.proc.pid), procs)
         self.assertEqual(node.json("/debug/workers")["data"], [])
 
     def test_forgotten_topic_on_disk_still_answers(self):
