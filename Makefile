@@ -83,12 +83,14 @@ $(BUILD)/tests/lib_%: $(BUILD)/tests/lib/lib_%.o $(LIBGMQ_A)
 $(BUILD)/gmq-master: $(BUILD)/master/main.o $(LIB_OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
 
-# gmq-bench: plain sockets and threads, the TCP codec and what it needs (no libraries)
-BENCH_OBJS := $(BUILD)/client/bench.o $(BUILD)/proto/tcp.o $(BUILD)/proto/errors.o \
-              $(BUILD)/common/buf.o $(BUILD)/common/net.o $(BUILD)/common/util.o $(BUILD)/common/log.o
+# gmq-bench: one libev loop; gmq through libgmq (static), beanstalkd and
+# Redis through its own drivers (plain sockets, common/buf), yajl for --json
+BENCH_SRCS := client/bench.c client/bench_run.c client/bench_gmq.c client/bench_peers.c
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/common/buf.o $(BUILD)/common/net.o \
+              $(BUILD)/common/util.o $(BUILD)/common/log.o
 
-$(BUILD)/gmq-bench: $(BENCH_OBJS)
-	$(CC) -o $@ $^ -lpthread $(filter -fsanitize=%,$(LDLIBS)) $(EXTRA_LDFLAGS)
+$(BUILD)/gmq-bench: $(BENCH_OBJS) $(LIBGMQ_A)
+	$(CC) -o $@ $^ $(LIBGMQ_LIBS) -lev $(filter -fsanitize=%,$(LDLIBS)) $(EXTRA_LDFLAGS)
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
