@@ -188,8 +188,12 @@ bench_gmq_on_event(gmqAsyncContext *ac, int event, const char *node, const char 
 {
     bench_gmq_conn_t *g = privdata;
     (void) ac;
-    if (event == GMQ_EVENT_DISCONNECTED)
+    if (event != GMQ_EVENT_DISCONNECTED)
+        return;
+    if (g->c->ready)
         gmq_bench_fail(g->c->b, "connection %d to %s lost: %s", g->c->index, node, detail);
+    else
+        gmq_bench_fail(g->c->b, "%s: %s", node, detail);     /* refused while setting up: auth */
 }
 
 static void
