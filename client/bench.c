@@ -173,7 +173,7 @@ bench_options(int argc, char **argv, gmq_bench_opts_t *o)
     }
     char h[256], p[32];
     if (gmq_hostport_split(o->addr, h, sizeof(h), p, sizeof(p)) != GMQ_OK || h[0] == '\0' ||
-        bench_number("port", p, 1, 65535, &v) != 0)
+        gmq_parse_u64(p, strlen(p), 65535, &v) != GMQ_OK || v == 0)
         return bench_bad("bad address %s: use host:port (or -h HOST -p PORT)", o->addr);
     return -1;
 }
