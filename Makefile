@@ -281,6 +281,7 @@ install: $(BINS) $(LIBGMQ) $(BUILD)/etc/gmq.conf
 	    etc/gmq-master.service > $(BUILD)/gmq-master.service
 	install -m 0644 $(BUILD)/gmq-master.service $(DESTDIR)$(UNITDIR)/gmq-master.service
 	install -m 0644 man/gmqctl.1 $(DESTDIR)$(MANDIR)/man1/gmqctl.1
+	install -m 0644 man/gmq-bench.1 $(DESTDIR)$(MANDIR)/man1/gmq-bench.1
 	install -m 0644 man/gmq-master.8 $(DESTDIR)$(MANDIR)/man8/gmq-master.8
 	install -m 0644 $(LIBGMQ_SO) $(DESTDIR)$(LIBDIR)/libgmq.so.$(LIBGMQ_VERSION)
 	ln -sf libgmq.so.$(LIBGMQ_VERSION) $(DESTDIR)$(LIBDIR)/libgmq.so.$(LIBGMQ_SOVER)
