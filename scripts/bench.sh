@@ -58,7 +58,9 @@ REDIS=$(command -v redis-server)
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
     ON_SERVER="taskset -c $SERVER_CPU"
     ON_CLIENT="taskset -c $CLIENT_CPU"
+    PINNED="servers on CPU $SERVER_CPU, gmq-bench on CPU $CLIENT_CPU"
 else
+    PINNED="nothing pinned"
     echo "bench: fewer than 2 CPUs (or no taskset): nothing is pinned" >&2
     ON_SERVER=""
     ON_CLIENT=""
@@ -185,6 +187,7 @@ fi
 SYSTEMS="gmq:gmq redis:redis bs:beanstalkd"
 [ "$WITH_TLS" = 1 ] && SYSTEMS="$SYSTEMS gmqtls:gmq"
 start_s=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 RUN=1
 while [ $RUN -le "$RUNS" ]; do
     for sp in $SYSTEMS; do
@@ -204,6 +207,7 @@ while [ $RUN -le "$RUNS" ]; do
     RUN=$((RUN + 1))
 done
 end_s=$(date +%s)
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for name in gmq-durable gmq-memory gmqtls-durable gmqtls-memory; do
     [ -f "$TMP/$name.log" ] || continue
@@ -214,9 +218,9 @@ for name in gmq-durable gmq-memory gmqtls-durable gmqtls-memory; do
 done
 
 echo
-echo "$SIZE-byte bodies; servers on CPU $SERVER_CPU, gmq-bench on CPU $CLIENT_CPU; median of $RUNS runs" \
+echo "$SIZE-byte bodies; $PINNED; median of $RUNS runs" \
      "($((end_s - start_s)) s); $CONNS connections: $MESSAGES messages durable, $MEM_MESSAGES in memory;" \
-     "one connection: $LAT_MESSAGES pushes."
+     "one connection: $LAT_MESSAGES pushes. Load average $load_start at the start, $load_end at the end."
 echo
 python3 "$HERE/bench-table.py" "$TMP/res" "$RUNS" "$CONNS" "$PIPELINE" "$WITH_TLS"
 [ "$FAILED" = 0 ] || die "some runs failed (see above)"
