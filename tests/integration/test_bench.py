@@ -3,7 +3,8 @@ gmq node (plain, and TLS with auth_token), against beanstalkd and against
 redis-server (both started here on free loopback ports, stopped by PID). The
 --json counts must add up (every message pushed was popped and acked, no
 error) and the servers' own counters must agree; timings are never checked.
-Then the error paths: no server, an empty queue, refused TLS and token, bad
+Then the error paths: no server, an empty queue, refused TLS and token, a
+server that stops answering (the 30 s stall), bad
 options."""
 import json
 import os
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -246,6 +248,31 @@ class ErrorsTest(unittest.TestCase):
                 self.assertEqual((r["pushed"], r["phases"]), (0, []))
                 rc, out, err = bench("--peer", peer, "-p", port, "-n", "10")
                 self.assertEqual((rc, out), (1, ""))
+
+    def test_a_server_that_stops_answering_is_a_stall(self):
+        """a Redis look-alike that answers PING and then nothing: after 30 s, exit 1"""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        self.addCleanup(srv.close)
+        conns = []
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                conns.append(c)
+                if b"PING" in c.recv(4096):
+                    c.sendall(b"+PONG\r\n")
+        threading.Thread(target=serve, daemon=True).start()
+        self.addCleanup(lambda: [c.close() for c in conns])
+        rc, out, err = bench("--peer", "redis", "-p", str(srv.getsockname()[1]), "-n", "10", "-c", "2",
+                             "-P", "3", "--json")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("stalled: no answer for 30 s with 6 commands in flight (push 0 of 10 done", err)
+        self.assertEqual(json.loads(out)["phases"][0]["messages"], 0)
 
     def test_bad_options_print_the_usage_and_exit_2(self):
         for args, text in ((["-c", "0"], '-c: "0" is not a number in 1..'),
