@@ -4,8 +4,7 @@ redis-server (both started here on free loopback ports, stopped by PID). The
 --json counts must add up (every message pushed was popped and acked, no
 error) and the servers' own counters must agree; timings are never checked.
 Then the error paths: no server, an empty queue, refused TLS and token, a
-server that stops answering (the 30 s stall), bad
-options."""
+server that stops answering (the 30 s stall), bad options."""
 import json
 import os
 import shutil
