@@ -218,7 +218,9 @@ for name in gmq-durable gmq-memory gmqtls-durable gmqtls-memory; do
 done
 
 echo
-echo "$SIZE-byte bodies; $PINNED; median of $RUNS runs" \
+runs_text="median of $RUNS runs"
+[ "$RUNS" = 1 ] && runs_text="one run"
+echo "$SIZE-byte bodies; $PINNED; $runs_text" \
      "($((end_s - start_s)) s); $CONNS connections: $MESSAGES messages durable, $MEM_MESSAGES in memory;" \
      "one connection: $LAT_MESSAGES pushes. Load average $load_start at the start, $load_end at the end."
 echo
