@@ -91,12 +91,14 @@ WORKER_OBJS := $(BUILD)/worker/main.o $(WORKER_SRCS:%.c=$(BUILD)/%.o) $(PROTO_SR
 $(BUILD)/gmq-worker: $(WORKER_OBJS)
 	$(CC) -o $@ $^ -Wl,--as-needed $(LDLIBS)
 
-# gmq-bench: plain sockets and threads, the TCP codec and what it needs (no libraries)
-BENCH_OBJS := $(BUILD)/client/bench.o $(BUILD)/proto/tcp.o $(BUILD)/proto/errors.o \
-              $(BUILD)/common/buf.o $(BUILD)/common/net.o $(BUILD)/common/util.o $(BUILD)/common/log.o
+# gmq-bench: one libev loop; gmq through libgmq (static), beanstalkd and
+# Redis through its own drivers (plain sockets, common/buf), yajl for --json
+BENCH_SRCS := client/bench.c client/bench_run.c client/bench_gmq.c client/bench_peers.c
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/common/buf.o $(BUILD)/common/net.o \
+              $(BUILD)/common/util.o $(BUILD)/common/log.o
 
-$(BUILD)/gmq-bench: $(BENCH_OBJS)
-	$(CC) -o $@ $^ -lpthread $(filter -fsanitize=%,$(LDLIBS)) $(EXTRA_LDFLAGS)
+$(BUILD)/gmq-bench: $(BENCH_OBJS) $(LIBGMQ_A)
+	$(CC) -o $@ $^ $(LIBGMQ_LIBS) -lev $(filter -fsanitize=%,$(LDLIBS)) $(EXTRA_LDFLAGS)
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
@@ -313,6 +315,7 @@ install: $(BINS) $(LIBGMQ) $(BUILD)/etc/gmq.conf
 	    etc/gmq-master.service > $(BUILD)/gmq-master.service
 	install -m 0644 $(BUILD)/gmq-master.service $(DESTDIR)$(UNITDIR)/gmq-master.service
 	install -m 0644 man/gmqctl.1 $(DESTDIR)$(MANDIR)/man1/gmqctl.1
+	install -m 0644 man/gmq-bench.1 $(DESTDIR)$(MANDIR)/man1/gmq-bench.1
 	install -m 0644 man/gmq-master.8 $(DESTDIR)$(MANDIR)/man8/gmq-master.8
 	install -m 0644 $(LIBGMQ_SO) $(DESTDIR)$(LIBDIR)/libgmq.so.$(LIBGMQ_VERSION)
 	ln -sf libgmq.so.$(LIBGMQ_VERSION) $(DESTDIR)$(LIBDIR)/libgmq.so.$(LIBGMQ_SOVER)

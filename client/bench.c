@@ -1,693 +1,211 @@
 /*
- * bench.c - gmq-bench, a load generator: pipelined push and pop+ack over the
- * gmq TCP protocol (or the same workload over beanstalkd's text protocol with
- * --peer beanstalkd), one thread and one connection each, printing throughput
- * and per-command latency percentiles. Plain POSIX sockets; gmq requests and
- * reply frames go through the protocol codec (proto/tcp.h).
+ * bench.c - gmq-bench, a load generator in the manner of redis-benchmark:
+ * the options, the run (client/bench_run.c) with the driver of the server
+ * it speaks to (gmq through libgmq, beanstalkd, Redis), and the results as
+ * a table or as one JSON object (yajl_gen): messages, seconds, rate and
+ * latency percentiles per phase, errors.
  */
-#include "common/buf.h"
+#include "client/bench.h"
 #include "common/net.h"
-#include "proto/tcp.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+#include <yajl/yajl_gen.h>
 
-#define BENCH_STALL_MS    30000      /* no reply for this long: the run is stalled */
-#define BENCH_MAX_ERRSHOW 5          /* error replies printed to stderr */
-#define BENCH_POP_WAIT_S  5
-#define BENCH_MAX_FRAME   (512u << 20)  /* a longer reply frame is a protocol error */
-#define BENCH_LINE_MAX    1024       /* longest command line sent */
-#define BENCH_READ_CHUNK  65536
+/* long options without a short form */
+enum { OPT_ADDR = 256, OPT_TOPICS, OPT_TOPIC, OPT_QUEUE, OPT_PEER, OPT_TLS, OPT_CACERT, OPT_CERT,
+       OPT_KEY, OPT_TOKEN, OPT_JSON, OPT_HELP };
 
-enum { OP_PUSH, OP_POP, OP_ACK };
-enum { MODE_PUSH = 1, MODE_POPACK = 2, MODE_BOTH = 3 };
-enum { PEER_GMQ, PEER_BEANSTALKD };
-enum { REP_AGAIN, REP_OK, REP_MSG, REP_ERR, REP_SKIP, REP_BAD };
+static const char *const bench_workloads[] = { "push", "popack", "drain", "mixed" };
+static const char *const bench_peers[] = { "gmq", "beanstalkd", "redis" };
+static const gmq_bench_driver_t *const bench_drivers[] = { &gmq_bench_gmq, &gmq_bench_beanstalkd,
+                                                           &gmq_bench_redis };
 
-typedef struct {
-    int      kind;               /* REP_* */
-    uint64_t id;                 /* REP_MSG: message / job id */
-    char     text[160];          /* REP_ERR: the error text */
-} bench_reply_t;
-
-typedef struct {
-    int      op;
-    uint64_t t0;                 /* ns, CLOCK_MONOTONIC, when the command was queued */
-} bench_cmd_t;
-
-typedef struct bench_opts_s {
-    const char *addr, *topic, *bind_key;
-    char        host[256], port[32];
-    int         conns, pipeline, mode, peer, json;
-    long        messages, size;
-} bench_opts_t;
-
-typedef struct {
-    int                 fd;
-    const bench_opts_t *o;
-    gmq_buf_t           in, out;
-    bench_cmd_t        *fifo;    /* commands in flight, ring of o->pipeline */
-    int                 head, count;
-    uint64_t           *acks;    /* ids waiting to be acknowledged, ring */
-    int                 ahead, acount;
-    int                 phase;   /* OP_PUSH or OP_POP: what this phase sends */
-    long                quota, sent, done;
-    uint64_t           *lat;     /* ns per command of the current phase */
-    long                nlat, latcap;
-    long                errors;
-    int                 fatal;   /* protocol error, stall or closed connection */
-    char                why[200];
-} bench_conn_t;
-
-typedef struct {
-    long     messages, ops, errors;
-    double   seconds;
-    double   p50, p99, p999, max; /* microseconds */
-} bench_result_t;
-
-static const char *bench_body;
-static pthread_mutex_t bench_errlock = PTHREAD_MUTEX_INITIALIZER;
-static int bench_errshown;
-
-static uint64_t bench_now(void);
-static void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static int bench_connect(const bench_opts_t *o);
-static int bench_setup(bench_conn_t *c);
-static void *bench_run_conn(void *arg);
-static void bench_run_phase(bench_conn_t *cs, const bench_opts_t *o, int op, bench_result_t *res);
-static void bench_encode(bench_conn_t *c, int op, uint64_t id);
-static int bench_parse(bench_conn_t *c, bench_reply_t *rep);
-static void bench_print(const char *name, const bench_result_t *r, int json);
+static int  bench_options(int argc, char **argv, gmq_bench_opts_t *o);
+static int  bench_number(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+static int  bench_word(const char *opt, const char *s, const char *const *words, int n);
+static int  bench_bad(const char *fmt, ...) GMQ_PRINTF(1, 2);
 static void bench_usage(FILE *f);
+static void bench_text(const gmq_bench_t *b);
+static void bench_json(const gmq_bench_t *b);
+static const gmq_bench_phase_t *bench_phase(const gmq_bench_t *b, int i);
+static double bench_seconds(const gmq_bench_phase_t *ph);
 
 int
 main(int argc, char **argv)
 {
-    bench_opts_t o = { .topic = "bench", .bind_key = "q",
-                       .conns = 4, .pipeline = 32, .mode = MODE_BOTH, .peer = PEER_GMQ,
-                       .messages = 100000, .size = 1024 };
+    gmq_bench_opts_t o;
+    int rc = bench_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    /* a peer that closes its end must not kill the run before it is reported */
+    signal(SIGPIPE, SIG_IGN);
+
+    gmq_bench_t b;
+    memset(&b, 0, sizeof(b));
+    b.o = &o;
+    b.drv = bench_drivers[o.peer];
+    b.loop = EV_DEFAULT;
+    int ok = gmq_bench_run(&b) == GMQ_OK;
+    if (o.json)
+        bench_json(&b);
+    else
+        bench_text(&b);
+    if (!ok)
+        fprintf(stderr, "gmq-bench: %s\n", b.why);
+    long errors = b.push.errors + b.popack.errors;
+    gmq_bench_free(&b);
+    return ok && errors == 0 ? 0 : 1;
+}
+
+/* ---- options ---- */
+
+/* -1: run with o; else the exit status (0 after --help, 2 on a bad option) */
+static int
+bench_options(int argc, char **argv, gmq_bench_opts_t *o)
+{
     static const struct option longopts[] = {
-        { "addr", required_argument, NULL, 'a' },     { "topic", required_argument, NULL, 't' },
-        { "bind-key", required_argument, NULL, 'b' }, { "conns", required_argument, NULL, 'c' },
-        { "messages", required_argument, NULL, 'n' }, { "size", required_argument, NULL, 's' },
-        { "pipeline", required_argument, NULL, 'p' }, { "mode", required_argument, NULL, 'm' },
-        { "peer", required_argument, NULL, 'P' },     { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
+        { "addr", required_argument, NULL, OPT_ADDR },   { "conns", required_argument, NULL, 'c' },
+        { "messages", required_argument, NULL, 'n' },    { "size", required_argument, NULL, 'd' },
+        { "pipeline", required_argument, NULL, 'P' },    { "workload", required_argument, NULL, 't' },
+        { "topics", required_argument, NULL, OPT_TOPICS }, { "topic", required_argument, NULL, OPT_TOPIC },
+        { "queue", required_argument, NULL, OPT_QUEUE }, { "peer", required_argument, NULL, OPT_PEER },
+        { "tls", no_argument, NULL, OPT_TLS },           { "cacert", required_argument, NULL, OPT_CACERT },
+        { "cert", required_argument, NULL, OPT_CERT },   { "key", required_argument, NULL, OPT_KEY },
+        { "token", required_argument, NULL, OPT_TOKEN }, { "json", no_argument, NULL, OPT_JSON },
+        { "help", no_argument, NULL, OPT_HELP },         { NULL, 0, NULL, 0 }
     };
-    char *addr = NULL;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "a:t:b:c:n:s:p:m:P:jh", longopts, NULL)) != -1) {
+    const char *host = NULL, *port = NULL, *addr = NULL;
+    uint64_t v;
+    int opt, gmq_only = 0;
+    memset(o, 0, sizeof(*o));
+    o->peer = GMQ_BENCH_GMQ;
+    o->workload = GMQ_BENCH_DRAIN;
+    o->conns = 50;
+    o->pipeline = 1;
+    o->topics = 1;
+    o->messages = 100000;
+    o->size = 100;
+    o->topic = "bench";
+    o->queue = "q";
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h:p:c:n:d:P:t:", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'a': addr = optarg; break;
-        case 't': o.topic = optarg; break;
-        case 'b': o.bind_key = optarg; break;
-        case 'c': o.conns = atoi(optarg); break;
-        case 'n': o.messages = atol(optarg); break;
-        case 's': o.size = atol(optarg); break;
-        case 'p': o.pipeline = atoi(optarg); break;
-        case 'j': o.json = 1; break;
-        case 'm':
-            o.mode = strcmp(optarg, "push") == 0 ? MODE_PUSH : strcmp(optarg, "popack") == 0 ? MODE_POPACK
-                   : strcmp(optarg, "both") == 0 ? MODE_BOTH : 0;
-            if (o.mode == 0)
-                bench_die("--mode must be push, popack or both");
+        case 'h': host = optarg; break;
+        case 'p': port = optarg; break;
+        case OPT_ADDR: addr = optarg; break;
+        case 'c':
+            if (bench_number("-c", optarg, 1, GMQ_BENCH_MAX_CONNS, &v) != 0)
+                return 2;
+            o->conns = (int) v;
+            break;
+        case 'n':
+            if (bench_number("-n", optarg, 1, 100000000, &v) != 0)
+                return 2;
+            o->messages = (long) v;
+            break;
+        case 'd':
+            if (bench_number("-d", optarg, 0, GMQ_BENCH_MAX_SIZE, &v) != 0)
+                return 2;
+            o->size = (size_t) v;
             break;
         case 'P':
-            if (strcmp(optarg, "gmq") == 0)
-                o.peer = PEER_GMQ;
-            else if (strcmp(optarg, "beanstalkd") == 0)
-                o.peer = PEER_BEANSTALKD;
-            else
-                bench_die("--peer must be gmq or beanstalkd");
+            if (bench_number("-P", optarg, 1, GMQ_BENCH_MAX_PIPE, &v) != 0)
+                return 2;
+            o->pipeline = (int) v;
             break;
-        case 'h': bench_usage(stdout); return 0;
-        default: bench_usage(stderr); return 2;
+        case OPT_TOPICS:
+            if (bench_number("--topics", optarg, 1, GMQ_BENCH_MAX_TOPICS, &v) != 0)
+                return 2;
+            o->topics = (int) v;
+            break;
+        case 't':
+            o->workload = (gmq_bench_workload_t) bench_word("-t", optarg, bench_workloads, 4);
+            if ((int) o->workload < 0)
+                return 2;
+            break;
+        case OPT_PEER:
+            o->peer = (gmq_bench_peer_t) bench_word("--peer", optarg, bench_peers, 3);
+            if ((int) o->peer < 0)
+                return 2;
+            break;
+        case OPT_TOPIC: o->topic = optarg; break;
+        case OPT_QUEUE: o->queue = optarg; break;
+        case OPT_TLS: o->tls = 1; gmq_only = 1; break;
+        case OPT_CACERT: o->cacert = optarg; gmq_only = 1; break;
+        case OPT_CERT: o->cert = optarg; gmq_only = 1; break;
+        case OPT_KEY: o->key = optarg; gmq_only = 1; break;
+        case OPT_TOKEN: o->token = optarg; gmq_only = 1; break;
+        case OPT_JSON: o->json = 1; break;
+        case OPT_HELP: bench_usage(stdout); return 0;
+        case ':': return bench_bad("%s needs a value", argv[optind - 1]);
+        default: return bench_bad("unknown option %s", argv[optind - 1]);
         }
     }
-    if (optind != argc || o.conns < 1 || o.conns > 1024 || o.pipeline < 1 || o.pipeline > 100000 ||
-        o.messages < 1 || o.size < 0 || o.size > (256L << 20)) {
-        bench_usage(stderr);
-        return 2;
-    }
-    if (o.conns > o.messages)
-        o.conns = (int) o.messages;
-    if (addr == NULL)
-        addr = o.peer == PEER_GMQ ? "127.0.0.1:9503" : "127.0.0.1:11300";
-    if (gmq_hostport_split(addr, o.host, sizeof(o.host), o.port, sizeof(o.port)) != GMQ_OK ||
-        o.host[0] == '\0')
-        bench_die("--addr must be host:port");
-    o.addr = addr;
-    /* the longest line: ack <id> <topic> <bind_key> */
-    if (strlen(o.topic) + strlen(o.bind_key) + 32 >= BENCH_LINE_MAX)
-        bench_die("command line too long");
+    if (optind != argc)
+        return bench_bad("unexpected argument %s", argv[optind]);
+    if (gmq_only && o->peer != GMQ_BENCH_GMQ)
+        return bench_bad("--tls, --cacert, --cert, --key and --token are for --peer gmq");
+    if ((o->cacert || o->cert || o->key) && !o->tls)
+        return bench_bad("--cacert, --cert and --key need --tls");
+    if (!gmq_name_valid(o->topic, strlen(o->topic)) || strlen(o->topic) > GMQ_BENCH_NAME_MAX - 5)
+        return bench_bad("--topic: 1 to %d of A-Z a-z 0-9 _ . -", GMQ_BENCH_NAME_MAX - 5);
+    if (!gmq_name_valid(o->queue, strlen(o->queue)))
+        return bench_bad("--queue: 1 to %d of A-Z a-z 0-9 _ . -", GMQ_BENCH_NAME_MAX);
+    if (o->conns < o->topics * (o->workload == GMQ_BENCH_MIXED ? 2 : 1))
+        return bench_bad("-c: at least %s connection%s per topic", o->workload == GMQ_BENCH_MIXED
+                         ? "two (a producer and a consumer)" : "one", o->workload == GMQ_BENCH_MIXED ? "s" : "");
 
-    char *body = malloc((size_t) o.size + 1);
-    if (body == NULL)
-        bench_die("out of memory");
-    memset(body, 'x', (size_t) o.size);
-    body[o.size] = '\0';
-    bench_body = body;
-
-    bench_conn_t *cs = calloc((size_t) o.conns, sizeof(*cs));
-    if (cs == NULL)
-        bench_die("out of memory");
-    for (int i = 0; i < o.conns; i++) {
-        cs[i].o = &o;
-        cs[i].fd = bench_connect(&o);
-        cs[i].fifo = calloc((size_t) o.pipeline, sizeof(bench_cmd_t));
-        cs[i].acks = calloc((size_t) o.pipeline, sizeof(uint64_t));
-        if (cs[i].fifo == NULL || cs[i].acks == NULL)
-            bench_die("out of memory");
-        if (bench_setup(&cs[i]) != 0)
-            bench_die("setup on connection %d failed: %s", i, cs[i].why);
-    }
-
-    bench_result_t push = { 0 }, popack = { 0 };
-    if (o.mode & MODE_PUSH)
-        bench_run_phase(cs, &o, OP_PUSH, &push);
-    if (o.mode & MODE_POPACK)
-        bench_run_phase(cs, &o, OP_POP, &popack);
-
-    const char *sys = o.peer == PEER_GMQ ? "gmq" : "beanstalkd";
-    if (o.json) {
-        printf("{\"system\":\"%s\",\"addr\":\"%s\",\"conns\":%d,\"pipeline\":%d,\"size\":%ld,"
-               "\"messages\":%ld", sys, o.addr, o.conns, o.pipeline, o.size, o.messages);
-        if (o.mode & MODE_PUSH)
-            bench_print("push", &push, 1);
-        if (o.mode & MODE_POPACK)
-            bench_print("popack", &popack, 1);
-        printf(",\"errors\":%ld}\n", push.errors + popack.errors);
+    const char *defport = bench_drivers[o->peer]->default_port;
+    if (addr != NULL && (host != NULL || port != NULL))
+        return bench_bad("--addr or -h/-p, not both");
+    if (addr == NULL) {
+        host = host ? host : "127.0.0.1";
+        int v6 = strchr(host, ':') != NULL && host[0] != '[';
+        snprintf(o->addr, sizeof(o->addr), "%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "",
+                 port ? port : defport);
     } else {
-        printf("%s at %s: %d conns, pipeline %d, %ld-byte bodies\n", sys, o.addr, o.conns,
-               o.pipeline, o.size);
-        printf("%-8s %10s %9s %11s %9s %9s %9s %9s %7s\n", "phase", "messages", "seconds", "msgs/s",
-               "p50 us", "p99 us", "p99.9 us", "max us", "errors");
-        if (o.mode & MODE_PUSH)
-            bench_print("push", &push, 0);
-        if (o.mode & MODE_POPACK)
-            bench_print("pop+ack", &popack, 0);
+        snprintf(o->addr, sizeof(o->addr), "%s", addr);
     }
-    int fatal = 0;
-    for (int i = 0; i < o.conns; i++) {
-        if (cs[i].fatal) {
-            fprintf(stderr, "gmq-bench: connection %d: %s\n", i, cs[i].why);
-            fatal = 1;
-        }
-        close(cs[i].fd);
-        gmq_buf_free(&cs[i].in);
-        gmq_buf_free(&cs[i].out);
-        free(cs[i].fifo);
-        free(cs[i].acks);
-        free(cs[i].lat);
-    }
-    free(cs);
-    free(body);
-    return fatal || push.errors + popack.errors > 0 ? 1 : 0;
-}
-
-/* ---- one phase: a thread per connection, then merged percentiles ---- */
-
-static int
-bench_cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-bench_pct(const uint64_t *v, long n, double p)
-{
-    if (n == 0)
-        return 0;
-    long i = (long) (p * (double) n + 0.5) - 1;
-    if (i < 0)
-        i = 0;
-    if (i >= n)
-        i = n - 1;
-    return (double) v[i] / 1000.0;
-}
-
-static void
-bench_run_phase(bench_conn_t *cs, const bench_opts_t *o, int op, bench_result_t *res)
-{
-    pthread_t *th = calloc((size_t) o->conns, sizeof(pthread_t));
-    if (th == NULL)
-        bench_die("out of memory");
-    for (int i = 0; i < o->conns; i++) {
-        bench_conn_t *c = &cs[i];
-        c->quota = o->messages / o->conns + (i < o->messages % o->conns);
-        c->sent = c->done = 0;
-        c->head = c->count = c->ahead = c->acount = 0;
-        c->errors = 0;
-        c->nlat = 0;
-        c->latcap = c->quota * (op == OP_POP ? 2 : 1);
-        free(c->lat);
-        c->lat = malloc((size_t) c->latcap * sizeof(uint64_t));
-        if (c->lat == NULL)
-            bench_die("out of memory");
-    }
-    uint64_t t0 = bench_now();
-    for (int i = 0; i < o->conns; i++) {
-        cs[i].phase = op;
-        if (pthread_create(&th[i], NULL, bench_run_conn, &cs[i]) != 0)
-            bench_die("pthread_create failed");
-    }
-    for (int i = 0; i < o->conns; i++)
-        pthread_join(th[i], NULL);
-    uint64_t t1 = bench_now();
-    free(th);
-
-    long n = 0;
-    for (int i = 0; i < o->conns; i++)
-        n += cs[i].nlat;
-    uint64_t *all = malloc((size_t) (n ? n : 1) * sizeof(uint64_t));
-    if (all == NULL)
-        bench_die("out of memory");
-    long k = 0;
-    memset(res, 0, sizeof(*res));
-    for (int i = 0; i < o->conns; i++) {
-        memcpy(all + k, cs[i].lat, (size_t) cs[i].nlat * sizeof(uint64_t));
-        k += cs[i].nlat;
-        res->messages += cs[i].done;
-        res->errors += cs[i].errors + (cs[i].fatal ? 1 : 0);
-    }
-    qsort(all, (size_t) n, sizeof(uint64_t), bench_cmp_u64);
-    res->ops = n;
-    res->seconds = (double) (t1 - t0) / 1e9;
-    res->p50 = bench_pct(all, n, 0.50);
-    res->p99 = bench_pct(all, n, 0.99);
-    res->p999 = bench_pct(all, n, 0.999);
-    res->max = n ? (double) all[n - 1] / 1000.0 : 0;
-    free(all);
-}
-
-static void
-bench_print(const char *name, const bench_result_t *r, int json)
-{
-    double rate = r->seconds > 0 ? (double) r->messages / r->seconds : 0;
-    if (json)
-        printf(",\"%s\":{\"messages\":%ld,\"ops\":%ld,\"seconds\":%.3f,\"msgs_per_s\":%.0f,"
-               "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"errors\":%ld}",
-               name, r->messages, r->ops, r->seconds, rate, r->p50, r->p99, r->p999, r->max, r->errors);
-    else
-        printf("%-8s %10ld %9.3f %11.0f %9.1f %9.1f %9.1f %9.1f %7ld\n", name, r->messages, r->seconds,
-               rate, r->p50, r->p99, r->p999, r->max, r->errors);
-}
-
-/* ---- one connection's loop: keep `pipeline` commands in flight ---- */
-
-static void
-bench_fail(bench_conn_t *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->why, sizeof(c->why), fmt, ap);
-    va_end(ap);
-    c->fatal = 1;
-}
-
-static void
-bench_error_reply(bench_conn_t *c, const bench_cmd_t *cmd, const char *text)
-{
-    static const char *names[] = { "push", "pop", "ack" };
-    c->errors++;
-    pthread_mutex_lock(&bench_errlock);
-    if (bench_errshown++ < BENCH_MAX_ERRSHOW)
-        fprintf(stderr, "gmq-bench: %s answered: %s\n", names[cmd->op], text);
-    pthread_mutex_unlock(&bench_errlock);
-}
-
-/* queues the next commands: acks first (they finish messages), then new pushes or pops */
-static void
-bench_fill(bench_conn_t *c, int phase)
-{
-    const bench_opts_t *o = c->o;
-    uint64_t now = bench_now();
-    while (c->count < o->pipeline) {
-        int op;
-        uint64_t id = 0;
-        if (c->acount > 0) {
-            op = OP_ACK;
-            id = c->acks[c->ahead];
-            c->ahead = (c->ahead + 1) % o->pipeline;
-            c->acount--;
-        } else if (c->sent < c->quota) {
-            op = phase;
-            c->sent++;
-        } else {
-            break;
-        }
-        bench_encode(c, op, id);
-        bench_cmd_t *slot = &c->fifo[(c->head + c->count) % o->pipeline];
-        slot->op = op;
-        slot->t0 = now;
-        c->count++;
-    }
+    char h[256], p[32];
+    if (gmq_hostport_split(o->addr, h, sizeof(h), p, sizeof(p)) != GMQ_OK || h[0] == '\0' ||
+        gmq_parse_u64(p, strlen(p), 65535, &v) != GMQ_OK || v == 0)
+        return bench_bad("bad address %s: use host:port (or -h HOST -p PORT)", o->addr);
+    return -1;
 }
 
 static int
-bench_flush(bench_conn_t *c)
+bench_number(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-    while (gmq_buf_used(&c->out) > 0) {
-        ssize_t n = send(c->fd, gmq_buf_rptr(&c->out), gmq_buf_used(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            bench_fail(c, "send: %s", strerror(errno));
-            return -1;
-        }
-        gmq_buf_consume(&c->out, (size_t) n);
+    if (gmq_parse_u64(s, strlen(s), max, out) != GMQ_OK || *out < min) {
+        bench_bad("%s: \"%s\" is not a number in %llu..%llu", opt, s, (unsigned long long) min,
+                  (unsigned long long) max);
+        return -1;
     }
     return 0;
 }
 
-/* reads what is there; 0 read something, 1 nothing yet, -1 closed or failed */
+/* the index of s in words, or -1 (after the usage) */
 static int
-bench_read(bench_conn_t *c)
+bench_word(const char *opt, const char *s, const char *const *words, int n)
 {
-    gmq_buf_t *b = &c->in;
-    char *p = gmq_buf_reserve(b, BENCH_READ_CHUNK);
-    ssize_t n = recv(c->fd, p, b->cap - b->len, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return 1;
-    if (n < 0) {
-        bench_fail(c, "recv: %s", strerror(errno));
-        return -1;
-    }
-    if (n == 0) {
-        bench_fail(c, "the server closed the connection (%d commands in flight)", c->count);
-        return -1;
-    }
-    b->len += (size_t) n;
-    return 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, words[i]) == 0)
+            return i;
+    char list[128] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", words[i]);
+    bench_bad("%s: \"%s\" is not one of %s", opt, s, list);
+    return -1;
 }
 
-static void *
-bench_run_conn(void *arg)
-{
-    bench_conn_t *c = arg;
-    const bench_opts_t *o = c->o;
-    int phase = c->phase;
-    uint64_t last = bench_now();
-    while (c->done < c->quota && !c->fatal) {
-        bench_fill(c, phase);
-        if (bench_flush(c) != 0)
-            break;
-        struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (gmq_buf_used(&c->out) ? POLLOUT : 0) };
-        int pr = poll(&pfd, 1, 1000);
-        if (pr < 0 && errno != EINTR) {
-            bench_fail(c, "poll: %s", strerror(errno));
-            break;
-        }
-        if (pr <= 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
-            if (bench_now() - last > (uint64_t) BENCH_STALL_MS * 1000000) {
-                bench_fail(c, "stalled: no reply for %d s with %d commands in flight (%ld of %ld done)",
-                           BENCH_STALL_MS / 1000, c->count, c->done, c->quota);
-                break;
-            }
-            continue;
-        }
-        if (bench_read(c) < 0)
-            break;
-        uint64_t now = bench_now();
-        for (;;) {
-            bench_reply_t rep;
-            int k = bench_parse(c, &rep);
-            if (k == REP_AGAIN)
-                break;
-            if (k == REP_SKIP)
-                continue;
-            last = now;
-            if (k == REP_BAD || c->count == 0) {
-                if (k != REP_BAD)
-                    bench_fail(c, "a reply with no command in flight");
-                break;
-            }
-            bench_cmd_t cmd = c->fifo[c->head];
-            c->head = (c->head + 1) % o->pipeline;
-            c->count--;
-            if (c->nlat < c->latcap)
-                c->lat[c->nlat++] = now - cmd.t0;
-            if (k == REP_ERR) {
-                bench_error_reply(c, &cmd, rep.text);
-                c->done++;           /* the message is finished, as an error */
-            } else if (cmd.op == OP_POP && k != REP_MSG) {
-                bench_fail(c, "pop answered without a message");
-                break;
-            } else if (cmd.op == OP_POP) {
-                c->acks[(c->ahead + c->acount) % o->pipeline] = rep.id;
-                c->acount++;
-            } else {
-                c->done++;
-            }
-        }
-    }
-    return NULL;
-}
-
-/* ---- the two protocols ---- */
-
-static void
-bench_encode(bench_conn_t *c, int op, uint64_t id)
-{
-    const bench_opts_t *o = c->o;
-    if (o->peer == PEER_GMQ) {
-        char num[24];
-        if (op == OP_PUSH) {
-            const char *argv[] = { o->topic, o->bind_key, "0" };
-            gmq_tcp_put_cmd(&c->out, GMQ_TCP_CMD_PUB, 3, argv);
-            gmq_tcp_put_body(&c->out, bench_body, (size_t) o->size);
-        } else if (op == OP_POP) {
-            snprintf(num, sizeof(num), "%d", BENCH_POP_WAIT_S);
-            const char *argv[] = { o->topic, o->bind_key, num };
-            gmq_tcp_put_cmd(&c->out, GMQ_TCP_CMD_POP, 3, argv);
-        } else {
-            snprintf(num, sizeof(num), "%llu", (unsigned long long) id);
-            const char *argv[] = { num, o->topic, o->bind_key };
-            gmq_tcp_put_cmd(&c->out, GMQ_TCP_CMD_ACK, 3, argv);
-        }
-    } else {
-        if (op == OP_PUSH) {
-            gmq_buf_printf(&c->out, "put 1024 0 60 %ld\r\n", o->size);
-            gmq_buf_append(&c->out, bench_body, (size_t) o->size);
-            gmq_buf_append(&c->out, "\r\n", 2);
-        } else if (op == OP_POP) {
-            gmq_buf_printf(&c->out, "reserve-with-timeout %d\r\n", BENCH_POP_WAIT_S);
-        } else {
-            gmq_buf_printf(&c->out, "delete %llu\r\n", (unsigned long long) id);
-        }
-    }
-}
-
-/* gmq: one reply frame; heartbeats are skipped */
+/* a bad option: says why, then the usage; returns the exit status 2 */
 static int
-bench_parse_gmq(bench_conn_t *c, bench_reply_t *rep)
-{
-    gmq_buf_t *b = &c->in;
-    const char *p = gmq_buf_rptr(b), *data;
-    uint16_t type;
-    uint32_t len;
-    size_t used;
-    int rc = gmq_tcp_frame_decode(p, gmq_buf_used(b), BENCH_MAX_FRAME, &type, &data, &len, &used);
-    if (rc == GMQ_AGAIN)
-        return REP_AGAIN;
-    if (rc != GMQ_OK) {
-        /* the header says which check failed */
-        type = gmq_get_u16(p);
-        len = gmq_get_u32(p + 2);
-        if (len > BENCH_MAX_FRAME)
-            bench_fail(c, "protocol error: frame of type %u with length %u", (unsigned) type, len);
-        else
-            bench_fail(c, "protocol error: unexpected frame type %u", (unsigned) type);
-        return REP_BAD;
-    }
-    gmq_buf_consume(b, used);    /* data stays in place until the next read */
-    memset(rep, 0, sizeof(*rep));
-    int shown = (int) (len < 150 ? len : 150), head = (int) (len < 80 ? len : 80);
-    switch (type) {
-    case GMQ_TCP_PING:
-        return REP_SKIP;
-    case GMQ_TCP_RESULT:
-        rep->kind = REP_OK;
-        snprintf(rep->text, sizeof(rep->text), "%.*s", shown, data);
-        return REP_OK;
-    case GMQ_TCP_ERROR:
-        rep->kind = REP_ERR;
-        snprintf(rep->text, sizeof(rep->text), "%.*s", shown, data);
-        return REP_ERR;
-    case GMQ_TCP_MESSAGE: {
-        /* {"id":"123","body":...}: the id is the first member */
-        const char *end = data + len;
-        const char *k = memmem(data, len, "\"id\":", 5);
-        if (k == NULL) {
-            bench_fail(c, "protocol error: message without an id: %.*s", head, data);
-            return REP_BAD;
-        }
-        k += 5;
-        if (k < end && *k == '"')
-            k++;
-        const char *d = k;
-        for (; d < end && *d >= '0' && *d <= '9'; d++)
-            rep->id = rep->id * 10 + (uint64_t) (*d - '0');
-        if (d == k || rep->id == 0) {
-            bench_fail(c, "protocol error: bad message id: %.*s", head, data);
-            return REP_BAD;
-        }
-        rep->kind = REP_MSG;
-        return REP_MSG;
-    }
-    default:
-        bench_fail(c, "protocol error: unexpected frame type %u", (unsigned) type);
-        return REP_BAD;
-    }
-}
-
-/* beanstalkd: one CRLF line, and after RESERVED <id> <bytes> the job and CRLF */
-static int
-bench_parse_beanstalkd(bench_conn_t *c, bench_reply_t *rep)
-{
-    gmq_buf_t *b = &c->in;
-    size_t avail = gmq_buf_used(b);
-    char *p = gmq_buf_rptr(b);
-    char *nl = avail > 0 ? memchr(p, '\n', avail) : NULL;
-    if (nl == NULL)
-        return REP_AGAIN;
-    size_t linelen = (size_t) (nl - p) + 1;
-    size_t textlen = linelen - 1 - (linelen > 1 && p[linelen - 2] == '\r');
-    memset(rep, 0, sizeof(*rep));
-    snprintf(rep->text, sizeof(rep->text), "%.*s", (int) (textlen < 150 ? textlen : 150), p);
-    unsigned long long id, bytes;
-    if (strncmp(p, "RESERVED ", 9) == 0) {
-        if (sscanf(p + 9, "%llu %llu", &id, &bytes) != 2) {
-            bench_fail(c, "protocol error: %s", rep->text);
-            return REP_BAD;
-        }
-        if (avail < linelen + bytes + 2)
-            return REP_AGAIN;
-        gmq_buf_consume(b, linelen + (size_t) bytes + 2);
-        rep->id = id;
-        return rep->kind = REP_MSG;
-    }
-    gmq_buf_consume(b, linelen);    /* p stays valid until the next read */
-    if (strncmp(p, "INSERTED ", 9) == 0 || strncmp(p, "DELETED\r", 8) == 0 ||
-        strncmp(p, "USING ", 6) == 0 || strncmp(p, "WATCHING ", 9) == 0)
-        return rep->kind = REP_OK;
-    return rep->kind = REP_ERR;    /* TIMED_OUT, NOT_FOUND, BURIED, OUT_OF_MEMORY, ... */
-}
-
-static int
-bench_parse(bench_conn_t *c, bench_reply_t *rep)
-{
-    return c->o->peer == PEER_GMQ ? bench_parse_gmq(c, rep) : bench_parse_beanstalkd(c, rep);
-}
-
-/* one command and its reply, before the phases (blocking) */
-static int
-bench_call(bench_conn_t *c, bench_reply_t *rep)
-{
-    if (bench_flush(c) != 0)
-        return -1;
-    for (;;) {
-        int k = bench_parse(c, rep);
-        if (k == REP_BAD)
-            return -1;
-        if (k != REP_AGAIN && k != REP_SKIP)
-            return 0;
-        if (k == REP_SKIP)
-            continue;
-        struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (gmq_buf_used(&c->out) ? POLLOUT : 0) };
-        if (poll(&pfd, 1, BENCH_STALL_MS) == 0) {
-            bench_fail(c, "no reply in %d s", BENCH_STALL_MS / 1000);
-            return -1;
-        }
-        if (bench_flush(c) != 0 || bench_read(c) < 0)
-            return -1;
-    }
-}
-
-/* gmq: declare the queue (an existing one answers E_INVALID_DECLARE: fine);
- * beanstalkd: use and watch the tube */
-static int
-bench_setup(bench_conn_t *c)
-{
-    const bench_opts_t *o = c->o;
-    bench_reply_t rep;
-    if (o->peer == PEER_GMQ) {
-        const char *argv[] = { o->topic, o->bind_key };
-        gmq_tcp_put_cmd(&c->out, GMQ_TCP_CMD_QUEUE, 2, argv);
-        if (bench_call(c, &rep) != 0)
-            return -1;
-        if (rep.kind == REP_ERR && strstr(rep.text, "E_INVALID_DECLARE") == NULL) {
-            bench_fail(c, "queue %s %s: %s", o->topic, o->bind_key, rep.text);
-            return -1;
-        }
-        return 0;
-    }
-    const char *cmds[] = { "use", "watch" };
-    for (int i = 0; i < 2; i++) {
-        gmq_buf_printf(&c->out, "%s %s\r\n", cmds[i], o->topic);
-        if (bench_call(c, &rep) != 0)
-            return -1;
-        if (rep.kind != REP_OK) {
-            bench_fail(c, "%s %s: %s", cmds[i], o->topic, rep.text);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* ---- small helpers ---- */
-
-static int
-bench_connect(const bench_opts_t *o)
-{
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
-    int rc = getaddrinfo(o->host, o->port, &hints, &res);
-    if (rc != 0)
-        bench_die("%s: %s", o->addr, gai_strerror(rc));
-    int fd = -1;
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        bench_die("connect %s: %s", o->addr, strerror(errno));
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
-
-static uint64_t
-bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static void
-bench_die(const char *fmt, ...)
+bench_bad(const char *fmt, ...)
 {
     va_list ap;
     fputs("gmq-bench: ", stderr);
@@ -695,22 +213,148 @@ bench_die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    exit(1);
+    bench_usage(stderr);
+    return 2;
 }
 
 static void
 bench_usage(FILE *f)
 {
     fputs("usage: gmq-bench [options]\n"
-          "  --addr HOST:PORT   server (default 127.0.0.1:9503, beanstalkd 127.0.0.1:11300)\n"
-          "  --peer gmq|beanstalkd  protocol to speak (default gmq)\n"
-          "  --topic NAME       topic, or beanstalkd tube (default bench)\n"
-          "  --bind-key KEY     queue bind key and route key (default q)\n"
-          "  --conns N          connections, one thread each (default 4)\n"
-          "  --messages N       messages in total (default 100000)\n"
-          "  --size BYTES       body size (default 1024)\n"
-          "  --pipeline N       commands in flight per connection (default 32)\n"
-          "  --mode push|popack|both  both = push N, then pop+ack N (default both)\n"
-          "  --json             print one JSON object\n"
-          "Latency is per command, from queueing it to reading its reply. Exit 1 on any error.\n", f);
+          "  -h HOST, -p PORT  server (default 127.0.0.1 and 9503; beanstalkd 11300, redis 6379)\n"
+          "  --addr HOST:PORT  the same in one option\n"
+          "  --peer gmq|beanstalkd|redis  protocol to speak (default gmq)\n"
+          "  -t, --workload W  push: push N; popack: pop and ack N (pushed before);\n"
+          "                    drain: push N, then pop+ack N; mixed: half the connections\n"
+          "                    push N while the other half pop+ack N (default drain)\n"
+          "  -c, --conns N     connections, all on one event loop (default 50)\n"
+          "  -n, --messages N  messages in total (default 100000)\n"
+          "  -d, --size BYTES  body size (default 100)\n"
+          "  -P, --pipeline N  messages in flight per connection (default 1)\n"
+          "  --topics N        spread over N topics, a queue each (default 1)\n"
+          "  --topic NAME      the topic, or topics NAME.0 .. NAME.N-1 (default bench)\n"
+          "  --queue NAME      the queue: gmq bind key; tube / Redis list <topic>_<queue> (default q)\n"
+          "  --tls             gmq: TLS (the node's tcp_tls = on)\n"
+          "  --cacert FILE     gmq: CA to verify the node (default: the system's)\n"
+          "  --cert FILE, --key FILE  gmq: client certificate and key\n"
+          "  --token TOKEN     gmq: auth_token\n"
+          "  --json            one JSON object instead of the table\n"
+          "  --help            this text\n"
+          "Latency is per message: a push until its answer, a pop until its ack's answer.\n"
+          "Exit status: 0, 1 on an error answer, a lost connection or a stall (no answer\n"
+          "for 30 s), 2 on a bad option.\n", f);
+}
+
+/* ---- output ---- */
+
+/* the phases the workload has: push, popack, or both */
+static const gmq_bench_phase_t *
+bench_phase(const gmq_bench_t *b, int i)
+{
+    gmq_bench_workload_t w = b->o->workload;
+    if (i == 0 && w != GMQ_BENCH_POPACK)
+        return &b->push;
+    if ((i == 0 && w == GMQ_BENCH_POPACK) || (i == 1 && (w == GMQ_BENCH_DRAIN || w == GMQ_BENCH_MIXED)))
+        return &b->popack;
+    return NULL;
+}
+
+static double
+bench_seconds(const gmq_bench_phase_t *ph)
+{
+    if (ph->t0 == 0)
+        return 0;
+    uint64_t end = ph->t1 ? ph->t1 : gmq_bench_now();
+    return (double) (end - ph->t0) / 1e9;
+}
+
+static void
+bench_text(const gmq_bench_t *b)
+{
+    const gmq_bench_opts_t *o = b->o;
+    if (b->push.name == NULL && b->popack.name == NULL)
+        return;      /* failed before the first phase: the error says it all */
+    printf("%s at %s%s: %s, %ld messages of %zu bytes, %d connections, pipeline %d, %d topic%s\n",
+           bench_peers[o->peer], o->addr, o->tls ? " (TLS)" : "", bench_workloads[o->workload],
+           o->messages, o->size, o->conns, o->pipeline, o->topics, o->topics > 1 ? "s" : "");
+    printf("%-8s %10s %9s %10s %9s %9s %9s %9s %7s\n", "phase", "messages", "seconds", "msgs/s",
+           "p50 us", "p99 us", "p99.9 us", "max us", "errors");
+    for (int i = 0; i < 2; i++) {
+        const gmq_bench_phase_t *ph = bench_phase(b, i);
+        if (ph == NULL || ph->name == NULL)
+            continue;
+        double s = bench_seconds(ph);
+        printf("%-8s %10ld %9.3f %10.0f %9.1f %9.1f %9.1f %9.1f %7ld\n",
+               ph == &b->push ? "push" : "pop+ack", ph->ok, s, s > 0 ? (double) ph->ok / s : 0,
+               gmq_bench_pct(ph, 0.50), gmq_bench_pct(ph, 0.99), gmq_bench_pct(ph, 0.999),
+               gmq_bench_pct(ph, 1.0), ph->errors);
+    }
+}
+
+#define JSON_STR(g, s)   yajl_gen_string(g, (const unsigned char *) (s), strlen(s))
+#define JSON_INT(g, k, v) (JSON_STR(g, k), yajl_gen_integer(g, (long long) (v)))
+
+static void
+bench_json_num(yajl_gen g, const char *key, const char *fmt, double v)
+{
+    char num[64];
+    int n = snprintf(num, sizeof(num), fmt, v);
+    JSON_STR(g, key);
+    yajl_gen_number(g, num, (size_t) n);
+}
+
+static void
+bench_json(const gmq_bench_t *b)
+{
+    const gmq_bench_opts_t *o = b->o;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    JSON_STR(g, "system");
+    JSON_STR(g, bench_peers[o->peer]);
+    JSON_STR(g, "addr");
+    JSON_STR(g, o->addr);
+    JSON_STR(g, "workload");
+    JSON_STR(g, bench_workloads[o->workload]);
+    JSON_STR(g, "tls");
+    yajl_gen_bool(g, o->tls);
+    JSON_INT(g, "connections", o->conns);
+    JSON_INT(g, "pipeline", o->pipeline);
+    JSON_INT(g, "size", o->size);
+    JSON_INT(g, "topics", o->topics);
+    JSON_INT(g, "messages", o->messages);
+    JSON_INT(g, "pushed", b->pushed);
+    JSON_INT(g, "popped", b->popped);
+    JSON_INT(g, "acked", b->acked);
+    JSON_INT(g, "errors", b->push.errors + b->popack.errors);
+    JSON_STR(g, "phases");
+    yajl_gen_array_open(g);
+    for (int i = 0; i < 2; i++) {
+        const gmq_bench_phase_t *ph = bench_phase(b, i);
+        if (ph == NULL || ph->name == NULL)
+            continue;
+        double s = bench_seconds(ph);
+        yajl_gen_map_open(g);
+        JSON_STR(g, "phase");
+        JSON_STR(g, ph->name);
+        JSON_INT(g, "messages", ph->ok);
+        JSON_INT(g, "errors", ph->errors);
+        bench_json_num(g, "seconds", "%.6f", s);
+        bench_json_num(g, "rate", "%.1f", s > 0 ? (double) ph->ok / s : 0);
+        bench_json_num(g, "p50_us", "%.1f", gmq_bench_pct(ph, 0.50));
+        bench_json_num(g, "p99_us", "%.1f", gmq_bench_pct(ph, 0.99));
+        bench_json_num(g, "p999_us", "%.1f", gmq_bench_pct(ph, 0.999));
+        bench_json_num(g, "max_us", "%.1f", gmq_bench_pct(ph, 1.0));
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    if (b->fatal) {
+        JSON_STR(g, "error");
+        JSON_STR(g, b->why);
+    }
+    yajl_gen_map_close(g);
+    const unsigned char *out;
+    size_t len;
+    yajl_gen_get_buf(g, &out, &len);
+    printf("%.*s\n", (int) len, (const char *) out);
+    yajl_gen_free(g);
 }

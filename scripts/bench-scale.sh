@@ -13,9 +13,12 @@
 #      pushed, restarted, drained (pop + ack), with memory and disk use
 #   5. SCALE_TOPICS (10,000) topics of one message each (scripts/bench-topics.py):
 #      idle PSS of all processes, and every worker serving after a restart
+#   6. the push rate of SCALE_RATE_CONNS (= topics) connections spread round-robin
+#      over SCALE_RATE_TOPICS (1,000) topics against the same on one topic
 #
 # Environment: GMQ_BUILD (build), SCALE_MESSAGES, SCALE_SIZE, SCALE_BIG_MESSAGES,
-# GMQ_BENCH_SCALE_BIG, SCALE_TOPICS, SCALE_FSYNC (always), SCALE_CONNS (4), SCALE_PIPELINE (64),
+# GMQ_BENCH_SCALE_BIG, SCALE_TOPICS, SCALE_RATE_TOPICS, SCALE_RATE_MESSAGES,
+# SCALE_RATE_CONNS, SCALE_FSYNC (always), SCALE_CONNS (4), SCALE_PIPELINE (64),
 # TMPDIR (where the data directories go: the 100M run needs about 17 GB).
 set -eu
 
@@ -25,6 +28,9 @@ SIZE=${SCALE_SIZE:-100}
 BIG=${GMQ_BENCH_SCALE_BIG:-0}
 BIG_MESSAGES=${SCALE_BIG_MESSAGES:-100000000}
 TOPICS=${SCALE_TOPICS:-10000}
+RATE_TOPICS=${SCALE_RATE_TOPICS:-1000}
+RATE_MESSAGES=${SCALE_RATE_MESSAGES:-200000}
+RATE_CONNS=${SCALE_RATE_CONNS:-$RATE_TOPICS}   # gmq-bench binds a connection to one topic
 FSYNC=${SCALE_FSYNC:-always}
 CONNS=${SCALE_CONNS:-4}
 PIPELINE=${SCALE_PIPELINE:-64}
@@ -73,7 +79,7 @@ free_port() {
 start_master() {
     TCP=$(free_port); HTTP=$(free_port)
     "$BUILD/gmq-master" -tcp_addr="127.0.0.1:$TCP" -http_addr="127.0.0.1:$HTTP" \
-        -data_save_path="$1" -fsync="$FSYNC" -log_level=2 >>"$TMP/log" 2>&1 &
+        -data_save_path="$1" -fsync="$FSYNC" -max_topics=10000 -log_level=2 >>"$TMP/log" 2>&1 &
     MASTER=$!
     i=0
     until curl -sf "http://127.0.0.1:$HTTP/ping" >/dev/null 2>&1; do
@@ -144,10 +150,10 @@ stat_field() {
 
 push() {
     # push <messages> <topic>: gmq-bench, all of them acknowledged
-    "$BUILD/gmq-bench" --addr "127.0.0.1:$TCP" --topic "$2" --bind-key q --messages "$1" \
-        --size "$SIZE" --conns "$CONNS" --pipeline "$PIPELINE" --mode push --json >"$TMP/push.json" \
+    "$BUILD/gmq-bench" --addr "127.0.0.1:$TCP" --topic "$2" --queue q --messages "$1" \
+        --size "$SIZE" --conns "$CONNS" --pipeline "$PIPELINE" --workload push --json >"$TMP/push.json" \
         2>"$TMP/push.err" || { cat "$TMP/push.err" >&2; die "push failed"; }
-    python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["push"]; print("%.0f msgs/s" % r["msgs_per_s"])' "$TMP/push.json"
+    python3 -c 'import json, sys; r = [p for p in json.load(open(sys.argv[1]))["phases"] if p["phase"] == "push"][0]; print("%.0f msgs/s" % r["rate"])' "$TMP/push.json"
 }
 
 # result <what> <figure> <target> <ok: 1/0>
@@ -193,8 +199,8 @@ recovery_note
 result "first pop after SIGTERM, $MESSAGES ready" "$t s" "<= 1 s" "$(le "$t" 1 && echo 1 || echo 0)"
 # kill -9 while pushes go on, just before the next checkpoint is due (0.9 s
 # after one was written): the most records to read after it
-"$BUILD/gmq-bench" --addr "127.0.0.1:$TCP" --topic bench --bind-key q --messages 5000000 --size "$SIZE" \
-    --conns "$CONNS" --pipeline "$PIPELINE" --mode push >/dev/null 2>&1 &
+"$BUILD/gmq-bench" --addr "127.0.0.1:$TCP" --topic bench --queue q --messages 5000000 --size "$SIZE" \
+    --conns "$CONNS" --pipeline "$PIPELINE" --workload push >/dev/null 2>&1 &
 PUSHER=$!
 sleep 2
 ck="$D2/bench/q/q/checkpoint"
@@ -241,15 +247,15 @@ if [ "$BIG" = 1 ]; then
     result "first pop after SIGTERM, $BIG_MESSAGES ready" "$t s" "<= 1 s" "$(le "$t" 1 && echo 1 || echo 0)"
     note "draining (pop + ack)"
     t0=$(date +%s)
-    "$BUILD/gmq-bench" --addr "127.0.0.1:$TCP" --topic big --bind-key q --messages "$((BIG_MESSAGES - 1))" \
-        --conns "$CONNS" --pipeline "$PIPELINE" --mode popack --json >"$TMP/drain.json" 2>"$TMP/drain.err" ||
+    "$BUILD/gmq-bench" --addr "127.0.0.1:$TCP" --topic big --queue q --messages "$((BIG_MESSAGES - 1))" \
+        --conns "$CONNS" --pipeline "$PIPELINE" --workload popack --json >"$TMP/drain.json" 2>"$TMP/drain.err" ||
         { cat "$TMP/drain.err" >&2; die "drain failed"; }
     t1=$(date +%s)
     w=$(worker "$MASTER")
     hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$w/status")
     anon=$(smaps "$w" Anonymous)
     left=$(stat_field big queue_msg_num); inflight=$(stat_field big wait_ack_num)
-    drate=$(python3 -c 'import json, sys; print("%.0f" % json.load(open(sys.argv[1]))["popack"]["msgs_per_s"])' "$TMP/drain.json")
+    drate=$(python3 -c 'import json, sys; print("%.0f" % [p for p in json.load(open(sys.argv[1]))["phases"] if p["phase"] == "popack"][0]["rate"])' "$TMP/drain.json")
     disk=$(alloc_bytes "$D4/big")
     result "... survives the restart and is drained" "$left ready, $inflight in flight after $((t1 - t0)) s ($drate msgs/s)" \
         "0 left" "$([ "$left" = 0 ] && [ "$inflight" = 0 ] && echo 1 || echo 0)"
@@ -272,6 +278,24 @@ result "$TOPICS topics: every worker serving after a restart" "$ts s (the node a
 result "$TOPICS idle topics: PSS of all processes" "$(awk -v k="$pss" 'BEGIN { printf "%.2f GiB", k / 1048576 }')" "<= 2 GiB" \
     "$(le "$pss" 2097152 && echo 1 || echo 0)"
 rm -rf "$D5"
+
+# ---- 6. pushes spread over many topics ----
+note "push rate: $RATE_MESSAGES pushes from $RATE_CONNS connections on one topic, then over $RATE_TOPICS topics"
+rate_push() {
+    # rate_push <data dir> <topics>: msgs/s of a push run on a fresh node
+    start_master "$1"
+    "$BUILD/gmq-bench" --addr "127.0.0.1:$TCP" --topic spread --workload push -n "$RATE_MESSAGES" \
+        -c "$RATE_CONNS" -d "$SIZE" --topics "$2" --json >"$TMP/rate.json" 2>"$TMP/rate.err" ||
+        { cat "$TMP/rate.err" >&2; die "push over $2 topics failed"; }
+    stop_master TERM
+    python3 -c 'import json, sys; print("%.0f" % [p for p in json.load(open(sys.argv[1]))["phases"] if p["phase"] == "push"][0]["rate"])' "$TMP/rate.json"
+}
+r1=$(rate_push "$TMP/rate1" 1)
+rn=$(rate_push "$TMP/raten" "$RATE_TOPICS")
+ratio=$(awk -v a="$rn" -v b="$r1" 'BEGIN { printf "%.2f", a / b }')
+result "pushes over $RATE_TOPICS topics / one topic ($RATE_CONNS connections)" "$ratio ($rn vs $r1 msgs/s)" ">= 0.90" \
+    "$(awk -v r="$ratio" 'BEGIN { exit !(r >= 0.9) }' && echo 1 || echo 0)"
+rm -rf "$TMP/rate1" "$TMP/raten"
 
 if grep -q '^\[E\]' "$TMP/log"; then
     note "errors logged:"

@@ -1,38 +1,70 @@
 #!/bin/sh
-# bench.sh - `make bench`: runs gmq-bench against gmq-master under each fsync
-# policy and against beanstalkd (binlog with fsync on every write, binlog with
-# its default fsync, in memory), each on free 127.0.0.1 ports with a fresh
-# temporary data directory, and prints a Markdown table. Installs beanstalkd
-# (apt-get, as root) if it is missing. Every process it starts is stopped by PID.
+# bench.sh - `make bench`: gmq, Redis and beanstalkd side by side with one
+# client (gmq-bench), durable and in memory, and gmq with TLS. Each server
+# gets free 127.0.0.1 ports and a fresh temporary directory and is pinned to
+# one CPU (taskset -c 0), the client to another (taskset -c 1). Every cell
+# is the median of BENCH_RUNS runs, the runs of the servers interleaved.
+# Prints the Markdown tables of docs/benchmarks.md. Installs beanstalkd and
+# redis-server (apt-get, as root) when missing. Every process it starts is
+# stopped by PID, also on failure or interruption.
 #
-# Environment: GMQ_BUILD (build), BENCH_MESSAGES (100000), BENCH_SIZE (1024),
-# BENCH_CONNS (4), BENCH_PIPELINE (32), BENCH_TIMEOUT (seconds per run, 150).
+#   durable:   gmq fsync=always; Redis appendonly yes, appendfsync always;
+#              beanstalkd -b DIR -f0
+#   in memory: gmq fsync=no; Redis without persistence; beanstalkd without -b
+#
+# Environment: GMQ_BUILD (build), BENCH_MESSAGES (30000: the durable rows;
+# the in-memory rows push 10 times as many, the one-connection rows a tenth),
+# BENCH_MEM_MESSAGES, BENCH_LAT_MESSAGES (to set those directly),
+# BENCH_SIZE (100), BENCH_CONNS (50), BENCH_PIPELINE (50: the in-memory rows),
+# BENCH_RUNS (3), BENCH_TIMEOUT (seconds per run, 300), BENCH_SERVER_CPU (0),
+# BENCH_CLIENT_CPU (1), BENCH_TLS (1; 0 skips the TLS rows).
 set -eu
 
 BUILD=${GMQ_BUILD:-build}
-MESSAGES=${BENCH_MESSAGES:-100000}
-SIZE=${BENCH_SIZE:-1024}
-CONNS=${BENCH_CONNS:-4}
-PIPELINE=${BENCH_PIPELINE:-32}
-RUN_TIMEOUT=${BENCH_TIMEOUT:-150}
-BEANSTALKD=${BEANSTALKD:-/usr/bin/beanstalkd}
+MESSAGES=${BENCH_MESSAGES:-30000}
+MEM_MESSAGES=${BENCH_MEM_MESSAGES:-$((MESSAGES * 10))}
+LAT_MESSAGES=${BENCH_LAT_MESSAGES:-$(( MESSAGES / 10 > 100 ? MESSAGES / 10 : 100 ))}
+SIZE=${BENCH_SIZE:-100}
+CONNS=${BENCH_CONNS:-50}
+PIPELINE=${BENCH_PIPELINE:-50}
+RUNS=${BENCH_RUNS:-3}
+RUN_TIMEOUT=${BENCH_TIMEOUT:-300}
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
+WITH_TLS=${BENCH_TLS:-1}
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "bench: $*" >&2; exit 1; }
 
 [ -x "$BUILD/gmq-master" ] && [ -x "$BUILD/gmq-bench" ] || die "build $BUILD/gmq-master and $BUILD/gmq-bench first (make all)"
 
-# beanstalkd is only needed here, so it is not in scripts/install-deps.sh
-if [ ! -x "$BEANSTALKD" ]; then
-    if [ "$(id -u)" != 0 ]; then
-        die "beanstalkd is missing; run as root:  apt-get install -y beanstalkd"
-    fi
-    echo "bench: installing beanstalkd" >&2
+# the peers (scripts/install-deps.sh installs them too, for the tests)
+missing=""
+command -v beanstalkd >/dev/null 2>&1 || missing="$missing beanstalkd"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+if [ -n "$missing" ]; then
+    [ "$(id -u)" = 0 ] || die "missing:$missing; run as root:  apt-get install -y$missing"
+    echo "bench: installing$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends beanstalkd >/dev/null
-    # the package enables a system service; it is not used (and not started in containers)
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    # the packages enable system services; they are not used (and not started in containers)
 fi
-[ -x "$BEANSTALKD" ] || die "no beanstalkd at $BEANSTALKD"
+BEANSTALKD=$(command -v beanstalkd)
+REDIS=$(command -v redis-server)
+
+# pinning: the servers on one CPU, the client on another
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+    ON_SERVER="taskset -c $SERVER_CPU"
+    ON_CLIENT="taskset -c $CLIENT_CPU"
+    PINNED="servers on CPU $SERVER_CPU, gmq-bench on CPU $CLIENT_CPU"
+else
+    PINNED="nothing pinned"
+    echo "bench: fewer than 2 CPUs (or no taskset): nothing is pinned" >&2
+    ON_SERVER=""
+    ON_CLIENT=""
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/gmq-bench.XXXXXX")
 PIDS=""
@@ -60,12 +92,12 @@ free_port() {
 }
 
 wait_tcp() {
-    # readiness: the port accepts a connection (beanstalkd has no ping)
+    # readiness: the port accepts a connection (beanstalkd has no ping); $2: the server's pid
     python3 - "$1" "$2" <<'EOF'
-import socket, sys, time
+import os, socket, sys, time
 end = time.time() + 10
 while time.time() < end:
-    if sys.argv[2] != "" and not __import__("os").path.exists("/proc/" + sys.argv[2]):
+    if not os.path.exists("/proc/" + sys.argv[2]):
         sys.exit(1)
     try:
         socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
@@ -76,118 +108,121 @@ sys.exit(1)
 EOF
 }
 
-hwm_kib() {
-    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+# start <name> <port> <command...>: in the background, pinned; its pid in $TMP/<name>.pid
+start() {
+    name=$1; port=$2; shift 2
+    # shellcheck disable=SC2086
+    $ON_SERVER "$@" >"$TMP/$name.log" 2>&1 &
+    pid=$!
+    PIDS="$PIDS $pid"
+    echo "$pid" >"$TMP/$name.pid"
+    echo "$port" >"$TMP/$name.port"
+    wait_tcp "$port" "$pid" || { cat "$TMP/$name.log" >&2; die "$name did not start"; }
 }
 
-# run_bench <name> <peer> <port>: writes $TMP/<name>.json, returns gmq-bench's status
-run_bench() {
+# start_gmq <name> <fsync> [flags...]
+start_gmq() {
+    name=$1; fsync=$2; shift 2
+    tcp=$(free_port); http=$(free_port)
+    start "$name" "$tcp" "$BUILD/gmq-master" -tcp_addr="127.0.0.1:$tcp" -http_addr="127.0.0.1:$http" \
+        -data_save_path="$TMP/$name/data" -fsync="$fsync" -log_level=1 "$@"
+}
+
+start_redis() {
+    name=$1; shift
+    port=$(free_port)
+    mkdir -p "$TMP/$name"
+    start "$name" "$port" "$REDIS" --bind 127.0.0.1 --port "$port" --dir "$TMP/$name" --save '' \
+        --daemonize no "$@"
+}
+
+start_beanstalkd() {
+    name=$1; shift
+    port=$(free_port)
+    mkdir -p "$TMP/$name"
+    start "$name" "$port" "$BEANSTALKD" -l 127.0.0.1 -p "$port" "$@"
+}
+
+FAILED=0
+
+# bench <server> <cell> <peer> <gmq-bench options...>: one run, $TMP/res/<cell>.<run>.json
+bench() {
+    server=$1; cell=$2; peer=$3; shift 3
+    out="$TMP/res/$cell.$RUN"
     rc=0
-    timeout "$RUN_TIMEOUT" "$BUILD/gmq-bench" --peer "$2" --addr "127.0.0.1:$3" --messages "$MESSAGES" \
-        --size "$SIZE" --conns "$CONNS" --pipeline "$PIPELINE" --mode both --json \
-        >"$TMP/$1.json" 2>"$TMP/$1.err" || rc=$?
+    # shellcheck disable=SC2086
+    timeout "$RUN_TIMEOUT" $ON_CLIENT "$BUILD/gmq-bench" --peer "$peer" \
+        --addr "127.0.0.1:$(cat "$TMP/$server.port")" -d "$SIZE" --json "$@" \
+        >"$out.json" 2>"$out.err" || rc=$?
     if [ $rc -ne 0 ]; then
-        [ $rc -eq 124 ] && echo "bench: $1: no result after ${RUN_TIMEOUT}s (BENCH_TIMEOUT)" >&2
-        sed 's/^/bench: '"$1"': /' "$TMP/$1.err" >&2
+        [ $rc -eq 124 ] && echo "bench: $cell: no result after ${RUN_TIMEOUT}s (BENCH_TIMEOUT)" >&2
+        sed 's/^/bench: '"$cell"': /' "$out.err" >&2
+        rm -f "$out.json"
         FAILED=1
+    fi
+    if ! kill -0 "$(cat "$TMP/$server.pid")" 2>/dev/null; then
+        tail -20 "$TMP/$server.log" >&2
+        die "$server exited during $cell"
     fi
     return 0
 }
 
-FAILED=0
-ROWS="$TMP/rows"
-: >"$ROWS"
+mkdir -p "$TMP/res"
+echo "bench: starting the servers" >&2
+start_gmq gmq-durable always
+start_gmq gmq-memory no
+start_redis redis-durable --appendonly yes --appendfsync always
+start_redis redis-memory --appendonly no
+start_beanstalkd bs-durable -b "$TMP/bs-durable" -f0
+start_beanstalkd bs-memory
+TLS_OPTS=""
+if [ "$WITH_TLS" = 1 ]; then
+    "$HERE/gen-test-certs.sh" "$TMP/certs" >/dev/null
+    set -- -tcp_tls=on -tls_cert_file="$TMP/certs/chain.pem" -tls_key_file="$TMP/certs/server.key"
+    start_gmq gmqtls-durable always "$@"
+    start_gmq gmqtls-memory no "$@"
+    TLS_OPTS="--tls --cacert $TMP/certs/ca.pem"
+fi
 
-bench_gmq() {
-    policy=$1
-    tcp=$(free_port); http=$(free_port)
-    mkdir -p "$TMP/gmq-$policy"
-    "$BUILD/gmq-master" -tcp_addr="127.0.0.1:$tcp" -http_addr="127.0.0.1:$http" \
-        -data_save_path="$TMP/gmq-$policy/data" -fsync="$policy" -log_level=1 \
-        >"$TMP/gmq-$policy/log" 2>&1 &
-    pid=$!
-    PIDS="$PIDS $pid"
-    i=0
-    until curl -sf "http://127.0.0.1:$http/ping" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null || { cat "$TMP/gmq-$policy/log" >&2; die "gmq-master did not start"; }
-        sleep 0.1
+SYSTEMS="gmq:gmq redis:redis bs:beanstalkd"
+[ "$WITH_TLS" = 1 ] && SYSTEMS="$SYSTEMS gmqtls:gmq"
+start_s=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+RUN=1
+while [ $RUN -le "$RUNS" ]; do
+    for sp in $SYSTEMS; do
+        s=${sp%%:*}; peer=${sp#*:}
+        tls=""
+        [ "$s" = gmqtls ] && tls=$TLS_OPTS
+        echo "bench: run $RUN/$RUNS: $s" >&2
+        # shellcheck disable=SC2086
+        bench "$s-durable" "$s-durable-drain" "$peer" $tls -t drain -c "$CONNS" -P 1 -n "$MESSAGES"
+        # shellcheck disable=SC2086
+        bench "$s-durable" "$s-durable-lat" "$peer" $tls -t push -c 1 -P 1 -n "$LAT_MESSAGES" --queue lat
+        # shellcheck disable=SC2086
+        bench "$s-memory" "$s-memory-drain" "$peer" $tls -t drain -c "$CONNS" -P "$PIPELINE" -n "$MEM_MESSAGES"
+        # shellcheck disable=SC2086
+        bench "$s-memory" "$s-memory-lat" "$peer" $tls -t push -c 1 -P 1 -n "$LAT_MESSAGES" --queue lat
     done
-    echo "bench: gmq fsync=$policy: $MESSAGES messages" >&2
-    run_bench "gmq-$policy" gmq "$tcp"
-    master=$(hwm_kib "$pid")
-    workers=0
-    for w in $(pgrep -P "$pid" || true); do workers=$((workers + $(hwm_kib "$w"))); done
-    if ! kill -0 "$pid" 2>/dev/null; then
-        echo "bench: gmq-master fsync=$policy exited during the run" >&2
-        FAILED=1
+    RUN=$((RUN + 1))
+done
+end_s=$(date +%s)
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+for name in gmq-durable gmq-memory gmqtls-durable gmqtls-memory; do
+    [ -f "$TMP/$name.log" ] || continue
+    if grep -q '^\[[EW]\]' "$TMP/$name.log"; then
+        echo "bench: $name logged warnings or errors:" >&2
+        grep '^\[[EW]\]' "$TMP/$name.log" | head -20 >&2
     fi
-    stop_pid "$pid"
-    PIDS=$(echo "$PIDS" | sed "s/ $pid\$//; s/ $pid / /")
-    if grep -q '^\[[EW]\]' "$TMP/gmq-$policy/log"; then
-        echo "bench: gmq fsync=$policy logged warnings or errors:" >&2
-        grep '^\[[EW]\]' "$TMP/gmq-$policy/log" | head -20 >&2
-    fi
-    printf 'gmq\tfsync=%s\t%s\tgmq-%s\tmaster %s + worker %s\n' "$policy" "$2" "$policy" \
-        "$(mib "$master")" "$(mib "$workers")" >>"$ROWS"
-}
-
-bench_beanstalkd() {
-    name=$1; shift
-    label=$1; shift
-    port=$(free_port)
-    mkdir -p "$TMP/$name/binlog"
-    # "$@": the durability options; BINLOG in them is the binlog directory
-    args=""
-    for a in "$@"; do
-        [ "$a" = BINLOG ] && a="$TMP/$name/binlog"
-        args="$args $a"
-    done
-    # shellcheck disable=SC2086
-    "$BEANSTALKD" -l 127.0.0.1 -p "$port" $args >"$TMP/$name/log" 2>&1 &
-    pid=$!
-    PIDS="$PIDS $pid"
-    wait_tcp "$port" "$pid" || { cat "$TMP/$name/log" >&2; die "beanstalkd did not start"; }
-    echo "bench: beanstalkd$args: $MESSAGES messages" >&2
-    run_bench "$name" beanstalkd "$port"
-    rss=$(hwm_kib "$pid")
-    stop_pid "$pid"
-    PIDS=$(echo "$PIDS" | sed "s/ $pid\$//; s/ $pid / /")
-    printf 'beanstalkd\t%s\t%s\t%s\t%s\n' "$(echo "$args" | sed "s| $TMP/$name/binlog| DIR|; s/^ //")" \
-        "$label" "$name" "$(mib "$rss")" >>"$ROWS"
-}
-
-mib() {
-    awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'
-}
-
-bench_gmq always "fsync before every reply (group commit per batch)"
-bench_gmq everysec "fsync once a second"
-bench_gmq no "page cache only, the kernel writes back"
-bench_beanstalkd bs-f0 "binlog, fsync on every write" -b BINLOG -f 0
-bench_beanstalkd bs-binlog "binlog, fsync at most every 50 ms (default)" -b BINLOG
-bench_beanstalkd bs-mem "none (in memory)"
+done
 
 echo
-echo "$MESSAGES messages of $SIZE bytes, $CONNS connections, pipeline $PIPELINE;" \
-     "pop+ack = pop (reserve) then ack (delete) per message; latency per command."
+runs_text="median of $RUNS runs"
+[ "$RUNS" = 1 ] && runs_text="one run"
+echo "$SIZE-byte bodies; $PINNED; $runs_text" \
+     "($((end_s - start_s)) s); $CONNS connections: $MESSAGES messages durable, $MEM_MESSAGES in memory;" \
+     "one connection: $LAT_MESSAGES pushes. Load average $load_start at the start, $load_end at the end."
 echo
-python3 - "$ROWS" "$TMP" <<'EOF'
-import json, sys
-rows, tmp = sys.argv[1], sys.argv[2]
-print("| system | options | durability | push msgs/s | push p99 us | pop+ack msgs/s | pop+ack p99 us"
-      " | errors | peak RSS (VmHWM) |")
-print("|---|---|---|---:|---:|---:|---:|---:|---|")
-for line in open(rows):
-    system, opts, label, name, rss = line.rstrip("\n").split("\t")
-    try:
-        r = json.load(open(f"{tmp}/{name}.json"))
-        push, pa = r["push"], r["popack"]
-        cells = [f"{push['msgs_per_s']:.0f}", f"{push['p99_us']:.0f}",
-                 f"{pa['msgs_per_s']:.0f}", f"{pa['p99_us']:.0f}", str(r["errors"])]
-    except (OSError, ValueError, KeyError):
-        cells = ["failed"] * 4 + ["-"]
-    opts = f"`{opts}`" if opts else "(none)"
-    print("| " + " | ".join([system, opts, label] + cells + [rss]) + " |")
-EOF
+python3 "$HERE/bench-table.py" "$TMP/res" "$RUNS" "$CONNS" "$PIPELINE" "$WITH_TLS"
 [ "$FAILED" = 0 ] || die "some runs failed (see above)"

@@ -194,7 +194,7 @@ INSTALLED = ["bin/gmq-bench", "bin/gmq-master", "bin/gmqctl", "etc/gmq/gmq.conf"
              "include/gmq/adapters/libev.h", "include/gmq/gmq.h",
              "lib/gmq/gmq-worker", "lib/libgmq.a", "lib/libgmq.so", "lib/libgmq.so.0", "lib/libgmq.so.0.1.0",
              "lib/pkgconfig/libgmq.pc", "lib/systemd/system/gmq-master.service",
-             "share/man/man1/gmqctl.1", "share/man/man8/gmq-master.8"]
+             "share/man/man1/gmq-bench.1", "share/man/man1/gmqctl.1", "share/man/man8/gmq-master.8"]
 
 
 class MakeInstallTest(unittest.TestCase):
@@ -277,7 +277,8 @@ class MakeInstallTest(unittest.TestCase):
     def test_man_pages_render_without_warnings(self):
         env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8", MAN_KEEP_FORMATTING="")
         for page, words in (("gmq-master.8", ("install", "uninstall", "SIGHUP", "--root")),
-                            ("gmqctl.1", ("nodes", "ping", "watch", "--server"))):
+                            ("gmqctl.1", ("nodes", "ping", "watch", "--server")),
+                            ("gmq-bench.1", ("popack", "drain", "mixed", "--topics", "LREM", "--json"))):
             r = run(["man", "--warnings", "-l", os.path.join(ROOT, "man", page)], env=env)
             self.assertEqual((r.returncode, r.stderr), (0, ""), page)
             text = r.stdout.replace("\u2010", "-").replace("\u2212", "-")
@@ -322,6 +323,7 @@ class DebTest(unittest.TestCase):
         for f in ("./usr/bin/gmq-master", "./usr/bin/gmqctl", "./usr/bin/gmq-bench",
                   "./lib/systemd/system/gmq-master.service", "./etc/gmq/gmq.conf",
                   "./usr/share/man/man8/gmq-master.8.gz", "./usr/share/man/man1/gmqctl.1.gz",
+                  "./usr/share/man/man1/gmq-bench.1.gz",
                   "./usr/share/doc/gmq/copyright"):
             self.assertIn(f, files)
         self.assertEqual([f for f in files if "/usr/local" in f], [])
