@@ -146,17 +146,35 @@ write("http", "small_limits", b"\x03\x02" + HTTP["push_form"] + HTTP["pipeline"]
 
 
 # ---- worker/record.c: [flags] record bytes ---------------------------------
-def record(typ, rid, ts=0, due=0, retry=0, flags=0, b=b""):
+def record1(typ, rid, ts=0, due=0, retry=0, flags=0, b=b""):
+    """a record of the previous format (version 1, 48-byte header)"""
     size = (48 + len(b) + 7) & ~7
     tail = struct.pack(">BBHIQQQII", 1, typ, flags, len(b), rid, ts, due, retry, 0) + b
     tail += b"\0" * (size - 8 - len(tail))
     return struct.pack(">II", 0x474d5172, zlib.crc32(tail) & 0xffffffff) + tail
 
 
+def record(typ, rid, ts=0, due=0, retry=0, flags=0, b=b"", seq=0, pos=0, epoch=1):
+    """a record of format 2 (docs/storage.md): 64-byte header with epoch, seq, pos"""
+    size = (64 + len(b) + 7) & ~7
+    tail = struct.pack(">BBHIQQQIIQQ", 2, typ, flags, len(b), rid, ts, due, retry, epoch, seq,
+                       pos) + b
+    tail += b"\0" * (size - 8 - len(tail))
+    return struct.pack(">II", 0x474d5172, zlib.crc32(tail) & 0xffffffff) + tail
+
+
+def qpos(seg, off):
+    return seg << 32 | off
+
+
 for t in range(1, 9):
     write("record", "type%d" % t, b"\x00" + record(t, 5, 100, 200 if t == 1 else 0, 2, 1,
-                                                  b"body!" if t == 1 else b""))
+                                                  b"body!" if t == 1 else b"", seq=t,
+                                                  pos=0 if t in (1, 8) else qpos(1, 64)))
+write("record", "reloc", b"\x00" + record(1, 5, 100, 9000, 3, 0x0b, b"copy", seq=40, pos=7))
 write("record", "fixup", b"\x03" + record(1, 5, b=b"x" * 13)[:-3] + b"\xff\xff\xff")
+write("record", "v1_msg", b"\x04" + record1(1, 5, 100, 200, 2, 0, b"old body"))
+write("record", "v1_fixup", b"\x07" + record1(3, 5)[:-1] + b"\x01")
 
 # ---- worker/segment.c: [mode] raw segment, or [mode|1] program --------------
 seg = (record(1, 1, 10, 0, 0, 0, b"first") + record(1, 2, 11, 5000, 0, 0, b"delayed") +
