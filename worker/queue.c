@@ -57,6 +57,7 @@ static int            queue_consistent(const gmq_queue_t *q);
 static void           queue_reset(gmq_queue_t *q);
 static void           queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r,
                                        size_t off);
+static int            queue_replay_dup(gmq_queue_t *q, const gmq_record_t *r);
 static void           queue_apply(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos, size_t sz);
 static void           queue_apply_reloc(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos);
 static void           queue_apply_take(gmq_queue_t *q, const gmq_record_t *r);
@@ -801,9 +802,12 @@ queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off)
 {
     gmq_queue_t *q = arg;
     size_t sz = gmq_record_size(r->len);
+    uint64_t pos = GMQ_QPOS(s->no, off);
+    /* (looked at before the log grows by this record: it is not its own copy) */
+    int dup = r->type == GMQ_REC_MSG && queue_replay_dup(q, r);
     if (off + sz > s->wpos)
         s->wpos = off + sz;          /* the log as it was when this record was written */
-    q->last_pos = GMQ_QPOS(s->no, off);
+    q->last_pos = pos;
     q->last_crc = r->crc;
     q->ck_dirty = 1;
     q->replayed++;
@@ -811,7 +815,33 @@ queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off)
         q->sh->seq = r->seq;
     if (r->epoch > q->sh->epoch)
         q->sh->epoch = r->epoch;
-    queue_apply(q, r, GMQ_QPOS(s->no, off), sz);
+    if (dup) {
+        /* not applied; if it would wait in the log, the cursor skips it */
+        gmq_log_warn("%s: record at offset %zu: message %" PRIu64 " is in the queue already; "
+                     "skipped", s->path, off, r->id);
+        q->corrupt++;
+        if (queue_log_ready(q, r)) {
+            gmq_qent_t *e = queue_ent_new(q, r->id, pos, r->len, r->retry);
+            queue_ent_set(q, e, GMQ_QENT_GONE, 0, 0, 0);
+        }
+        return;
+    }
+    queue_apply(q, r, pos, sz);
+}
+
+/* A MSG record the writer would have refused: a message of its id is in
+ * the queue already (a push, a dead letter and a move back look the id up
+ * first), or, for a relocated copy, its message waits in the log without
+ * an entry (only entries are relocated). Damage, or bytes from elsewhere:
+ * delivering both would deliver one id twice. */
+static int
+queue_replay_dup(gmq_queue_t *q, const gmq_record_t *r)
+{
+    gmq_qmsg_t m;
+    int entry = gmq_queue_entry(q, r->id) != NULL;
+    if (r->flags & GMQ_REC_F_RELOC)
+        return !entry && queue_find_log(q, r->id, &m) == GMQ_OK;
+    return entry || queue_find_log(q, r->id, &m) == GMQ_OK;
 }
 
 /* ---- applying a record (written now, or replayed) ---- */

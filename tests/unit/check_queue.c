@@ -550,6 +550,56 @@ START_TEST(test_v1_record_in_v2_log)
 }
 END_TEST
 
+/* MSG records of an id the queue holds already: a push, a dead letter and
+ * a move back each look the id up first, so the log cannot hold them; a
+ * recovery skips them the same way (counted as corrupt), whatever the
+ * order and state of the copies. Found by fuzz_segment: a ready and a
+ * delayed copy of one id were both delivered. */
+START_TEST(test_duplicate_id_in_log)
+{
+    seg_writer_t w;
+    seg_begin(&w, qdir, 1);
+    uint64_t p1 = seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "one");
+    seg_rec(&w, GMQ_REC_MSG, 0, 1, T0 + 1000, 0, "one, delayed");       /* skipped */
+    seg_rec(&w, GMQ_REC_MSG, 0, 2, T0 + 2000, 0, "two, delayed");
+    seg_rec(&w, GMQ_REC_MSG, 0, 2, 0, 0, "two, again");                 /* skipped */
+    seg_rec(&w, GMQ_REC_MSG, 0, 3, 0, 0, "three");
+    seg_rec(&w, GMQ_REC_MSG, 0, 3, 0, 0, "three, again");               /* skipped */
+    /* a relocated copy of a message that waits in the log: skipped */
+    seg_rec(&w, GMQ_REC_MSG, GMQ_REC_F_RELOC | GMQ_REC_F_INFLIGHT, 3, T0 + 30000, 9, "three");
+    /* done, then pushed again (a dead letter moved back): kept */
+    seg_rec(&w, GMQ_REC_DELIVER, 0, 1, T0 + 30000, p1, "");
+    seg_rec(&w, GMQ_REC_ACK, 0, 1, 0, p1, "");
+    seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "one, moved back");
+    close(w.fd);
+    gmq_error_t err;
+    for (int ck = 0; ck < 2; ck++) {
+        gmq_queue_t *q = open_q(qdir, 0, 1);
+        ck_assert_int_eq(q->ck_loaded, ck);
+        ck_assert_uint_eq(q->corrupt, 4);
+        ck_assert_uint_eq(gmq_queue_count(q), 3);
+        ck_assert_uint_eq(q->n_delayed, 1);
+        if (ck == 0) {
+            gmq_queue_close(q);     /* the same from its checkpoint */
+            continue;
+        }
+        gmq_qmsg_t m;
+        gmq_heap_node_t *h = gmq_heap_top(&delay);
+        ck_assert_ptr_nonnull(h);
+        ck_assert_int_eq(gmq_queue_due(q, container_of(h, gmq_qent_t, hnode), &err), GMQ_OK);
+        static const char *const want[] = { "three", "one, moved back", "two, delayed" };
+        for (size_t i = 0; i < GMQ_ARRAY_LEN(want); i++) {
+            ck_assert_int_eq(gmq_queue_head(q, &m), GMQ_OK);
+            ck_assert_uint_eq(m.len, strlen(want[i]));
+            ck_assert(memcmp(m.body, want[i], m.len) == 0);
+            ck_assert_int_eq(gmq_queue_finish(q, &m, GMQ_REC_ACK, &err), GMQ_OK);
+        }
+        ck_assert_int_eq(gmq_queue_head(q, &m), GMQ_AGAIN);
+        gmq_queue_discard(q);
+    }
+}
+END_TEST
+
 /* ---- the previous format ---- */
 
 typedef struct {
@@ -786,6 +836,7 @@ queue_suite(void)
     tcase_add_test(tc, test_find_in_log);
     tcase_add_test(tc, test_one_message_disk);
     tcase_add_test(tc, test_v1_record_in_v2_log);
+    tcase_add_test(tc, test_duplicate_id_in_log);
     tcase_add_test(tc, test_upgrade_v1);
     tcase_add_test(tc, test_upgrade_v1_dead_letters);
     tcase_add_test(tc, test_upgrade_interrupted);
