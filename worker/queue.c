@@ -257,7 +257,9 @@ gmq_queue_head(gmq_queue_t *q, gmq_qmsg_t *m)
         }
         if (gmq_queue_view(q, e, m) == GMQ_OK)
             return GMQ_OK;
-        queue_ent_free(q, e);    /* its record is unreadable (logged): it cannot be delivered */
+        /* its record is missing or damaged (logged): it cannot be delivered */
+        q->corrupt++;
+        queue_ent_free(q, e);
     }
 }
 
@@ -267,8 +269,10 @@ gmq_queue_view(gmq_queue_t *q, gmq_qent_t *e, gmq_qmsg_t *m)
     gmq_segment_t *s = queue_seg(q, e->pos);
     size_t off = GMQ_QPOS_OFF(e->pos), sz;
     gmq_record_t r;
+    /* (the CRC too: after a recovery from a checkpoint nothing has read
+     * this record yet, and its bytes may have been damaged since) */
     if (s == NULL || off >= s->wpos ||
-        gmq_record_peek(s->map + off, s->wpos - off, &r, &sz) != GMQ_OK ||
+        gmq_record_decode(s->map + off, s->wpos - off, &r, &sz) != GMQ_OK ||
         r.type != GMQ_REC_MSG || r.id != e->id) {
         gmq_log_error("queue %s: message %" PRIu64 ": its record at %" PRIu64 ":%zu is missing or "
                       "damaged", q->bind_key, e->id, GMQ_QPOS_SEG(e->pos), off);
