@@ -57,7 +57,7 @@ static int            queue_consistent(const gmq_queue_t *q);
 static void           queue_reset(gmq_queue_t *q);
 static void           queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r,
                                        size_t off);
-static int            queue_replay_dup(gmq_queue_t *q, const gmq_record_t *r);
+static int            queue_replay_supersede(gmq_queue_t *q, const gmq_record_t *r);
 static void           queue_apply(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos, size_t sz);
 static void           queue_apply_reloc(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos);
 static void           queue_apply_take(gmq_queue_t *q, const gmq_record_t *r);
@@ -807,8 +807,12 @@ queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off)
     gmq_queue_t *q = arg;
     size_t sz = gmq_record_size(r->len);
     uint64_t pos = GMQ_QPOS(s->no, off);
-    /* (looked at before the log grows by this record: it is not its own copy) */
-    int dup = r->type == GMQ_REC_MSG && queue_replay_dup(q, r);
+    /* (looked for before the log grows by this record: it is not its own copy) */
+    if (r->type == GMQ_REC_MSG && queue_replay_supersede(q, r)) {
+        gmq_log_warn("%s: record at offset %zu: message %" PRIu64 " was in the queue already; "
+                     "this newer record replaces it", s->path, off, r->id);
+        q->corrupt++;
+    }
     if (off + sz > s->wpos)
         s->wpos = off + sz;          /* the log as it was when this record was written */
     q->last_pos = pos;
@@ -819,33 +823,38 @@ queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off)
         q->sh->seq = r->seq;
     if (r->epoch > q->sh->epoch)
         q->sh->epoch = r->epoch;
-    if (dup) {
-        /* not applied; if it would wait in the log, the cursor skips it */
-        gmq_log_warn("%s: record at offset %zu: message %" PRIu64 " is in the queue already; "
-                     "skipped", s->path, off, r->id);
-        q->corrupt++;
-        if (queue_log_ready(q, r)) {
-            gmq_qent_t *e = queue_ent_new(q, r->id, pos, r->len, r->retry);
-            queue_ent_set(q, e, GMQ_QENT_GONE, 0, 0, 0);
-        }
-        return;
-    }
     queue_apply(q, r, pos, sz);
 }
 
 /* A MSG record the writer would have refused: a message of its id is in
  * the queue already (a push, a dead letter and a move back look the id up
- * first), or, for a relocated copy, its message waits in the log without
- * an entry (only entries are relocated). Damage, or bytes from elsewhere:
- * delivering both would deliver one id twice. */
+ * first), or, for a relocated copy without an entry, waits in the log
+ * (only entries are relocated). Damage, or bytes from elsewhere: the two
+ * must not both be delivered. The newer record wins, as in the previous
+ * format's replay: the one the queue holds is dropped (its entry freed, or,
+ * waiting in the log, made gone so the cursor skips it). So the result
+ * does not depend on segments freed since: the record kept is the newest,
+ * in a segment that is not freed before the older ones (and a relocated
+ * copy of its entry comes after it). Returns 1 if it dropped one. */
 static int
-queue_replay_dup(gmq_queue_t *q, const gmq_record_t *r)
+queue_replay_supersede(gmq_queue_t *q, const gmq_record_t *r)
 {
+    gmq_qent_t *e = gmq_queue_entry(q, r->id);
     gmq_qmsg_t m;
-    int entry = gmq_queue_entry(q, r->id) != NULL;
-    if (r->flags & GMQ_REC_F_RELOC)
-        return !entry && queue_find_log(q, r->id, &m) == GMQ_OK;
-    return entry || queue_find_log(q, r->id, &m) == GMQ_OK;
+    if (e != NULL) {
+        if (r->flags & GMQ_REC_F_RELOC)
+            return 0;                    /* a relocation of its entry */
+        queue_ent_free(q, e);
+        return 1;
+    }
+    if (queue_find_log(q, r->id, &m) != GMQ_OK)
+        return 0;
+    gmq_segment_t *s = queue_seg(q, m.pos);
+    e = queue_ent_new(q, r->id, m.pos, m.len, m.retry);
+    queue_ent_set(q, e, GMQ_QENT_GONE, 0, 0, 0);
+    s->nready--;
+    q->n_log--;
+    return 1;
 }
 
 /* ---- applying a record (written now, or replayed) ---- */

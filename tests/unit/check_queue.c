@@ -550,34 +550,45 @@ START_TEST(test_v1_record_in_v2_log)
 }
 END_TEST
 
+/* describe() without its first line (the counts, corrupt records too) */
+static const char *
+messages(const char *d)
+{
+    const char *nl = strchr(d, '\n');
+    return nl != NULL ? nl : d;
+}
+
 /* MSG records of an id the queue holds already: a push, a dead letter and
  * a move back each look the id up first, so the log cannot hold them; a
- * recovery skips them the same way (counted as corrupt), whatever the
- * order and state of the copies. Found by fuzz_segment: a ready and a
- * delayed copy of one id were both delivered. */
+ * recovery keeps one message of an id, the newest record (counted as
+ * corrupt), whatever the order and state of the copies, also from its
+ * checkpoint. Found by fuzz_segment: a ready and a delayed copy of one id
+ * were both delivered. */
 START_TEST(test_duplicate_id_in_log)
 {
     seg_writer_t w;
     seg_begin(&w, qdir, 1);
-    uint64_t p1 = seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "one");
-    seg_rec(&w, GMQ_REC_MSG, 0, 1, T0 + 1000, 0, "one, delayed");       /* skipped */
-    seg_rec(&w, GMQ_REC_MSG, 0, 2, T0 + 2000, 0, "two, delayed");
-    seg_rec(&w, GMQ_REC_MSG, 0, 2, 0, 0, "two, again");                 /* skipped */
+    /* done, then pushed again (a dead letter moved back): no duplicate */
+    uint64_t p5 = seg_rec(&w, GMQ_REC_MSG, 0, 5, 0, 0, "five");
+    seg_rec(&w, GMQ_REC_DELIVER, 0, 5, T0 + 30000, p5, "");
+    seg_rec(&w, GMQ_REC_ACK, 0, 5, 0, p5, "");
+    seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "one");
+    seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "one again");                  /* ready, ready */
+    seg_rec(&w, GMQ_REC_MSG, 0, 2, T0 + 2000, 0, "two");
+    seg_rec(&w, GMQ_REC_MSG, 0, 2, 0, 0, "two again");                  /* delayed, ready */
     seg_rec(&w, GMQ_REC_MSG, 0, 3, 0, 0, "three");
-    seg_rec(&w, GMQ_REC_MSG, 0, 3, 0, 0, "three, again");               /* skipped */
-    /* a relocated copy of a message that waits in the log: skipped */
-    seg_rec(&w, GMQ_REC_MSG, GMQ_REC_F_RELOC | GMQ_REC_F_INFLIGHT, 3, T0 + 30000, 9, "three");
-    /* done, then pushed again (a dead letter moved back): kept */
-    seg_rec(&w, GMQ_REC_DELIVER, 0, 1, T0 + 30000, p1, "");
-    seg_rec(&w, GMQ_REC_ACK, 0, 1, 0, p1, "");
-    seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "one, moved back");
+    seg_rec(&w, GMQ_REC_MSG, 0, 3, T0 + 1000, 0, "three later");        /* ready, delayed */
+    seg_rec(&w, GMQ_REC_MSG, 0, 4, 0, 0, "four");
+    /* a relocated copy (in flight) of a message that waits in the log */
+    seg_rec(&w, GMQ_REC_MSG, GMQ_REC_F_RELOC | GMQ_REC_F_INFLIGHT, 4, T0 + 30000, 9, "four");
+    seg_rec(&w, GMQ_REC_MSG, 0, 5, 0, 0, "five moved back");
     close(w.fd);
     gmq_error_t err;
     for (int ck = 0; ck < 2; ck++) {
         gmq_queue_t *q = open_q(qdir, 0, 1);
         ck_assert_int_eq(q->ck_loaded, ck);
         ck_assert_uint_eq(q->corrupt, 4);
-        ck_assert_uint_eq(gmq_queue_count(q), 3);
+        ck_assert_uint_eq(gmq_queue_count(q), 5);
         ck_assert_uint_eq(q->n_delayed, 1);
         if (ck == 0) {
             gmq_queue_close(q);     /* the same from its checkpoint */
@@ -587,7 +598,8 @@ START_TEST(test_duplicate_id_in_log)
         gmq_heap_node_t *h = gmq_heap_top(&delay);
         ck_assert_ptr_nonnull(h);
         ck_assert_int_eq(gmq_queue_due(q, container_of(h, gmq_qent_t, hnode), &err), GMQ_OK);
-        static const char *const want[] = { "three", "one, moved back", "two, delayed" };
+        static const char *const want[] = { "four", "one again", "two again", "five moved back",
+                                            "three later" };
         for (size_t i = 0; i < GMQ_ARRAY_LEN(want); i++) {
             ck_assert_int_eq(gmq_queue_head(q, &m), GMQ_OK);
             ck_assert_uint_eq(m.len, strlen(want[i]));
@@ -597,6 +609,45 @@ START_TEST(test_duplicate_id_in_log)
         ck_assert_int_eq(gmq_queue_head(q, &m), GMQ_AGAIN);
         gmq_queue_discard(q);
     }
+}
+END_TEST
+
+/* The copy kept does not depend on segments freed since: a message
+ * released to the head (its record in segment 1) and a newer delayed copy
+ * of its id (segment 3); the recovery's gc relocates the delayed message
+ * of segment 1 and frees segments 1 and 2; a scan after that gives the
+ * same state. (The older copy used to win: the second scan found only the
+ * newer one.) Found by fuzz_segment. */
+START_TEST(test_duplicate_id_after_gc)
+{
+    seg_writer_t w;
+    seg_begin(&w, qdir, 1);
+    uint64_t p1 = seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "one");
+    seg_rec(&w, GMQ_REC_DELIVER, 0, 1, T0 + 30000, p1, "");
+    seg_rec(&w, GMQ_REC_MSG, 0, 3, T0 + 1000000000ull, 0, "far");
+    close(w.fd);
+    seg_begin(&w, qdir, 2);
+    seg_rec(&w, GMQ_REC_REQUEUE, GMQ_REC_F_HEAD, 1, 0, p1, "");
+    close(w.fd);
+    seg_begin(&w, qdir, 3);
+    seg_rec(&w, GMQ_REC_MSG, 0, 1, T0 + 111000, 0, "one, delayed");
+    close(w.fd);
+    seg_begin(&w, qdir, 4);
+    seg_rec(&w, GMQ_REC_MSG, 0, 9, 0, 0, "nine");
+    close(w.fd);
+    gmq_queue_t *q = open_q(qdir, 0, 0);
+    ck_assert_uint_eq(q->corrupt, 1);
+    ck_assert_uint_eq(q->segv[0]->no, 3);        /* 1 and 2 were freed */
+    char *first = describe(q);
+    gmq_queue_close(q);
+    q = open_q(qdir, 0, 0);
+    char *again = describe(q);
+    ck_assert_str_eq(messages(first), messages(again));
+    ck_assert_ptr_nonnull(strstr(again, "delayed 1 due"));
+    ck_assert_ptr_nonnull(strstr(again, "ready 9 "));
+    gmq_queue_discard(q);
+    free(first);
+    free(again);
 }
 END_TEST
 
@@ -876,6 +927,7 @@ queue_suite(void)
     tcase_add_test(tc, test_one_message_disk);
     tcase_add_test(tc, test_v1_record_in_v2_log);
     tcase_add_test(tc, test_duplicate_id_in_log);
+    tcase_add_test(tc, test_duplicate_id_after_gc);
     tcase_add_test(tc, test_entry_damaged_after_checkpoint);
     tcase_add_test(tc, test_upgrade_v1);
     tcase_add_test(tc, test_upgrade_v1_dead_letters);
