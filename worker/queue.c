@@ -1001,8 +1001,9 @@ queue_apply_drop(gmq_queue_t *q, uint64_t id, uint64_t mpos)
     }
     gmq_segment_t *s = queue_seg(q, mpos);
     size_t off = GMQ_QPOS_OFF(mpos);
+    /* (a damaged record there was skipped, never counted: nothing to drop) */
     if (s == NULL || off >= s->wpos || queue_ent_at(q, id, mpos, 1) != NULL ||
-        gmq_record_peek(s->map + off, s->wpos - off, &r, &sz) != GMQ_OK || r.id != id ||
+        gmq_record_decode(s->map + off, s->wpos - off, &r, &sz) != GMQ_OK || r.id != id ||
         !queue_log_ready(q, &r))
         return;
     gmq_qent_t *e = queue_ent_new(q, id, mpos, r.len, r.retry);

@@ -651,6 +651,36 @@ START_TEST(test_duplicate_id_after_gc)
 }
 END_TEST
 
+/* A dead letter moved back by id names a record after the cursor; if that
+ * record is damaged (the scan skipped it, it was never counted), the move
+ * changes nothing: it did make it gone and took it off the count of ready
+ * messages, so another one was never delivered. Found by fuzz_segment. */
+START_TEST(test_drop_of_damaged_record)
+{
+    seg_writer_t w;
+    seg_begin(&w, qdir, 1);
+    seg_rec(&w, GMQ_REC_MSG, 0, 5, 0, 0, "five");
+    uint64_t p6 = seg_rec(&w, GMQ_REC_MSG, 0, 6, 0, 0, "six, damaged");
+    seg_rec(&w, GMQ_REC_MOVED, 0, 6, 0, p6, "");
+    ck_assert_int_eq(pwrite(w.fd, "X", 1, (off_t) GMQ_QPOS_OFF(p6) + GMQ_RECORD_HDR), 1);
+    close(w.fd);
+    for (int ck = 0; ck < 2; ck++) {
+        gmq_queue_t *q = open_q(qdir, 1, 1);
+        ck_assert_int_eq(q->ck_loaded, ck);
+        ck_assert_uint_eq(q->corrupt, 1);
+        ck_assert_uint_eq(gmq_queue_n_ready(q), 1);
+        if (ck == 0) {
+            gmq_queue_close(q);
+            continue;
+        }
+        char *ids = drain(q);
+        ck_assert_str_eq(ids, "5,");
+        free(ids);
+        gmq_queue_discard(q);
+    }
+}
+END_TEST
+
 /* A message with an entry (in flight at a close, so first in line after
  * the restart) whose record was damaged after the checkpoint was written:
  * the recovery from the checkpoint never read it, so its CRC is checked
@@ -928,6 +958,7 @@ queue_suite(void)
     tcase_add_test(tc, test_v1_record_in_v2_log);
     tcase_add_test(tc, test_duplicate_id_in_log);
     tcase_add_test(tc, test_duplicate_id_after_gc);
+    tcase_add_test(tc, test_drop_of_damaged_record);
     tcase_add_test(tc, test_entry_damaged_after_checkpoint);
     tcase_add_test(tc, test_upgrade_v1);
     tcase_add_test(tc, test_upgrade_v1_dead_letters);
