@@ -1475,7 +1475,9 @@ queue_cmp_u64(const void *a, const void *b)
 }
 
 /* head order after a recovery: the recovered ones by delivery, then the
- * released ones, newest first */
+ * released ones, newest first. Ties (messages taken by one DELIVER whose
+ * messages before it lost theirs) by id, not by position: a relocation
+ * moves a record, and the order must not change with it. */
 static int
 queue_cmp_head(const void *a, const void *b)
 {
@@ -1485,16 +1487,17 @@ queue_cmp_head(const void *a, const void *b)
     if (x->key != y->key)
         return x->kind == GMQ_QHEAD_RECOVERED ? (x->key < y->key ? -1 : 1)
                                               : (x->key > y->key ? -1 : 1);
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* (ties, by id for the same reason: only damage gives two one key) */
 static int
 queue_cmp_tail(const void *a, const void *b)
 {
     const gmq_qent_t *x = *(gmq_qent_t *const *) a, *y = *(gmq_qent_t *const *) b;
     if (x->key != y->key)
         return x->key < y->key ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
 /* the delay heap's order: due time, then insertion */

@@ -29,7 +29,9 @@
  * checked: no crash, only bodies of valid records, a repeatable recovery,
  * the queue empty once drained, the third open exact.
  * The directory is on /dev/shm when it is writable (tmpfs: fast), else
- * TMPDIR; fsync=no (syncing is not what is tested here).
+ * TMPDIR; fsync=no (syncing is not what is tested here). To look at a
+ * crash: FUZZ_SEGMENT_LOG=1 shows the recovery's log, FUZZ_SEGMENT_KEEP=dir
+ * keeps a copy of the topic's files as the input made them.
  */
 #include "fuzz.h"
 #include "common/buf.h"
@@ -149,6 +151,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     seg_write(&f, (mode & SEG_M_AUTO_ACK) != 0);
     seg_collect(&f);
+    if (getenv("FUZZ_SEGMENT_KEEP") != NULL) {
+        /* to look at a crash's files: a copy before the first open */
+        char cmd[2 * PATH_MAX + 64];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s/t' '%s'", getenv("FUZZ_SEGMENT_KEEP"),
+                 seg_root, getenv("FUZZ_SEGMENT_KEEP"));
+        FUZZ_CHECK(system(cmd) == 0);
+    }
     /* forged: a checkpoint with a CRC that fits, not written by gmq */
     int forged = 0, ckq = 0, conv = 0;
     char path[PATH_MAX + 64];
@@ -243,7 +252,11 @@ seg_setup(void)
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
     snprintf(seg_root, sizeof(seg_root), "%s/gmq-fuzz-segment-%d", base ? base : "/tmp",
              (int) getpid());
-    gmq_log_open(0, "/dev/null");    /* recovery warns about every damaged record */
+    /* recovery warns about every damaged record (FUZZ_SEGMENT_LOG=1: shown) */
+    if (getenv("FUZZ_SEGMENT_LOG") != NULL)
+        gmq_log_open(GMQ_LOG_INFO, NULL);
+    else
+        gmq_log_open(GMQ_LOG_ERROR, "/dev/null");
     atexit(seg_cleanup);
 }
 
