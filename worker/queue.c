@@ -691,6 +691,16 @@ queue_load_checkpoint(gmq_queue_t *q, const uint64_t *nos, size_t n, gmq_error_t
             q->cur_off = 0;
         }
     }
+    /* its counts fit the log: nothing is left to read before the cursor
+     * (it never passes there again to correct them), and no more messages
+     * after it than record headers fit */
+    for (size_t j = 0; j < q->nsegs; j++) {
+        gmq_segment_t *s = q->segv[j];
+        int behind = q->cur_seg == NULL || s->no < q->cur_seg->no;
+        size_t from = s == q->cur_seg ? q->cur_off : 0;
+        if ((behind && s->nready > 0) || s->nready > (s->wpos - from) / GMQ_RECORD_HDR)
+            goto done;
+    }
     for (size_t j = 0; j < c.nents; j++) {
         const gmq_checkpoint_ent_t *ce = &c.ents[j];
         gmq_qent_t *e;

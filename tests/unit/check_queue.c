@@ -725,6 +725,58 @@ START_TEST(test_head_order_after_relocation)
 }
 END_TEST
 
+/* a checkpoint of qdir changed by fn, with a CRC that fits */
+static void
+ck_rewrite(void (*fn)(gmq_checkpoint_t *))
+{
+    gmq_checkpoint_t c;
+    ck_assert_int_eq(gmq_checkpoint_load(qdir, &c), GMQ_OK);
+    fn(&c);
+    gmq_buf_t b;
+    gmq_error_t err;
+    gmq_buf_init(&b);
+    gmq_checkpoint_encode(&c, &b);
+    ck_assert_int_eq(gmq_checkpoint_store(qdir, b.data, b.len, 0, &err), GMQ_OK);
+    gmq_buf_free(&b);
+    gmq_checkpoint_free(&c);
+}
+
+static void ck_behind(gmq_checkpoint_t *c) { c->segs[0].nready = 1; }
+static void ck_too_many(gmq_checkpoint_t *c) { c->segs[1].nready = 1000; }
+
+/* A checkpoint whose counts do not fit the log (messages to read in a
+ * segment the cursor has passed, or more than the bytes after the cursor
+ * can hold) is not used: the cursor never passes there again, so the
+ * counts were wrong for good. Found by fuzz_segment (a checkpoint given a
+ * CRC that fits). */
+START_TEST(test_checkpoint_counts_checked)
+{
+    seg_writer_t w;
+    seg_begin(&w, qdir, 1);
+    uint64_t p1 = seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "one");
+    seg_rec(&w, GMQ_REC_DELIVER, 0, 1, T0 + 30000, p1, "");
+    close(w.fd);
+    seg_begin(&w, qdir, 2);
+    seg_rec(&w, GMQ_REC_MSG, 0, 2, 0, 0, "two");
+    close(w.fd);
+    gmq_queue_t *q = open_q(qdir, 0, 1);
+    char *want = describe(q);
+    gmq_queue_close(q);
+    void (*forge[])(gmq_checkpoint_t *) = { ck_behind, ck_too_many };
+    for (size_t i = 0; i < GMQ_ARRAY_LEN(forge); i++) {
+        ck_rewrite(forge[i]);
+        q = open_q(qdir, 0, 1);
+        ck_assert_int_eq(q->ck_loaded, 0);
+        ck_assert_uint_eq(gmq_queue_count(q), 2);
+        char *got = describe(q);
+        ck_assert_str_eq(got, want);
+        free(got);
+        gmq_queue_close(q);
+    }
+    free(want);
+}
+END_TEST
+
 /* A message with an entry (in flight at a close, so first in line after
  * the restart) whose record was damaged after the checkpoint was written:
  * the recovery from the checkpoint never read it, so its CRC is checked
@@ -1004,6 +1056,7 @@ queue_suite(void)
     tcase_add_test(tc, test_duplicate_id_after_gc);
     tcase_add_test(tc, test_drop_of_damaged_record);
     tcase_add_test(tc, test_head_order_after_relocation);
+    tcase_add_test(tc, test_checkpoint_counts_checked);
     tcase_add_test(tc, test_entry_damaged_after_checkpoint);
     tcase_add_test(tc, test_upgrade_v1);
     tcase_add_test(tc, test_upgrade_v1_dead_letters);
