@@ -940,31 +940,49 @@ queue_apply(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos, size_t sz)
     }
 }
 
-/* a relocated copy: the entry's record is here now (or, when the original
- * is gone, the entry as the copy describes it) */
+/* A relocated copy: the entry's record is here now, in the state the copy
+ * says (as a recovery that no longer finds the original rebuilds it). A
+ * copy gmq wrote says the state its entry is in, so then only the record
+ * moves; one that says another (damage) is taken as it says either way, so
+ * the state does not depend on whether the original's segment was freed. */
 static void
 queue_apply_reloc(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos)
 {
+    int state, kind = 0;
+    uint64_t key, hkey = 0;
+    if (r->flags & GMQ_REC_F_TAIL) {
+        state = GMQ_QENT_TAIL, key = r->pos;
+    } else if (r->flags & (GMQ_REC_F_RELEASED | GMQ_REC_F_RECOVERED)) {
+        state = GMQ_QENT_HEAD, key = r->pos;
+        kind = (r->flags & GMQ_REC_F_RELEASED) ? GMQ_QHEAD_RELEASED : GMQ_QHEAD_RECOVERED;
+    } else if (r->flags & GMQ_REC_F_INFLIGHT) {
+        state = GMQ_QENT_INFLIGHT, key = r->pos, hkey = r->due;
+    } else if (r->due > 0 && !q->dead) {
+        state = GMQ_QENT_DELAYED, key = hkey = r->due;
+    } else {
+        state = GMQ_QENT_TAIL, key = pos;
+    }
     gmq_qent_t *e = gmq_queue_entry(q, r->id);
-    if (e != NULL) {
+    if (e != NULL && e->state == state && (state != GMQ_QENT_HEAD || e->kind == kind) &&
+        e->key == key && e->retry == r->retry &&
+        (state != GMQ_QENT_DELAYED && state != GMQ_QENT_INFLIGHT ? 1 : e->hnode.key == hkey)) {
         queue_pin(q, e->pos, e->len, -1);
         e->pos = pos;
         queue_pin(q, e->pos, e->len, +1);
         return;
     }
-    e = queue_ent_new(q, r->id, pos, r->len, r->retry);
-    if (r->flags & GMQ_REC_F_TAIL)
-        queue_ent_set(q, e, GMQ_QENT_TAIL, 0, r->pos, 0);
-    else if (r->flags & GMQ_REC_F_RELEASED)
-        queue_ent_set(q, e, GMQ_QENT_HEAD, GMQ_QHEAD_RELEASED, r->pos, 0);
-    else if (r->flags & GMQ_REC_F_RECOVERED)
-        queue_ent_set(q, e, GMQ_QENT_HEAD, GMQ_QHEAD_RECOVERED, r->pos, 0);
-    else if (r->flags & GMQ_REC_F_INFLIGHT)
-        queue_ent_set(q, e, GMQ_QENT_INFLIGHT, 0, r->pos, r->due);
-    else if (r->due > 0 && !q->dead)
-        queue_ent_set(q, e, GMQ_QENT_DELAYED, 0, r->due, r->due);
-    else
-        queue_ent_set(q, e, GMQ_QENT_TAIL, 0, pos, 0);
+    if (e != NULL) {
+        gmq_log_warn("queue %s: the relocated copy of message %" PRIu64 " at %" PRIu64 ":%zu says "
+                     "another state than it is in; taken as it says", q->bind_key, r->id,
+                     GMQ_QPOS_SEG(pos), GMQ_QPOS_OFF(pos));
+        queue_ent_detach(q, e);
+        e->pos = pos;
+        e->len = r->len;
+        e->retry = r->retry;
+    } else {
+        e = queue_ent_new(q, r->id, pos, r->len, r->retry);
+    }
+    queue_ent_set(q, e, state, kind, key, hkey);
 }
 
 /* a DELIVER of a message read from the log: it was the one at the cursor.
