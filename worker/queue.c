@@ -1021,6 +1021,8 @@ queue_apply_drop(gmq_queue_t *q, uint64_t id, uint64_t mpos)
     size_t sz;
     if (queue_log_next(q, &r, &pos, &sz) != GMQ_OK || pos > mpos)
         return;
+    if (pos == mpos && r.id != id)
+        return;                    /* another message is there: not this one's record */
     if (pos == mpos) {
         q->cur_off += sz;
         q->cur_seg->nready--;

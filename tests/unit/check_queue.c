@@ -656,7 +656,8 @@ END_TEST
 /* A dead letter moved back by id names a record after the cursor; if that
  * record is damaged (the scan skipped it, it was never counted), the move
  * changes nothing: it did make it gone and took it off the count of ready
- * messages, so another one was never delivered. Found by fuzz_segment. */
+ * messages, so another one was never delivered. Found by fuzz_segment.
+ * Neither does an ACK of an id that names the record of another message. */
 START_TEST(test_drop_of_damaged_record)
 {
     seg_writer_t w;
@@ -665,18 +666,21 @@ START_TEST(test_drop_of_damaged_record)
     uint64_t p6 = seg_rec(&w, GMQ_REC_MSG, 0, 6, 0, 0, "six, damaged");
     seg_rec(&w, GMQ_REC_MOVED, 0, 6, 0, p6, "");
     ck_assert_int_eq(pwrite(w.fd, "X", 1, (off_t) GMQ_QPOS_OFF(p6) + GMQ_RECORD_HDR), 1);
+    /* and one that names the position of another message: not that one */
+    uint64_t p7 = seg_rec(&w, GMQ_REC_MSG, 0, 7, 0, 0, "seven");
+    seg_rec(&w, GMQ_REC_ACK, 0, 8, 0, p7, "");
     close(w.fd);
     for (int ck = 0; ck < 2; ck++) {
         gmq_queue_t *q = open_q(qdir, 1, 1);
         ck_assert_int_eq(q->ck_loaded, ck);
         ck_assert_uint_eq(q->corrupt, 1);
-        ck_assert_uint_eq(gmq_queue_n_ready(q), 1);
+        ck_assert_uint_eq(gmq_queue_n_ready(q), 2);
         if (ck == 0) {
             gmq_queue_close(q);
             continue;
         }
         char *ids = drain(q);
-        ck_assert_str_eq(ids, "5,");
+        ck_assert_str_eq(ids, "5,7,");
         free(ids);
         gmq_queue_discard(q);
     }
