@@ -1352,11 +1352,15 @@ queue_ent_set(gmq_queue_t *q, gmq_qent_t *e, int state, int kind, uint64_t key, 
         break;
     case GMQ_QENT_DELAYED:
         e->hnode.key = hkey;
+        /* equal due times by id, not by when they were inserted: a scan
+         * after a relocation inserts them in another order */
+        e->hnode.tie = e->id;
         gmq_heap_push(q->sh->delay, &e->hnode);
         q->n_delayed++;
         break;
     case GMQ_QENT_INFLIGHT:
         e->hnode.key = hkey;
+        e->hnode.tie = e->id;
         if (q->recovering)
             gmq_list_push_tail(&q->rec_inflight, &e->link);
         else
@@ -1530,13 +1534,15 @@ queue_cmp_tail(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* the delay heap's order: due time, then insertion */
+/* the delay heap's order: due time, then id, then insertion */
 static int
 queue_cmp_delayed(const void *a, const void *b)
 {
     const gmq_qent_t *x = *(gmq_qent_t *const *) a, *y = *(gmq_qent_t *const *) b;
     if (x->hnode.key != y->hnode.key)
         return x->hnode.key < y->hnode.key ? -1 : 1;
+    if (x->hnode.tie != y->hnode.tie)
+        return x->hnode.tie < y->hnode.tie ? -1 : 1;
     return x->hnode.seq < y->hnode.seq ? -1 : x->hnode.seq > y->hnode.seq;
 }
 
