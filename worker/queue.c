@@ -1029,14 +1029,15 @@ queue_apply_drop(gmq_queue_t *q, uint64_t id, uint64_t mpos)
         q->n_log--;
         return;
     }
-    gmq_segment_t *s = queue_seg(q, mpos);
-    size_t off = GMQ_QPOS_OFF(mpos);
-    /* (a damaged record there was skipped, never counted: nothing to drop) */
-    if (s == NULL || off >= s->wpos || queue_ent_at(q, id, mpos, 1) != NULL ||
-        gmq_record_decode(s->map + off, s->wpos - off, &r, &sz) != GMQ_OK || r.id != id ||
-        !queue_log_ready(q, &r))
+    /* after the cursor (a dead letter moved back by id): the record the
+     * move found, looked up the same way. queue_find_log walks the log's
+     * records, so a damaged one (skipped, never counted) or valid bytes
+     * inside another record are not it: they must not leave the count. */
+    gmq_qmsg_t m;
+    if (queue_find_log(q, id, &m) != GMQ_OK || m.pos != mpos)
         return;
-    gmq_qent_t *e = queue_ent_new(q, id, mpos, r.len, r.retry);
+    gmq_segment_t *s = queue_seg(q, mpos);
+    gmq_qent_t *e = queue_ent_new(q, id, mpos, m.len, m.retry);
     queue_ent_set(q, e, GMQ_QENT_GONE, 0, 0, 0);
     s->nready--;
     q->n_log--;

@@ -687,6 +687,51 @@ START_TEST(test_drop_of_damaged_record)
 }
 END_TEST
 
+/* A finish names a position where a valid record lies that is no record
+ * of the log (the body of another message holds it): the scan never counted
+ * it, so it must not be dropped from the count of ready messages (which then
+ * said 1 for 2, and the second was never delivered). Found by fuzz_segment. */
+START_TEST(test_drop_of_record_inside_another)
+{
+    seg_writer_t w;
+    seg_begin(&w, qdir, 1);
+    seg_rec(&w, GMQ_REC_MSG, 0, 5, 0, 0, "five");
+    char inner[128];
+    gmq_record_t r = { .type = GMQ_REC_MSG, .id = 6, .len = 3, .body = "six", .epoch = 1 };
+    size_t n = gmq_record_encode(inner, &r);
+    close(w.fd);
+    /* written by hand: MSG 7 whose body is the record of 6 */
+    gmq_record_t outer = { .type = GMQ_REC_MSG, .id = 7, .len = (uint32_t) n, .body = inner,
+                           .epoch = 1, .seq = 50 };
+    unsigned char buf[256];
+    size_t on = gmq_record_encode(buf, &outer);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/seg-0000000000000001.log", qdir);
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    off_t at = GMQ_RECORD_HDR + 8;     /* after "five" */
+    ck_assert_int_eq(pwrite(fd, buf, on, at), (ssize_t) on);
+    gmq_record_t mv = { .type = GMQ_REC_MOVED, .id = 6, .epoch = 1, .seq = 51,
+                        .pos = GMQ_QPOS(1, (uint64_t) at + GMQ_RECORD_HDR) };
+    size_t mn = gmq_record_encode(buf, &mv);
+    ck_assert_int_eq(pwrite(fd, buf, mn, at + (off_t) on), (ssize_t) mn);
+    close(fd);
+    for (int ck = 0; ck < 2; ck++) {
+        gmq_queue_t *q = open_q(qdir, 1, 1);
+        ck_assert_int_eq(q->ck_loaded, ck);
+        ck_assert_uint_eq(gmq_queue_n_ready(q), 2);
+        if (ck == 0) {
+            gmq_queue_close(q);
+            continue;
+        }
+        char *ids = drain(q);
+        ck_assert_str_eq(ids, "5,7,");
+        free(ids);
+        gmq_queue_discard(q);
+    }
+}
+END_TEST
+
 /* Two messages taken by one DELIVER (the DELIVER of the one before it was
  * lost) have the same order key at the head after a recovery; one of them
  * is relocated by the gc. The order stays the same after a restart from
@@ -1127,6 +1172,7 @@ queue_suite(void)
     tcase_add_test(tc, test_duplicate_id_in_log);
     tcase_add_test(tc, test_duplicate_id_after_gc);
     tcase_add_test(tc, test_drop_of_damaged_record);
+    tcase_add_test(tc, test_drop_of_record_inside_another);
     tcase_add_test(tc, test_head_order_after_relocation);
     tcase_add_test(tc, test_checkpoint_counts_checked);
     tcase_add_test(tc, test_reloc_copy_state);
