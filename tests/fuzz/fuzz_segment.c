@@ -515,24 +515,29 @@ seg_damage(fuzz_in_t *in, const seg_files_t *f, int *forged, int *unusable, int 
     return same;
 }
 
-/* every MSG record at an 8-aligned offset of the input, of either version */
+/* every MSG record at an 8-aligned offset of the input files (their zero
+ * tails too: a record may end in them), of either version */
 static void
 seg_collect(const seg_files_t *f)
 {
     seg_nvalid = 0;
     for (int i = 0; i < f->n; i++) {
-        const gmq_buf_t *b = &f->data[i];
-        for (size_t off = 0; off + GMQ_RECORD_V1_HDR <= b->len; off += GMQ_RECORD_ALIGN) {
+        size_t n = f->data[i].len + f->pad[i];
+        char *b = calloc(1, n + 1);
+        if (f->data[i].len > 0)
+            memcpy(b, f->data[i].data, f->data[i].len);
+        for (size_t off = 0; off + GMQ_RECORD_V1_HDR <= n; off += GMQ_RECORD_ALIGN) {
             gmq_record_t r;
             size_t sz;
-            if ((gmq_record_decode(b->data + off, b->len - off, &r, &sz) != GMQ_OK &&
-                 gmq_record_decode_v1(b->data + off, b->len - off, &r, &sz) != GMQ_OK) ||
+            if ((gmq_record_decode(b + off, n - off, &r, &sz) != GMQ_OK &&
+                 gmq_record_decode_v1(b + off, n - off, &r, &sz) != GMQ_OK) ||
                 r.type != GMQ_REC_MSG || seg_nvalid == SEG_MAX_VALID)
                 continue;
             seg_valid[seg_nvalid++] = (seg_valid_t) {
                 .id = r.id, .len = r.len,
                 .crc = (uint32_t) crc32(0L, (const Bytef *) r.body, r.len) };
         }
+        free(b);
     }
 }
 
