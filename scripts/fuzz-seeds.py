@@ -146,34 +146,106 @@ write("http", "small_limits", b"\x03\x02" + HTTP["push_form"] + HTTP["pipeline"]
 
 
 # ---- worker/record.c: [flags] record bytes ---------------------------------
-def record(typ, rid, ts=0, due=0, retry=0, flags=0, b=b""):
+def record1(typ, rid, ts=0, due=0, retry=0, flags=0, b=b""):
+    """a record of the previous format (version 1, 48-byte header)"""
     size = (48 + len(b) + 7) & ~7
     tail = struct.pack(">BBHIQQQII", 1, typ, flags, len(b), rid, ts, due, retry, 0) + b
     tail += b"\0" * (size - 8 - len(tail))
     return struct.pack(">II", 0x474d5172, zlib.crc32(tail) & 0xffffffff) + tail
 
 
+def record(typ, rid, ts=0, due=0, retry=0, flags=0, b=b"", seq=0, pos=0, epoch=1):
+    """a record of format 2 (docs/storage.md): 64-byte header with epoch, seq, pos"""
+    size = (64 + len(b) + 7) & ~7
+    tail = struct.pack(">BBHIQQQIIQQ", 2, typ, flags, len(b), rid, ts, due, retry, epoch, seq,
+                       pos) + b
+    tail += b"\0" * (size - 8 - len(tail))
+    return struct.pack(">II", 0x474d5172, zlib.crc32(tail) & 0xffffffff) + tail
+
+
+def qpos(seg, off):
+    return seg << 32 | off
+
+
 for t in range(1, 9):
     write("record", "type%d" % t, b"\x00" + record(t, 5, 100, 200 if t == 1 else 0, 2, 1,
-                                                  b"body!" if t == 1 else b""))
+                                                  b"body!" if t == 1 else b"", seq=t,
+                                                  pos=0 if t in (1, 8) else qpos(1, 64)))
+write("record", "reloc", b"\x00" + record(1, 5, 100, 9000, 3, 0x0b, b"copy", seq=40, pos=7))
 write("record", "fixup", b"\x03" + record(1, 5, b=b"x" * 13)[:-3] + b"\xff\xff\xff")
+write("record", "v1_msg", b"\x04" + record1(1, 5, 100, 200, 2, 0, b"old body"))
+write("record", "v1_fixup", b"\x07" + record1(3, 5)[:-1] + b"\x01")
 
-# ---- worker/segment.c: [mode] raw segment, or [mode|1] program --------------
-seg = (record(1, 1, 10, 0, 0, 0, b"first") + record(1, 2, 11, 5000, 0, 0, b"delayed") +
-       record(2, 1, 12, 42000) + record(1, 3, 13, 0, 0, 0, b"third") + record(3, 3) +
-       record(4, 1, 20, 0, 1, 1) + record(1, 4, 14, 0, 0, 0, b"x" * 100) + record(8, 0) +
-       record(1, 5, 15, 0, 0, 0, b"after purge") + record(2, 5, 16, 30000))
+# ---- worker/segment.c: [mode] [checkpoint] [damage] raw segment, or program ------
+class Log:
+    """a segment of format 2 records, positions and sequence numbers kept"""
+
+    def __init__(self, no=1):
+        self.no, self.data, self.seq, self.pos, self.last, self.at = no, b"", 0, {}, None, []
+
+    def add(self, typ, rid, ts=0, due=0, retry=0, flags=0, b=b"", pos=None):
+        if pos is None:
+            pos = 0 if typ in (1, 8) else self.pos[rid]
+        self.seq += 1
+        off = len(self.data)
+        rec = record(typ, rid, ts, due, retry, flags, b, seq=self.seq, pos=pos)
+        if typ == 1 and not flags & 2:
+            self.pos[rid] = qpos(self.no, off)
+        self.data += rec
+        self.at.append(qpos(self.no, off))
+        self.last = (qpos(self.no, off), struct.unpack(">I", rec[4:8])[0])
+        return self
+
+
+lg = (Log().add(1, 1, 10, b=b"first").add(1, 2, 11, 5000, b=b"delayed").add(2, 1, 12, 42000)
+      .add(1, 3, 13, b=b"third").add(3, 3).add(4, 1, 20, 0, 1, 1).add(1, 4, 14, b=b"x" * 100)
+      .add(8, 0).add(1, 5, 15, b=b"after purge").add(2, 5, 16, 30000)
+      .add(1, 6, 17, b=b"moved back").add(7, 6).add(1, 6, 18, b=b"again")
+      .add(1, 7, 19, 9000, 2, 0x02, b"relocated, delayed", pos=0)
+      .add(1, 8, 20, 0, 1, 0x06, b"relocated, tail", pos=qpos(1, 64))
+      .add(1, 9, 21, b=b"nine").add(6, 9, retry=3))
+seg = lg.data
 write("segment", "raw", b"\x00" + seg)
 write("segment", "raw_prealloc", b"\x04" + seg)
 write("segment", "raw_torn", b"\x04" + seg[:-20])
 mid = len(record(1, 1, 10, 0, 0, 0, b"first"))
 write("segment", "raw_corrupt_middle", b"\x04" + seg[:mid + 9] + b"\xee" + seg[mid + 10:])
-write("segment", "raw_dlq", b"\x06" + record(1, 7, 1, 0, 3, 0, b"dead letter") + record(2, 7, 2, 9000))
+dl = Log().add(1, 7, 1, 0, 3, 0, b"dead letter").add(2, 7, 2, 9000).add(1, 8, 3, 0, 4, 0, b"two")
+write("segment", "raw_dlq", b"\x06" + dl.data)
 write("segment", "raw_auto_ack", b"\x0c" + seg)
+write("segment", "raw_v1", b"\x04" + record1(1, 1, 10, 0, 0, 0, b"old") + record1(1, 2, 11, 5000) +
+      record1(2, 1, 12, 42000) + record1(4, 1, 20, 0, 1, 1) + record1(3, 2))
 
 
-def prog_rec(typ, rid, flags=0, ts=0, due=0x80, retry=0, b=b""):
-    out = bytes([((typ - 1) << 3) | 0, rid - 1, flags, ts, due, retry])
+def checkpoint(applied, check, cursor, max_seq, max_id, segs, ents):
+    """a checkpoint's fields (the target's FIX flag makes its length and CRC right)"""
+    out = struct.pack(">IIIIQQQQIIQQQII Q", 0x474d516b, 1, 0, 0, 0, 0xf00d5, applied, check[0],
+                      check[1], 1, cursor, max_seq, max_id, 0, len(segs), len(ents))
+    for sg in segs:
+        out += struct.pack(">QQQQQ", *sg)
+    for e in ents:   # id, pos, key, hkey, delivered_at, retry, len, state, kind
+        out += struct.pack(">QQQQQIIBB6x", *e)
+    return out
+
+
+# what a scan of lg leaves: 5 recovered (in flight), 6 ready in the log, 7 delayed, 8 tail
+end = qpos(1, len(seg))
+ck = checkpoint(end, lg.last, lg.pos[6], lg.seq, 9, [(1, len(seg), 1, 1, 9)],
+                [(5, lg.pos[5], 10, 0, 16, 0, 11, 1, 1), (8, lg.at[14], qpos(1, 64), 0, 0, 1, 15, 2, 0),
+                 (7, lg.at[13], 0, 9000, 0, 2, 18, 3, 0)])
+write("segment", "raw_checkpoint", b"\x14" + bytes([0x02]) + struct.pack(">H", len(ck)) + ck + seg)
+write("segment", "raw_checkpoint_garbage", b"\x10" + b"\x00\x00\x40" + b"GMQk" + b"\x5a" * 60 + seg)
+# damage to the checkpoint the first close writes: a flipped byte (not used
+# then), a field changed with the CRC made right (forged), torn; to the log
+write("segment", "damage_ckpt_flip", b"\x24" + b"\x00\x00\x64\x40" + seg)
+write("segment", "damage_ckpt_forged", b"\x24" + b"\x08\x00\x3f\x01" + seg)
+write("segment", "damage_ckpt_entry", b"\x24" + b"\x08\x00\xa8\x02" + seg)
+write("segment", "damage_ckpt_torn", b"\x24" + b"\x04\x00\x50\x00" + seg)
+write("segment", "damage_log", b"\x24" + b"\x02\x02\x10\x04" + seg)
+
+
+def prog_rec(typ, rid, flags=0, ts=0, due=0x80, retry=0, pos=0, epoch=0, b=b""):
+    out = bytes([((typ - 1) << 3) | 0, rid - 1, flags, ts, due, retry, pos, epoch])
     if typ == 1:
         out += bytes([len(b)]) + b
     return out
@@ -182,9 +254,12 @@ def prog_rec(typ, rid, flags=0, ts=0, due=0x80, retry=0, b=b""):
 prog = (prog_rec(1, 1, b=b"one") + prog_rec(1, 2, due=5, b=b"two") + prog_rec(2, 1) +
         prog_rec(1, 3, due=0x7f, b=b"far") + prog_rec(6, 2) + b"\x07" +          # next segment
         prog_rec(4, 1, flags=1, retry=2) + b"\x03\x04junk!" + b"\x04\x02" + prog_rec(1, 4, b=b"4") +
-        prog_rec(3, 4) + b"\x1f" + prog_rec(1, 2, b=b"in the dlq") + b"\x05\x00\x10\x01" + b"\x36")
+        prog_rec(3, 4) + prog_rec(1, 5, flags=0x0a, pos=0x83, b=b"reloc") + b"\x27" +  # a gap
+        prog_rec(1, 6, b=b"six") + prog_rec(2, 6) + prog_rec(5, 2) + prog_rec(8, 1, epoch=0xf3) +
+        b"\x1f" + prog_rec(1, 2, b=b"in the dlq") + prog_rec(2, 2) + b"\x05\x00\x10\x01" + b"\x36")
 write("segment", "program", b"\x01" + prog)
 write("segment", "program_auto_ack", b"\x09" + prog)
+write("segment", "program_damage", b"\x21" + b"\x08\x00\x60\x10" + prog)
 
 # ---- common/config.c: file bytes [\0 flag \0 flag ...] ----------------------
 with open(os.path.join(ROOT, "etc", "gmq.conf"), "rb") as f:

@@ -72,7 +72,9 @@ gmq_heap_remove(gmq_heap_t *h, gmq_heap_node_t *n)
 static int
 heap_less(const gmq_heap_node_t *a, const gmq_heap_node_t *b)
 {
-    return a->key < b->key || (a->key == b->key && a->seq < b->seq);
+    if (a->key != b->key)
+        return a->key < b->key;
+    return a->tie < b->tie || (a->tie == b->tie && a->seq < b->seq);
 }
 
 static void

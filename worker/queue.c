@@ -57,6 +57,7 @@ static int            queue_consistent(const gmq_queue_t *q);
 static void           queue_reset(gmq_queue_t *q);
 static void           queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r,
                                        size_t off);
+static int            queue_replay_supersede(gmq_queue_t *q, const gmq_record_t *r);
 static void           queue_apply(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos, size_t sz);
 static void           queue_apply_reloc(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos);
 static void           queue_apply_take(gmq_queue_t *q, const gmq_record_t *r);
@@ -256,7 +257,9 @@ gmq_queue_head(gmq_queue_t *q, gmq_qmsg_t *m)
         }
         if (gmq_queue_view(q, e, m) == GMQ_OK)
             return GMQ_OK;
-        queue_ent_free(q, e);    /* its record is unreadable (logged): it cannot be delivered */
+        /* its record is missing or damaged (logged): it cannot be delivered */
+        q->corrupt++;
+        queue_ent_free(q, e);
     }
 }
 
@@ -266,8 +269,10 @@ gmq_queue_view(gmq_queue_t *q, gmq_qent_t *e, gmq_qmsg_t *m)
     gmq_segment_t *s = queue_seg(q, e->pos);
     size_t off = GMQ_QPOS_OFF(e->pos), sz;
     gmq_record_t r;
+    /* (the CRC too: after a recovery from a checkpoint nothing has read
+     * this record yet, and its bytes may have been damaged since) */
     if (s == NULL || off >= s->wpos ||
-        gmq_record_peek(s->map + off, s->wpos - off, &r, &sz) != GMQ_OK ||
+        gmq_record_decode(s->map + off, s->wpos - off, &r, &sz) != GMQ_OK ||
         r.type != GMQ_REC_MSG || r.id != e->id) {
         gmq_log_error("queue %s: message %" PRIu64 ": its record at %" PRIu64 ":%zu is missing or "
                       "damaged", q->bind_key, e->id, GMQ_QPOS_SEG(e->pos), off);
@@ -693,6 +698,16 @@ queue_load_checkpoint(gmq_queue_t *q, const uint64_t *nos, size_t n, gmq_error_t
             q->cur_off = 0;
         }
     }
+    /* its counts fit the log: nothing is left to read before the cursor
+     * (it never passes there again to correct them), and no more messages
+     * after it than record headers fit */
+    for (size_t j = 0; j < q->nsegs; j++) {
+        gmq_segment_t *s = q->segv[j];
+        int behind = q->cur_seg == NULL || s->no < q->cur_seg->no;
+        size_t from = s == q->cur_seg ? q->cur_off : 0;
+        if ((behind && s->nready > 0) || s->nready > (s->wpos - from) / GMQ_RECORD_HDR)
+            goto done;
+    }
     for (size_t j = 0; j < c.nents; j++) {
         const gmq_checkpoint_ent_t *ce = &c.ents[j];
         gmq_qent_t *e;
@@ -808,9 +823,16 @@ queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off)
 {
     gmq_queue_t *q = arg;
     size_t sz = gmq_record_size(r->len);
+    uint64_t pos = GMQ_QPOS(s->no, off);
+    /* (looked for before the log grows by this record: it is not its own copy) */
+    if (r->type == GMQ_REC_MSG && queue_replay_supersede(q, r)) {
+        gmq_log_warn("%s: record at offset %zu: message %" PRIu64 " was in the queue already; "
+                     "this newer record replaces it", s->path, off, r->id);
+        q->corrupt++;
+    }
     if (off + sz > s->wpos)
         s->wpos = off + sz;          /* the log as it was when this record was written */
-    q->last_pos = GMQ_QPOS(s->no, off);
+    q->last_pos = pos;
     q->last_crc = r->crc;
     q->ck_dirty = 1;
     q->replayed++;
@@ -818,7 +840,38 @@ queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off)
         q->sh->seq = r->seq;
     if (r->epoch > q->sh->epoch)
         q->sh->epoch = r->epoch;
-    queue_apply(q, r, GMQ_QPOS(s->no, off), sz);
+    queue_apply(q, r, pos, sz);
+}
+
+/* A MSG record the writer would have refused: a message of its id is in
+ * the queue already (a push, a dead letter and a move back look the id up
+ * first), or, for a relocated copy without an entry, waits in the log
+ * (only entries are relocated). Damage, or bytes from elsewhere: the two
+ * must not both be delivered. The newer record wins, as in the previous
+ * format's replay: the one the queue holds is dropped (its entry freed, or,
+ * waiting in the log, made gone so the cursor skips it). So the result
+ * does not depend on segments freed since: the record kept is the newest,
+ * in a segment that is not freed before the older ones (and a relocated
+ * copy of its entry comes after it). Returns 1 if it dropped one. */
+static int
+queue_replay_supersede(gmq_queue_t *q, const gmq_record_t *r)
+{
+    gmq_qent_t *e = gmq_queue_entry(q, r->id);
+    gmq_qmsg_t m;
+    if (e != NULL) {
+        if (r->flags & GMQ_REC_F_RELOC)
+            return 0;                    /* a relocation of its entry */
+        queue_ent_free(q, e);
+        return 1;
+    }
+    if (queue_find_log(q, r->id, &m) != GMQ_OK)
+        return 0;
+    gmq_segment_t *s = queue_seg(q, m.pos);
+    e = queue_ent_new(q, r->id, m.pos, m.len, m.retry);
+    queue_ent_set(q, e, GMQ_QENT_GONE, 0, 0, 0);
+    s->nready--;
+    q->n_log--;
+    return 1;
 }
 
 /* ---- applying a record (written now, or replayed) ---- */
@@ -894,31 +947,49 @@ queue_apply(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos, size_t sz)
     }
 }
 
-/* a relocated copy: the entry's record is here now (or, when the original
- * is gone, the entry as the copy describes it) */
+/* A relocated copy: the entry's record is here now, in the state the copy
+ * says (as a recovery that no longer finds the original rebuilds it). A
+ * copy gmq wrote says the state its entry is in, so then only the record
+ * moves; one that says another (damage) is taken as it says either way, so
+ * the state does not depend on whether the original's segment was freed. */
 static void
 queue_apply_reloc(gmq_queue_t *q, const gmq_record_t *r, uint64_t pos)
 {
+    int state, kind = 0;
+    uint64_t key, hkey = 0;
+    if (r->flags & GMQ_REC_F_TAIL) {
+        state = GMQ_QENT_TAIL, key = r->pos;
+    } else if (r->flags & (GMQ_REC_F_RELEASED | GMQ_REC_F_RECOVERED)) {
+        state = GMQ_QENT_HEAD, key = r->pos;
+        kind = (r->flags & GMQ_REC_F_RELEASED) ? GMQ_QHEAD_RELEASED : GMQ_QHEAD_RECOVERED;
+    } else if (r->flags & GMQ_REC_F_INFLIGHT) {
+        state = GMQ_QENT_INFLIGHT, key = r->pos, hkey = r->due;
+    } else if (r->due > 0 && !q->dead) {
+        state = GMQ_QENT_DELAYED, key = hkey = r->due;
+    } else {
+        state = GMQ_QENT_TAIL, key = pos;
+    }
     gmq_qent_t *e = gmq_queue_entry(q, r->id);
-    if (e != NULL) {
+    if (e != NULL && e->state == state && (state != GMQ_QENT_HEAD || e->kind == kind) &&
+        e->key == key && e->retry == r->retry &&
+        (state != GMQ_QENT_DELAYED && state != GMQ_QENT_INFLIGHT ? 1 : e->hnode.key == hkey)) {
         queue_pin(q, e->pos, e->len, -1);
         e->pos = pos;
         queue_pin(q, e->pos, e->len, +1);
         return;
     }
-    e = queue_ent_new(q, r->id, pos, r->len, r->retry);
-    if (r->flags & GMQ_REC_F_TAIL)
-        queue_ent_set(q, e, GMQ_QENT_TAIL, 0, r->pos, 0);
-    else if (r->flags & GMQ_REC_F_RELEASED)
-        queue_ent_set(q, e, GMQ_QENT_HEAD, GMQ_QHEAD_RELEASED, r->pos, 0);
-    else if (r->flags & GMQ_REC_F_RECOVERED)
-        queue_ent_set(q, e, GMQ_QENT_HEAD, GMQ_QHEAD_RECOVERED, r->pos, 0);
-    else if (r->flags & GMQ_REC_F_INFLIGHT)
-        queue_ent_set(q, e, GMQ_QENT_INFLIGHT, 0, r->pos, r->due);
-    else if (r->due > 0 && !q->dead)
-        queue_ent_set(q, e, GMQ_QENT_DELAYED, 0, r->due, r->due);
-    else
-        queue_ent_set(q, e, GMQ_QENT_TAIL, 0, pos, 0);
+    if (e != NULL) {
+        gmq_log_warn("queue %s: the relocated copy of message %" PRIu64 " at %" PRIu64 ":%zu says "
+                     "another state than it is in; taken as it says", q->bind_key, r->id,
+                     GMQ_QPOS_SEG(pos), GMQ_QPOS_OFF(pos));
+        queue_ent_detach(q, e);
+        e->pos = pos;
+        e->len = r->len;
+        e->retry = r->retry;
+    } else {
+        e = queue_ent_new(q, r->id, pos, r->len, r->retry);
+    }
+    queue_ent_set(q, e, state, kind, key, hkey);
 }
 
 /* a DELIVER of a message read from the log: it was the one at the cursor.
@@ -957,19 +1028,23 @@ queue_apply_drop(gmq_queue_t *q, uint64_t id, uint64_t mpos)
     size_t sz;
     if (queue_log_next(q, &r, &pos, &sz) != GMQ_OK || pos > mpos)
         return;
+    if (pos == mpos && r.id != id)
+        return;                    /* another message is there: not this one's record */
     if (pos == mpos) {
         q->cur_off += sz;
         q->cur_seg->nready--;
         q->n_log--;
         return;
     }
-    gmq_segment_t *s = queue_seg(q, mpos);
-    size_t off = GMQ_QPOS_OFF(mpos);
-    if (s == NULL || off >= s->wpos || queue_ent_at(q, id, mpos, 1) != NULL ||
-        gmq_record_peek(s->map + off, s->wpos - off, &r, &sz) != GMQ_OK || r.id != id ||
-        !queue_log_ready(q, &r))
+    /* after the cursor (a dead letter moved back by id): the record the
+     * move found, looked up the same way. queue_find_log walks the log's
+     * records, so a damaged one (skipped, never counted) or valid bytes
+     * inside another record are not it: they must not leave the count. */
+    gmq_qmsg_t m;
+    if (queue_find_log(q, id, &m) != GMQ_OK || m.pos != mpos)
         return;
-    gmq_qent_t *e = queue_ent_new(q, id, mpos, r.len, r.retry);
+    gmq_segment_t *s = queue_seg(q, mpos);
+    gmq_qent_t *e = queue_ent_new(q, id, mpos, m.len, m.retry);
     queue_ent_set(q, e, GMQ_QENT_GONE, 0, 0, 0);
     s->nready--;
     q->n_log--;
@@ -1285,11 +1360,15 @@ queue_ent_set(gmq_queue_t *q, gmq_qent_t *e, int state, int kind, uint64_t key, 
         break;
     case GMQ_QENT_DELAYED:
         e->hnode.key = hkey;
+        /* equal due times by id, not by when they were inserted: a scan
+         * after a relocation inserts them in another order */
+        e->hnode.tie = e->id;
         gmq_heap_push(q->sh->delay, &e->hnode);
         q->n_delayed++;
         break;
     case GMQ_QENT_INFLIGHT:
         e->hnode.key = hkey;
+        e->hnode.tie = e->id;
         if (q->recovering)
             gmq_list_push_tail(&q->rec_inflight, &e->link);
         else
@@ -1438,7 +1517,9 @@ queue_cmp_u64(const void *a, const void *b)
 }
 
 /* head order after a recovery: the recovered ones by delivery, then the
- * released ones, newest first */
+ * released ones, newest first. Ties (messages taken by one DELIVER whose
+ * messages before it lost theirs) by id, not by position: a relocation
+ * moves a record, and the order must not change with it. */
 static int
 queue_cmp_head(const void *a, const void *b)
 {
@@ -1448,25 +1529,28 @@ queue_cmp_head(const void *a, const void *b)
     if (x->key != y->key)
         return x->kind == GMQ_QHEAD_RECOVERED ? (x->key < y->key ? -1 : 1)
                                               : (x->key > y->key ? -1 : 1);
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* (ties, by id for the same reason: only damage gives two one key) */
 static int
 queue_cmp_tail(const void *a, const void *b)
 {
     const gmq_qent_t *x = *(gmq_qent_t *const *) a, *y = *(gmq_qent_t *const *) b;
     if (x->key != y->key)
         return x->key < y->key ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* the delay heap's order: due time, then insertion */
+/* the delay heap's order: due time, then id, then insertion */
 static int
 queue_cmp_delayed(const void *a, const void *b)
 {
     const gmq_qent_t *x = *(gmq_qent_t *const *) a, *y = *(gmq_qent_t *const *) b;
     if (x->hnode.key != y->hnode.key)
         return x->hnode.key < y->hnode.key ? -1 : 1;
+    if (x->hnode.tie != y->hnode.tie)
+        return x->hnode.tie < y->hnode.tie ? -1 : 1;
     return x->hnode.seq < y->hnode.seq ? -1 : x->hnode.seq > y->hnode.seq;
 }
 

@@ -163,9 +163,11 @@ int          gmq_queue_put(gmq_queue_t *q, uint64_t id, const char *body, size_t
 int          gmq_queue_find(gmq_queue_t *q, uint64_t id, gmq_qmsg_t *m);
 /* the entry of id, NULL if it has none (waiting in the log, or not stored) */
 gmq_qent_t  *gmq_queue_entry(const gmq_queue_t *q, uint64_t id);
-/* the next message a pop delivers: GMQ_OK with *m, or GMQ_AGAIN */
+/* the next message a pop delivers: GMQ_OK with *m, or GMQ_AGAIN (an entry
+ * whose record is damaged is dropped on the way and counted as corrupt) */
 int          gmq_queue_head(gmq_queue_t *q, gmq_qmsg_t *m);
-/* the view of an entry; GMQ_ERR if its record cannot be read (logged) */
+/* the view of an entry; GMQ_ERR if its record is missing or damaged (its
+ * CRC is checked; logged) */
 int          gmq_queue_view(gmq_queue_t *q, gmq_qent_t *e, gmq_qmsg_t *m);
 /* the entries in a state (GMQ_QENT_*), in an allocated array (free it) of *n */
 gmq_qent_t **gmq_queue_entries(const gmq_queue_t *q, int state, size_t *n);

@@ -1,7 +1,7 @@
 /*
  * record.c - owns the byte layout of queue log records (see record.h):
- * encoding (version 2) with zlib crc32, and decoding of versions 1 and 2
- * that refuses anything torn or corrupt.
+ * encoding (version 2) with zlib crc32, and decoding of version 2 (and of
+ * version 1 for the conversion) that refuses anything torn or corrupt.
  */
 #include "record.h"
 #include "common/buf.h"
@@ -9,7 +9,10 @@
 #include <string.h>
 #include <zlib.h>
 
-static int    record_header(const unsigned char *p, size_t avail, gmq_record_t *out, size_t *size);
+static int    record_decode(const unsigned char *p, size_t avail, int version, gmq_record_t *out,
+                            size_t *size);
+static int    record_header(const unsigned char *p, size_t avail, int version, gmq_record_t *out,
+                            size_t *size);
 static size_t record_size_v(int version, size_t len);
 
 size_t
@@ -44,13 +47,29 @@ gmq_record_encode(void *dst, const gmq_record_t *r)
 int
 gmq_record_decode(const void *src, size_t avail, gmq_record_t *out, size_t *size)
 {
-    const unsigned char *p = src;
+    return record_decode(src, avail, GMQ_RECORD_VERSION, out, size);
+}
 
-    if (avail < 4)
+int
+gmq_record_decode_v1(const void *src, size_t avail, gmq_record_t *out, size_t *size)
+{
+    return record_decode(src, avail, 1, out, size);
+}
+
+int
+gmq_record_peek(const void *src, size_t avail, gmq_record_t *out, size_t *size)
+{
+    return record_header(src, avail, GMQ_RECORD_VERSION, out, size);
+}
+
+/* ---- static helpers ---- */
+
+static int
+record_decode(const unsigned char *p, size_t avail, int version, gmq_record_t *out, size_t *size)
+{
+    if (avail < 4 || gmq_get_u32(p) == 0)
         return GMQ_AGAIN;
-    if (gmq_get_u32(p) == 0)
-        return GMQ_AGAIN;
-    if (record_header(p, avail, out, size) != GMQ_OK)
+    if (record_header(p, avail, version, out, size) != GMQ_OK)
         return GMQ_ERR;
     uLong crc = crc32(0L, Z_NULL, 0);
     crc = crc32(crc, p + 8, (uInt) (*size - 8));
@@ -59,21 +78,13 @@ gmq_record_decode(const void *src, size_t avail, gmq_record_t *out, size_t *size
     return GMQ_OK;
 }
 
-int
-gmq_record_peek(const void *src, size_t avail, gmq_record_t *out, size_t *size)
-{
-    return record_header(src, avail, out, size);
-}
-
-/* ---- static helpers ---- */
-
 static int
-record_header(const unsigned char *p, size_t avail, gmq_record_t *out, size_t *size)
+record_header(const unsigned char *p, size_t avail, int version, gmq_record_t *out, size_t *size)
 {
     if (avail < GMQ_RECORD_V1_HDR || gmq_get_u32(p) != GMQ_RECORD_MAGIC)
         return GMQ_ERR;
     int v = p[8];
-    if ((v != 1 && v != GMQ_RECORD_VERSION) || p[9] < GMQ_REC_MSG || p[9] > GMQ_REC_TYPE_MAX)
+    if (v != version || p[9] < GMQ_REC_MSG || p[9] > GMQ_REC_TYPE_MAX)
         return GMQ_ERR;
     uint32_t len = gmq_get_u32(p + 12);
     if (len > GMQ_RECORD_MAX_BODY || record_size_v(v, len) > avail)

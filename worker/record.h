@@ -6,8 +6,8 @@
  *  10 u16 flags | 12 u32 body len | 16 u64 id | 24 u64 ts | 32 u64 due
  *  40 u32 retry | 44 u32 epoch | 48 u64 seq | 56 u64 pos | 64 body, zero padding
  *  to a multiple of 8
- * Version 1 (read only, for the upgrade): the same up to 40 u32 retry, then
- *  44 u32 zero | 48 body; seq, epoch and pos decode as 0.
+ * Version 1 (read only, for the upgrade: gmq_record_decode_v1): the same up
+ *  to 40 u32 retry, then 44 u32 zero | 48 body; seq, epoch and pos decode as 0.
  */
 #ifndef GMQ_RECORD_H
 #define GMQ_RECORD_H
@@ -73,14 +73,21 @@ gmq_record_size(size_t body_len)
  * for gmq_record_size(r->len) bytes. Returns that size. */
 size_t gmq_record_encode(void *dst, const gmq_record_t *r);
 
-/* Decode the record (version 1 or 2) at src with avail bytes readable.
- * GMQ_OK: *out filled, *size = bytes taken. GMQ_AGAIN: a zero magic word
- * (end of data). GMQ_ERR: anything else that is not a valid record (bad
- * magic, version, type, length past avail, CRC mismatch). */
+/* Decode the version 2 record at src with avail bytes readable.
+ * GMQ_OK: *out filled, *size = bytes taken (gmq_record_size(out->len)).
+ * GMQ_AGAIN: a zero magic word, or fewer than 4 bytes (end of data).
+ * GMQ_ERR: anything else that is not a valid version 2 record (bad magic,
+ * another version — a version 1 record is none: a log holds records of
+ * one version —, bad type, length past avail, CRC mismatch). */
 int    gmq_record_decode(const void *src, size_t avail, gmq_record_t *out, size_t *size);
+/* The same for a version 1 record (the previous format, read only by the
+ * conversion, worker/upgrade.c): *size is its 48-byte header plus the body,
+ * padded; seq, epoch and pos are 0. A version 2 record is GMQ_ERR. */
+int    gmq_record_decode_v1(const void *src, size_t avail, gmq_record_t *out, size_t *size);
 
-/* The header of a record known to be valid (decoded before), without the
- * CRC check: GMQ_OK, or GMQ_ERR when the magic, version or length is wrong. */
+/* The header of a version 2 record known to be valid (decoded before),
+ * without the CRC check: GMQ_OK, or GMQ_ERR when the magic, version, type
+ * or length is wrong. */
 int    gmq_record_peek(const void *src, size_t avail, gmq_record_t *out, size_t *size);
 
 #endif

@@ -28,6 +28,7 @@ static gmq_segment_t *segment_new(char *path, uint64_t no, int fd, size_t size, 
 static size_t         segment_window(const gmq_segment_t *s, size_t p);
 static size_t         segment_data_end(const gmq_segment_t *s, size_t from, size_t to);
 static size_t         segment_find(const gmq_segment_t *s, size_t from, size_t end);
+static int            segment_decode(const gmq_segment_t *s, size_t p, gmq_record_t *r, size_t *sz);
 static void           segment_mark(gmq_segment_t *s, size_t lo, size_t hi);
 static int            segment_storage_err(gmq_error_t *err, int e, const char *what,
                                           const char *path);
@@ -117,7 +118,7 @@ gmq_segment_scan(gmq_segment_t *s, size_t from, gmq_segment_scan_fn fn, void *ar
     while (p + GMQ_RECORD_HDR <= s->size) {
         gmq_record_t r;
         size_t sz;
-        if (gmq_record_decode(s->map + p, s->size - p, &r, &sz) == GMQ_OK) {
+        if (segment_decode(s, p, &r, &sz) == GMQ_OK) {
             fn(arg, s, &r, p);
             p += sz;
             continue;
@@ -242,6 +243,7 @@ segment_new(char *path, uint64_t no, int fd, size_t size, gmq_error_t *err)
     }
     gmq_segment_t *s = gmq_xcalloc(1, sizeof(*s));
     s->min_id = UINT64_MAX;
+    s->version = GMQ_RECORD_VERSION;
     s->no = no;
     s->fd = fd;
     s->map = map;
@@ -285,10 +287,18 @@ segment_find(const gmq_segment_t *s, size_t from, size_t end)
     for (size_t p = from; p < end && p + GMQ_RECORD_HDR <= s->size; p += GMQ_RECORD_ALIGN) {
         gmq_record_t r;
         size_t sz;
-        if (gmq_record_decode(s->map + p, s->size - p, &r, &sz) == GMQ_OK)
+        if (segment_decode(s, p, &r, &sz) == GMQ_OK)
             return p;
     }
     return 0;
+}
+
+/* the record at p, of the version the segment's log holds */
+static int
+segment_decode(const gmq_segment_t *s, size_t p, gmq_record_t *r, size_t *sz)
+{
+    return s->version == 1 ? gmq_record_decode_v1(s->map + p, s->size - p, r, sz)
+                           : gmq_record_decode(s->map + p, s->size - p, r, sz);
 }
 
 static void

@@ -26,6 +26,9 @@ struct gmq_segment_s {
     size_t     dirty_lo;    /* [dirty_lo, dirty_hi) written since the last sync */
     size_t     dirty_hi;
     char      *path;
+    int        version;     /* of the records its log holds: GMQ_RECORD_VERSION, or 1
+                             * for an old log the conversion reads (set before a scan);
+                             * a record of the other version is no record here */
     /* kept by the owning queue (worker/queue.c), not by this module: */
     uint64_t   pins;        /* entries whose MSG record is here */
     size_t     pin_bytes;   /* ...and the bytes of those records */

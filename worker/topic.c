@@ -829,8 +829,9 @@ topic_expire(gmq_topic_t *t, gmq_qent_t *e, gmq_error_t *err)
     if (d == NULL)
         return GMQ_ERR;
     if (gmq_queue_view(q, e, &m) != GMQ_OK)
-        return gmq_error_set(err, GMQ_E_STORAGE, "storage error: message %" PRIu64 " cannot be "
-                             "read", e->id);
+        /* its record is damaged (logged): nothing to copy; back to ready,
+         * where the next pop drops it, rather than failing every second */
+        return gmq_queue_requeue(q, e, retry, 0, err);
     if (gmq_queue_find(d, m.id, &dup) != GMQ_OK &&
         gmq_queue_put(d, m.id, m.body, m.len, retry, m.pushed_at, 0, err) != GMQ_OK)
         return GMQ_ERR;

@@ -146,6 +146,7 @@ gmq_upgrade_queue(const char *dir, const char *bind_key, int dead, gmq_qshared_t
     for (k = 0; k < n; k++) {
         if ((segs[k] = gmq_segment_open(dir, nos[k], err)) == NULL)
             goto out;
+        segs[k]->version = 1;         /* records of the old format only */
         gmq_segment_scan(segs[k], 0, upgrade_rec, &u, &corrupt);
     }
     /* delivered but never finished: ready again, first in line, in delivery order */

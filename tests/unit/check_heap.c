@@ -1,6 +1,7 @@
 /*
  * check_heap.c - the min-heap with back-index used as delay heap and TTR
- * heap: order, ties in insertion order, removal from the middle, and a
+ * heap: order, ties by the owner's tie-break then in insertion order,
+ * removal from the middle, and a
  * randomized comparison against sorting.
  */
 #include "worker/heap.h"
@@ -92,6 +93,28 @@ START_TEST(test_remove_middle_random)
     gmq_heap_free(&h);
 }
 END_TEST
+/* equal keys: by the tie-break first (the queue's: the id), then FIFO */
+START_TEST(test_ties_by_tie)
+{
+    gmq_heap_t h;
+    gmq_heap_init(&h);
+    item_t it[6];
+    static const uint64_t tie[] = { 3, 1, 2, 1, 0, 3 };
+    static const int want[] = { 4, 1, 3, 2, 0, 5 };
+    for (int i = 0; i < 6; i++) {
+        it[i].tag = i;
+        gmq_heap_node_init(&it[i].node);
+        it[i].node.key = 7;
+        it[i].node.tie = tie[i];
+        gmq_heap_push(&h, &it[i].node);
+    }
+    for (int i = 0; i < 6; i++) {
+        item_t *x = container_of(gmq_heap_pop(&h), item_t, node);
+        ck_assert_int_eq(x->tag, want[i]);
+    }
+    gmq_heap_free(&h);
+}
+END_TEST
 
 START_TEST(test_reinsert_new_key)
 {
@@ -120,6 +143,7 @@ heap_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_order);
     tcase_add_test(tc, test_ties_fifo);
+    tcase_add_test(tc, test_ties_by_tie);
     tcase_add_test(tc, test_remove_middle_random);
     tcase_add_test(tc, test_reinsert_new_key);
     suite_add_tcase(s, tc);

@@ -776,6 +776,33 @@ START_TEST(test_corrupt_after_checkpoint)
 }
 END_TEST
 
+/* a message whose record was damaged while it was in flight, past its
+ * last retry: it cannot be copied to the dead-letter queue (its CRC fails),
+ * so it goes back to ready, where the next pop drops it and counts it; the
+ * TTR does not fail again every second */
+START_TEST(test_expire_damaged_record)
+{
+    gmq_topic_t *t = open_topic();          /* retry limit 2, TTR 30 s */
+    uint64_t now = T0;
+    push_ok(t, 1, "", "0123456789abcdef", 0, now);
+    for (int r = 0; r <= 2; r++) {
+        ck_assert_uint_eq(pop_ok(t, "", now).id, 1);
+        if (r == 2)
+            damage_first_segment(GMQ_RECORD_HDR + 3, 4, 0);   /* message 1's body */
+        now += 30000;
+        ck_assert_int_eq(gmq_topic_tick(t, now), 1);
+    }
+    ck_assert_int_eq(stat_field(t, "wait_ack_num"), 0);
+    ck_assert_int_eq(stat_field(t, "dead_num"), 0);
+    ck_assert_uint_eq(gmq_topic_next_deadline(t), 0);
+    push_ok(t, 2, "", "0123456789abcdef", 0, now);
+    ck_assert_uint_eq(pop_ok(t, "", now).id, 2);
+    expect_empty(t, "", now);
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
+    gmq_topic_close(t);
+}
+END_TEST
+
 /* a long-delayed message must not pin every later segment */
 START_TEST(test_space_pinned_by_delay)
 {
@@ -1424,6 +1451,7 @@ topic_suite(void)
     tcase_add_test(tc, test_recover_ack_after_corrupt_deliver);
     tcase_add_test(tc, test_recover_torn_tail);
     tcase_add_test(tc, test_corrupt_after_checkpoint);
+    tcase_add_test(tc, test_expire_damaged_record);
     tcase_add_test(tc, test_upgrade_fixture);
     tcase_add_test(tc, test_space_pinned_by_delay);
     tcase_add_test(tc, test_space_lagging_consumer);
