@@ -208,7 +208,7 @@ tcp_client_side(const char *p, size_t n, size_t max_len)
     const char *d;
     uint32_t dlen;
     while (gmq_tcp_frame_decode(p + off, n - off, max_len, &type, &d, &dlen, &used) == GMQ_OK) {
-        FUZZ_CHECK(type >= GMQ_TCP_MESSAGE && type <= GMQ_TCP_PING && dlen <= max_len);
+        FUZZ_CHECK(type >= GMQ_TCP_MESSAGE && type <= GMQ_TCP_RAW && dlen <= max_len);
         FUZZ_CHECK(used == GMQ_TCP_FRAME_HDR + dlen && used <= n - off && d == p + off + GMQ_TCP_FRAME_HDR);
         off += used;
     }
