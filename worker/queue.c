@@ -660,8 +660,11 @@ queue_load_checkpoint(gmq_queue_t *q, const uint64_t *nos, size_t n, gmq_error_t
         s->max_id = c.segs[k].max_id;
         q->n_log += s->nready;
     }
-    /* the last record it covers is still in the log, unchanged */
+    /* the last record it covers is still in the log, unchanged (its
+     * segment is not freed before a newer checkpoint is written) */
     gmq_segment_t *cs = c.check_pos != GMQ_QPOS_NONE ? queue_seg(q, c.check_pos) : NULL;
+    if (c.check_pos != GMQ_QPOS_NONE && cs == NULL)
+        goto done;
     if (cs != NULL) {
         gmq_record_t r;
         size_t sz, off = GMQ_QPOS_OFF(c.check_pos);
