@@ -21,7 +21,9 @@
  *     push appends after the recovered records;
  *   - a third open holds exactly the new message and the delayed ones not
  *     yet due: nothing acked comes back, nothing is lost; and a scan of
- *     the whole log (checkpoints removed) gives the same state.
+ *     the whole log (checkpoints removed) gives the same state (unless the
+ *     log was damaged between the opens: damage in the part a checkpoint
+ *     spared the recovery from reading is found when that part is read).
  * A checkpoint with a CRC that fits (made so by this target) that gmq did
  * not write is trusted as any checkpoint with a good CRC is: it may say a
  * message acked in the log is ready, count messages the log does not hold,
@@ -217,19 +219,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(c3.delayed == c2.delayed);
     char *d3 = seg_describe(t);
     gmq_topic_close(t);
-    /* the same by a scan of all, unless a forged checkpoint made the state */
+    /* the same by a scan of all, unless a forged checkpoint made the state
+     * or the log was damaged where the checkpoint spared the recovery from
+     * reading (found only when read: an entry's damaged record when it is
+     * delivered, and a delayed one may not be due yet) */
     seg_path(path, sizeof(path), "q/q/checkpoint");
     unlink(path);
     seg_path(path, sizeof(path), "dlq/q/checkpoint");
     unlink(path);
     t = seg_open(4);
     char *d4 = seg_describe(t);
-    if (!forged && strcmp(d3, d4) != 0)
+    if (!forged && !logdmg && strcmp(d3, d4) != 0)
         fprintf(stderr, "from the checkpoint:\n%s\nby a scan:\n%s\n", d3, d4);
-    FUZZ_CHECK(forged || strcmp(d3, d4) == 0);
+    FUZZ_CHECK(forged || logdmg || strcmp(d3, d4) == 0);
     free(d3);
     free(d4);
-    if (pushed && !forged) {
+    if (pushed && !forged && !logdmg) {
         gmq_msg_t m;
         FUZZ_CHECK(gmq_topic_pop(t, "q", SEG_NOW, &m, &err) == GMQ_OK);
         FUZZ_CHECK(m.id == SEG_NEW_ID && m.len == 5 && memcmp(m.body, "after", 5) == 0);
