@@ -257,8 +257,10 @@ gmq_queue_head(gmq_queue_t *q, gmq_qmsg_t *m)
         }
         if (gmq_queue_view(q, e, m) == GMQ_OK)
             return GMQ_OK;
-        /* its record is missing or damaged (logged): it cannot be delivered */
+        /* its record is missing or damaged (logged): it cannot be delivered
+         * (no record says so: the next checkpoint does) */
         q->corrupt++;
+        q->ck_dirty = 1;
         queue_ent_free(q, e);
     }
 }
@@ -667,8 +669,11 @@ queue_load_checkpoint(gmq_queue_t *q, const uint64_t *nos, size_t n, gmq_error_t
         s->max_id = c.segs[k].max_id;
         q->n_log += s->nready;
     }
-    /* the last record it covers is still in the log, unchanged */
+    /* the last record it covers is still in the log, unchanged (its
+     * segment is not freed before a newer checkpoint is written) */
     gmq_segment_t *cs = c.check_pos != GMQ_QPOS_NONE ? queue_seg(q, c.check_pos) : NULL;
+    if (c.check_pos != GMQ_QPOS_NONE && cs == NULL)
+        goto done;
     if (cs != NULL) {
         gmq_record_t r;
         size_t sz, off = GMQ_QPOS_OFF(c.check_pos);
@@ -1215,9 +1220,11 @@ queue_log_scan(gmq_queue_t *q, gmq_segment_t **sp, size_t *offp, gmq_record_t *r
         if (off >= s->wpos) {
             gmq_segment_t *n = queue_seg_next(q, s);
             if (settle && s->nready > 0) {
-                /* what it still counted was lost to damage (logged below) */
+                /* what it still counted was lost to damage (logged below);
+                 * no record says so: the next checkpoint does */
                 q->n_log -= s->nready;
                 s->nready = 0;
+                q->ck_dirty = 1;
             }
             if (n == NULL)
                 break;
@@ -1234,6 +1241,7 @@ queue_log_scan(gmq_queue_t *q, gmq_segment_t **sp, size_t *offp, gmq_record_t *r
                 gmq_log_warn("%s: corrupt record at offset %zu, skipped %zu bytes", s->path, off,
                              next - off);
                 q->corrupt++;
+                q->ck_dirty = 1;
             }
             off = next;
             continue;

@@ -21,7 +21,9 @@
  *     push appends after the recovered records;
  *   - a third open holds exactly the new message and the delayed ones not
  *     yet due: nothing acked comes back, nothing is lost; and a scan of
- *     the whole log (checkpoints removed) gives the same state.
+ *     the whole log (checkpoints removed) gives the same state (unless the
+ *     log was damaged between the opens: damage in the part a checkpoint
+ *     spared the recovery from reading is found when that part is read).
  * A checkpoint with a CRC that fits (made so by this target) that gmq did
  * not write is trusted as any checkpoint with a good CRC is: it may say a
  * message acked in the log is ready, count messages the log does not hold,
@@ -31,7 +33,7 @@
  * The directory is on /dev/shm when it is writable (tmpfs: fast), else
  * TMPDIR; fsync=no (syncing is not what is tested here). To look at a
  * crash: FUZZ_SEGMENT_LOG=1 shows the recovery's log, FUZZ_SEGMENT_KEEP=dir
- * keeps a copy of the topic's files as the input made them.
+ * keeps a copy of the topic's files before each open (dir/1 .. dir/4).
  */
 #include "fuzz.h"
 #include "common/buf.h"
@@ -110,7 +112,7 @@ static int  seg_damage(fuzz_in_t *in, const seg_files_t *f, int *forged, int *un
                        int *logdmg);
 static void seg_collect(const seg_files_t *f);
 static int  seg_is_valid(uint64_t id, const char *body, size_t len);
-static gmq_topic_t *seg_open(void);
+static gmq_topic_t *seg_open(int n);
 static void seg_counts(gmq_topic_t *t, seg_counts_t *c);
 static char *seg_describe(gmq_topic_t *t);
 static int  seg_loaded(gmq_topic_t *t, int which);
@@ -151,13 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     seg_write(&f, (mode & SEG_M_AUTO_ACK) != 0);
     seg_collect(&f);
-    if (getenv("FUZZ_SEGMENT_KEEP") != NULL) {
-        /* to look at a crash's files: a copy before the first open */
-        char cmd[2 * PATH_MAX + 64];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s/t' '%s'", getenv("FUZZ_SEGMENT_KEEP"),
-                 seg_root, getenv("FUZZ_SEGMENT_KEEP"));
-        FUZZ_CHECK(system(cmd) == 0);
-    }
+
     /* forged: a checkpoint with a CRC that fits, not written by gmq */
     int forged = 0, ckq = 0, conv = 0;
     char path[PATH_MAX + 64];
@@ -169,7 +165,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         forged = seg_write_ckpt(&ck, &ckq);
 
     seg_counts_t c1, c2, c3;
-    gmq_topic_t *t = seg_open();
+    gmq_topic_t *t = seg_open(1);
     /* (a conversion of a version 1 log writes the checkpoint it opens from) */
     FUZZ_CHECK(forged || seg_loaded(t, ckq & ~conv) == 0);
     seg_counts(t, &c1);
@@ -181,7 +177,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int same = 1, unusable = 0, logdmg = 0;
     if (mode & SEG_M_DAMAGE)
         same = seg_damage(&dmg, &f, &forged, &unusable, &logdmg);
-    t = seg_open();
+    t = seg_open(2);
     FUZZ_CHECK(seg_loaded(t, unusable) == 0);
     seg_counts(t, &c2);
     char *d2 = seg_describe(t);
@@ -217,25 +213,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(gmq_topic_sync(t, SEG_NOW) == GMQ_OK);
     gmq_topic_close(t);
 
-    t = seg_open();
+    t = seg_open(3);
     seg_counts(t, &c3);
     FUZZ_CHECK(c3.ready == (uint64_t) pushed && c3.inflight == 0 && c3.dead == 0);
     FUZZ_CHECK(c3.delayed == c2.delayed);
     char *d3 = seg_describe(t);
     gmq_topic_close(t);
-    /* the same by a scan of all, unless a forged checkpoint made the state */
+    /* the same by a scan of all, unless a forged checkpoint made the state
+     * or the log was damaged where the checkpoint spared the recovery from
+     * reading (found only when read: an entry's damaged record when it is
+     * delivered, and a delayed one may not be due yet) */
     seg_path(path, sizeof(path), "q/q/checkpoint");
     unlink(path);
     seg_path(path, sizeof(path), "dlq/q/checkpoint");
     unlink(path);
-    t = seg_open();
+    t = seg_open(4);
     char *d4 = seg_describe(t);
-    if (!forged && strcmp(d3, d4) != 0)
+    if (!forged && !logdmg && strcmp(d3, d4) != 0)
         fprintf(stderr, "from the checkpoint:\n%s\nby a scan:\n%s\n", d3, d4);
-    FUZZ_CHECK(forged || strcmp(d3, d4) == 0);
+    FUZZ_CHECK(forged || logdmg || strcmp(d3, d4) == 0);
     free(d3);
     free(d4);
-    if (pushed && !forged) {
+    if (pushed && !forged && !logdmg) {
         gmq_msg_t m;
         FUZZ_CHECK(gmq_topic_pop(t, "q", SEG_NOW, &m, &err) == GMQ_OK);
         FUZZ_CHECK(m.id == SEG_NEW_ID && m.len == 5 && memcmp(m.body, "after", 5) == 0);
@@ -554,9 +553,17 @@ seg_is_valid(uint64_t id, const char *body, size_t len)
     return 0;
 }
 
+/* open n (1..4); FUZZ_SEGMENT_KEEP=dir: the files before it, in dir/<n> */
 static gmq_topic_t *
-seg_open(void)
+seg_open(int n)
 {
+    const char *keep = getenv("FUZZ_SEGMENT_KEEP");
+    if (keep != NULL) {
+        char cmd[2 * PATH_MAX + 64];
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && rm -rf '%s/%d' && cp -a '%s/t' '%s/%d'", keep,
+                 keep, n, seg_root, keep, n);
+        FUZZ_CHECK(system(cmd) == 0);
+    }
     gmq_store_opts_t o = {
         .data_dir = seg_root, .fsync = 2 /* GMQ_FSYNC_NO */, .segment_size = 1 << 20,
         .max_delay_ms = SEG_FAR, .default_ttr = 30, .default_retry = 3, .max_queues = 16,

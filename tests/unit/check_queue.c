@@ -774,6 +774,42 @@ START_TEST(test_head_order_after_relocation)
 }
 END_TEST
 
+/* The segment that holds the last record a checkpoint covers is gone (cut
+ * to less than a record header, so the open removes it): the checkpoint
+ * does not match the log any more (gmq frees no such segment before a newer
+ * checkpoint), so the log is scanned. It was used, as if the segment had
+ * been freed: it held the newer copy of message 1, so the checkpoint said
+ * 1 was gone and a later scan found the older copy. Found by fuzz_segment. */
+START_TEST(test_checkpoint_segment_lost)
+{
+    seg_writer_t w;
+    seg_begin(&w, qdir, 1);
+    seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "older");
+    seg_rec(&w, GMQ_REC_MSG, 0, 3, T0 + 1000000000ull, 0, "far");  /* keeps segment 1 */
+    close(w.fd);
+    seg_begin(&w, qdir, 2);
+    seg_rec(&w, GMQ_REC_MSG, 0, 1, 0, 0, "newer");
+    close(w.fd);
+    gmq_queue_t *q = open_q(qdir, 0, 1);
+    ck_assert_uint_eq(gmq_queue_n_ready(q), 1);
+    gmq_queue_close(q);
+    sh_cmd("truncate -s 17 %s/seg-0000000000000002.log%s", qdir, "");
+    q = open_q(qdir, 0, 1);
+    ck_assert_int_eq(q->ck_loaded, 0);
+    gmq_qmsg_t m;
+    ck_assert_int_eq(gmq_queue_head(q, &m), GMQ_OK);
+    ck_assert(m.len == 5 && memcmp(m.body, "older", 5) == 0);
+    char *got = describe(q);
+    gmq_queue_discard(q);
+    q = open_q(qdir, 0, 0);
+    char *scan = describe(q);
+    ck_assert_str_eq(got, scan);
+    gmq_queue_discard(q);
+    free(got);
+    free(scan);
+}
+END_TEST
+
 /* A relocated copy that says another state than its message's entry has
  * (delayed, the copy says ready in the tail): the copy's state is taken,
  * as a scan that no longer finds the original takes it; the recovery's gc
@@ -1175,6 +1211,7 @@ queue_suite(void)
     tcase_add_test(tc, test_drop_of_record_inside_another);
     tcase_add_test(tc, test_head_order_after_relocation);
     tcase_add_test(tc, test_checkpoint_counts_checked);
+    tcase_add_test(tc, test_checkpoint_segment_lost);
     tcase_add_test(tc, test_reloc_copy_state);
     tcase_add_test(tc, test_equal_due_after_relocation);
     tcase_add_test(tc, test_entry_damaged_after_checkpoint);

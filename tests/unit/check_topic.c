@@ -776,6 +776,30 @@ START_TEST(test_corrupt_after_checkpoint)
 }
 END_TEST
 
+/* what the cursor finds damaged changes the counts with no record written:
+ * the next checkpoint keeps that, so a restart does not count the damaged
+ * message again (it did: no record, no checkpoint). Found by fuzz_segment. */
+START_TEST(test_corrupt_after_checkpoint_kept)
+{
+    gmq_topic_t *t = open_topic();
+    push_ok(t, 1, "", "0123456789abcdef", 0, T0);
+    push_ok(t, 2, "", "0123456789abcdef", 100000000, T0);     /* delayed: not read */
+    gmq_topic_close(t);
+    damage_first_segment(20, 4, 0);                    /* message 1's header */
+    t = open_topic();
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 1);     /* not read yet */
+    expect_empty(t, "", T0);
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 0);
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
+    gmq_topic_close(t);
+    t = open_topic();
+    ck_assert_int_eq(stat_field(t, "queue_msg_num"), 0);
+    ck_assert_int_eq(stat_field(t, "corrupt_records"), 1);
+    expect_empty(t, "", T0);
+    gmq_topic_close(t);
+}
+END_TEST
+
 /* a message whose record was damaged while it was in flight, past its
  * last retry: it cannot be copied to the dead-letter queue (its CRC fails),
  * so it goes back to ready, where the next pop drops it and counts it; the
@@ -1452,6 +1476,7 @@ topic_suite(void)
     tcase_add_test(tc, test_recover_torn_tail);
     tcase_add_test(tc, test_corrupt_after_checkpoint);
     tcase_add_test(tc, test_expire_damaged_record);
+    tcase_add_test(tc, test_corrupt_after_checkpoint_kept);
     tcase_add_test(tc, test_upgrade_fixture);
     tcase_add_test(tc, test_space_pinned_by_delay);
     tcase_add_test(tc, test_space_lagging_consumer);
