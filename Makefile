@@ -18,11 +18,11 @@ endif
 # --- sources (explicit lists; main.c files stay out so tests link the rest) ---
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
                common/seam.c common/etcdapi.c common/procstat.c common/net.c common/histo.c
-PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c
+PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c proto/zygote.c
 STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/route.c \
                worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c \
                worker/syncstat.c worker/checkpoint.c worker/upgrade.c worker/trash.c
-WORKER_SRCS := worker/worker.c $(STORE_SRCS)
+WORKER_SRCS := worker/worker.c worker/zygote.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
                master/etcd.c master/service.c master/metrics.c master/web.c master/nodeinfo.c \
@@ -36,7 +36,7 @@ LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicadm counters etcdapi discovery queue \
-               histo metrics ctl call
+               histo metrics ctl call zygote
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 BINS := $(BUILD)/gmq-master $(BUILD)/gmq-worker $(BUILD)/gmqctl $(BUILD)/gmq-bench
@@ -123,6 +123,7 @@ $(BUILD)/tests/check_buf:    $(COMMON_OBJS)
 $(BUILD)/tests/check_config: $(COMMON_OBJS)
 $(BUILD)/tests/check_ipc:    $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_op:     $(COMMON_OBJS) $(PROTO_OBJS)
+$(BUILD)/tests/check_zygote: $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_tcp:    $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_net:    $(COMMON_OBJS)
 $(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o

@@ -123,6 +123,7 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
     m->reqs = gmq_reqs_new();
     gmq_id_init(&m->ids, m->cfg.node_id);
     m->started_ms = gmq_now_ms();
+    m->spawn = gmq_spawn_new(m->worker_path);
     m->sup = gmq_sup_new(m);
     m->etcd = gmq_etcd_new(m->loop, &m->cfg);
     gmq_proctitle_set("gmq-master tcp=%s http=%s", m->cfg.tcp_addr, m->cfg.http_addr);
@@ -158,6 +159,7 @@ gmq_master_free(gmq_master_t *m)
     while (!gmq_list_empty(&m->dead_conns))
         gmq_conn_free(container_of(m->dead_conns.next, gmq_conn_t, link));
     gmq_sup_free(m->sup);
+    gmq_spawn_free(m->spawn);
     gmq_etcd_free(m->etcd);
     gmq_reqs_free(m->reqs);
     gmq_listen_close(m);

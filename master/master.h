@@ -18,6 +18,7 @@
 #include "proto/errors.h"
 #include "proto/ipc.h"
 #include "req.h"
+#include "spawn.h"
 
 #include <ev.h>
 
@@ -30,6 +31,7 @@ struct gmq_master_s {
     char          **argv;
     int             tcp_fd, http_fd, sig_fd, lock_fd;
     char            worker_path[4096];   /* gmq-worker (spawn.h) */
+    gmq_spawner_t  *spawn;               /* starts the workers (spawn.h) */
     ev_io           tcp_io, http_io, sig_io;
     ev_timer        accept_pause;  /* accepting paused after EMFILE/ENFILE */
     gmq_log_rate_t  accept_warn;   /* accept failures: one log line a second */

@@ -417,6 +417,15 @@ metrics_write_workers(gmq_master_t *m, gmq_buf_t *b)
     }
     metrics_head(b, "gmq_workers", "gauge", "Topics in the worker table.");
     metrics_sample(b, "gmq_workers", NULL, n);
+    uint64_t by_zygote, by_exec;
+    gmq_spawn_counts(m->spawn, &by_zygote, &by_exec);
+    metrics_head(b, "gmq_worker_starts_total", "counter",
+                 "Worker processes started: forked by the zygote, or each a program of its own "
+                 "(no zygote).");
+    metrics_sample(b, "gmq_worker_starts_total", "how=\"zygote\"", (double) by_zygote);
+    metrics_sample(b, "gmq_worker_starts_total", "how=\"exec\"", (double) by_exec);
+    metrics_head(b, "gmq_worker_zygote_up", "gauge", "1 while the worker zygote is running.");
+    metrics_sample(b, "gmq_worker_zygote_up", NULL, gmq_spawn_zygote_pid(m->spawn) > 0);
     metrics_head(b, "gmq_worker_restarts_total", "counter",
                  "Times the topic's worker was respawned after it exited.");
     for (int i = 0; i < n; i++)

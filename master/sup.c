@@ -247,7 +247,7 @@ sup_spawn(gmq_wproc_t *w)
     gmq_op_settings_t set;
     gmq_op_settings_from_config(&set, &m->cfg);
     pid_t pid;
-    int e = gmq_spawn_worker(m->worker_path, w->topic, m->cfg.data_save_path, &set, sv[1],
+    int e = gmq_spawn_worker(m->spawn, w->topic, m->cfg.data_save_path, &set, sv[1],
                              m->lock_fd, gmq_log_fd(), &pid);
     if (e != 0) {
         close(sv[0]);
@@ -473,8 +473,10 @@ gmq_sup_reap(gmq_sup_t *s)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         gmq_wproc_t *w = sup_find_pid(s, pid);
-        if (w == NULL)
+        if (w == NULL) {
+            gmq_spawn_reaped(s->m->spawn, pid, status);     /* the zygote? */
             continue;
+        }
         char why[128];
         if (WIFEXITED(status))
             snprintf(why, sizeof(why), "exited with status %d", WEXITSTATUS(status));
