@@ -269,9 +269,10 @@ itest: $(BINS) $(LIBGMQ) $(BUILD)/tests/etcd_driver $(LIBTEST_BINS)
 	@GMQ_BUILD=$(BUILD) python3 tests/integration/run.py
 
 # the unit and integration tests under AddressSanitizer + UBSan, with
-# LeakSanitizer on: every process checks for leaks as it exits (a worker
-# before its _exit, gmq_child_exit), the integration tests stop every node
-# with SIGTERM and fail on any report in its log
+# LeakSanitizer on: every process checks for leaks as it exits (the master
+# and the workers, forked by the zygote or not, return from main), the
+# integration tests stop every node with SIGTERM and fail on any report in
+# its log
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 all $(UNIT_TESTS:%=build-asan/tests/check_%) \
 	    $(LIBTEST_BINS:$(BUILD)/%=build-asan/%)

@@ -466,14 +466,26 @@ int
 gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms)
 {
     int rc = topic_sync_data(t, now_ms);
-    /* then the checkpoints that are due (each syncs what it covers first) */
     if (rc == GMQ_OK)
-        for (size_t i = 0; i < t->nslots; i++) {
-            gmq_queue_checkpoint(t->slots[i]->q, now_ms, 0);
-            if (t->slots[i]->dlq != NULL)
-                gmq_queue_checkpoint(t->slots[i]->dlq, now_ms, 0);
-        }
+        gmq_topic_checkpoints(t, now_ms);
     return rc;
+}
+
+int
+gmq_topic_sync_data(gmq_topic_t *t, uint64_t now_ms)
+{
+    return topic_sync_data(t, now_ms);
+}
+
+void
+gmq_topic_checkpoints(gmq_topic_t *t, uint64_t now_ms)
+{
+    /* each syncs what it covers first */
+    for (size_t i = 0; i < t->nslots; i++) {
+        gmq_queue_checkpoint(t->slots[i]->q, now_ms, 0);
+        if (t->slots[i]->dlq != NULL)
+            gmq_queue_checkpoint(t->slots[i]->dlq, now_ms, 0);
+    }
 }
 
 static int

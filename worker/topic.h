@@ -148,6 +148,11 @@ void     gmq_topic_release_pages(gmq_topic_t *t);
  * (at most one a second per queue; a failed one is only logged). GMQ_ERR
  * on an I/O error of the data. */
 int  gmq_topic_sync(gmq_topic_t *t, uint64_t now_ms);
+/* the two halves of gmq_topic_sync: the barrier for the data alone (what a
+ * reply waits for), and the checkpoints that are due (what a restart saves
+ * with them; never what a reply waits for) */
+int  gmq_topic_sync_data(gmq_topic_t *t, uint64_t now_ms);
+void gmq_topic_checkpoints(gmq_topic_t *t, uint64_t now_ms);
 
 /* ---- management (worker/topicadm.c) ---- */
 

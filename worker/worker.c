@@ -286,7 +286,8 @@ worker_on_batch(struct ev_loop *loop, ev_prepare *p, int revents)
     if (gmq_buf_used(&w->pending) == 0)
         return;
     /* durability: everything of this batch is applied; sync once, then reply */
-    if (gmq_topic_sync(w->topic, gmq_now_ms()) != GMQ_OK) {
+    uint64_t now = gmq_now_ms();
+    if (gmq_topic_sync_data(w->topic, now) != GMQ_OK) {
         /* a failed sync may have dropped dirty pages: never acknowledge them.
          * Exit; the master answers the batch with errors and respawns us, and
          * recovery rebuilds the state from what is really on disk. */
@@ -304,6 +305,9 @@ worker_on_batch(struct ev_loop *loop, ev_prepare *p, int revents)
     }
     if (gmq_buf_used(&w->out) > 0)
         ev_io_start(w->loop, &w->wio);
+    /* the checkpoints that are due, after the replies: the log is the
+     * truth, a checkpoint only shortens the next recovery */
+    gmq_topic_checkpoints(w->topic, now);
     worker_rearm(w);
 }
 

@@ -192,7 +192,10 @@ class ReadOnlyTest(unittest.TestCase):
         node = Node(self).start()
         # this node's processes only (other nodes may come and go on the machine)
         procs = session_pids(node.proc.pid)
-        self.assertEqual(procs, [node.proc.pid])
+        # the master and the zygote that forks workers; no worker
+        with open("/proc/%d/cmdline" % max(procs), "rb") as f:
+            zygote = f.read().split(b"\0")[:2]
+        self.assertEqual((len(procs), zygote), (2, [b"gmq-worker", b"--zygote"]))
         for path in ("/getTopicStat?topic=never1", "/getQueuesByTopic?topic=never2",
                      "/ack?topic=never3&bindKey=q&msgId=1", "/dead?topic=never4&bindKey=q",
                      "/msg?topic=never5&msgId=1", "/setIsAutoAck?topic=never6",
