@@ -65,6 +65,10 @@ int
 gmq_discovery_node_parse(const char *key, const char *json, size_t len, gmq_discovery_node_t *n)
 {
     memset(n, 0, sizeof(*n));
+    /* a node is known by its key: one cut to fit would match no listing
+     * or event of it (and no gmq node's key is that long) */
+    if (key != NULL && strlen(key) >= sizeof(n->key))
+        return GMQ_ERR;
     snprintf(n->key, sizeof(n->key), "%s", key ? key : "");
     char *copy = gmq_xstrndup(json, len);
     yajl_val root = yajl_tree_parse(copy, NULL, 0);

@@ -27,7 +27,7 @@ typedef struct gmq_discovery_s gmq_discovery_t;
 
 /* Pure: fill n from the value of key (JSON, every field a string like the original's
  * nodes; numbers are accepted too). GMQ_ERR when it is not an object with a node_id
- * or tcp_addr/http_addr. */
+ * or tcp_addr/http_addr, or when key does not fit n->key (it is no node's). */
 int  gmq_discovery_node_parse(const char *key, const char *json, size_t len,
                               gmq_discovery_node_t *n);
 /* Pure: smooth weighted round-robin over nodes[0..n): returns the chosen index, -1 when

@@ -236,9 +236,11 @@ ck = checkpoint(end, lg.last, lg.pos[6], lg.seq, 9, [(1, len(seg), 1, 1, 9)],
 write("segment", "raw_checkpoint", b"\x14" + bytes([0x02]) + struct.pack(">H", len(ck)) + ck + seg)
 write("segment", "raw_checkpoint_garbage", b"\x10" + b"\x00\x00\x40" + b"GMQk" + b"\x5a" * 60 + seg)
 # damage to the checkpoint the first close writes: a flipped byte (not used
-# then), a field changed with the CRC made right (forged), torn; to the log
+# then), a field changed with the CRC made right (forged: the cursor moved
+# by 8, to another record boundary; moved by 1 it is no position gmq writes
+# and does not decode: tests/fuzz/corpus/segment/open-*), torn; to the log
 write("segment", "damage_ckpt_flip", b"\x24" + b"\x00\x00\x64\x40" + seg)
-write("segment", "damage_ckpt_forged", b"\x24" + b"\x08\x00\x3f\x01" + seg)
+write("segment", "damage_ckpt_forged", b"\x24" + b"\x08\x00\x3f\x08" + seg)
 write("segment", "damage_ckpt_entry", b"\x24" + b"\x08\x00\xa8\x02" + seg)
 write("segment", "damage_ckpt_torn", b"\x24" + b"\x04\x00\x50\x00" + seg)
 write("segment", "damage_log", b"\x24" + b"\x02\x02\x10\x04" + seg)

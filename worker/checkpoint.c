@@ -6,6 +6,7 @@
 #include "checkpoint.h"
 #include "common/log.h"
 #include "common/seam.h"
+#include "worker/record.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,8 @@
 #define CKPT_ENT_SIZE 56
 #define CKPT_TMP      "checkpoint.tmp"
 #define CKPT_MAX      (1ull << 36)   /* a larger length field is damage */
+/* a log position gmq writes is a record boundary: 8-aligned */
+#define CKPT_BOUNDARY(pos) ((pos) % GMQ_RECORD_ALIGN == 0)
 
 static char    *ckpt_path(const char *dir, const char *name);
 static uint32_t ckpt_crc(const unsigned char *p, size_t len);
@@ -92,6 +95,12 @@ gmq_checkpoint_decode(const void *src, size_t len, gmq_checkpoint_t *c)
     uint64_t nsegs = gmq_get_u32(p + 84), nents = gmq_get_u64(p + 88);
     if (nents > CKPT_MAX || CKPT_HDR + nsegs * CKPT_SEG_SIZE + nents * CKPT_ENT_SIZE != len)
         return GMQ_ERR;
+    /* records are 8-aligned: a position between two boundaries was never
+     * written, and reading there would take bytes inside a record (or in
+     * no record) for one */
+    if (!CKPT_BOUNDARY(c->applied) || !CKPT_BOUNDARY(c->cursor) ||
+        (c->check_pos != UINT64_MAX /* none */ && !CKPT_BOUNDARY(c->check_pos)))
+        return GMQ_ERR;
     c->nsegs = (size_t) nsegs;
     c->nents = (size_t) nents;
     c->segs = gmq_xmalloc((c->nsegs ? c->nsegs : 1) * sizeof(*c->segs));
@@ -104,7 +113,7 @@ gmq_checkpoint_decode(const void *src, size_t len, gmq_checkpoint_t *c)
         s->nready = gmq_get_u64(q + 16);
         s->min_id = gmq_get_u64(q + 24);
         s->max_id = gmq_get_u64(q + 32);
-        if (i > 0 && s->no <= c->segs[i - 1].no) {
+        if ((i > 0 && s->no <= c->segs[i - 1].no) || !CKPT_BOUNDARY(s->wpos)) {
             gmq_checkpoint_free(c);
             return GMQ_ERR;
         }
@@ -121,6 +130,10 @@ gmq_checkpoint_decode(const void *src, size_t len, gmq_checkpoint_t *c)
         uint32_t sk = gmq_get_u32(q + 48);
         e->state = (uint8_t) (sk >> 24);
         e->kind = (uint8_t) (sk >> 16);
+        if (!CKPT_BOUNDARY(e->pos)) {
+            gmq_checkpoint_free(c);
+            return GMQ_ERR;
+        }
     }
     return GMQ_OK;
 }

@@ -50,7 +50,9 @@ typedef struct {
 /* append the file's bytes for c to out */
 void gmq_checkpoint_encode(const gmq_checkpoint_t *c, gmq_buf_t *out);
 /* GMQ_OK with c filled (arrays allocated: gmq_checkpoint_free), GMQ_ERR
- * for anything that is not a whole, undamaged checkpoint of this version */
+ * for anything that is not a whole, undamaged checkpoint of this version
+ * (a log position in it that is not 8-aligned, no record boundary, is
+ * damage too: gmq writes none) */
 int  gmq_checkpoint_decode(const void *p, size_t len, gmq_checkpoint_t *c);
 void gmq_checkpoint_free(gmq_checkpoint_t *c);      /* the arrays; NULL ok */
 

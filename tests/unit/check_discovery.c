@@ -158,6 +158,33 @@ START_TEST(test_apply)
 }
 END_TEST
 
+/* A key longer than a node's key field (no gmq node's: /gmq/node-<id>) is
+ * no node. It was kept cut to the field: a full listing then never matched
+ * it (every listing dropped it and added it again, a change each time),
+ * a watch update of it added a second node, and a DELETE of it removed
+ * nothing. Found by fuzz_etcd (etcd-bb5385a89fa8: the listing idempotence
+ * check). */
+START_TEST(test_apply_long_key)
+{
+    gmq_discovery_node_t *nodes = NULL, one;
+    size_t n = 0;
+    char key[160];
+    snprintf(key, sizeof(key), "/gmq/node-%0140d", 7);
+    ck_assert_int_eq(gmq_discovery_node_parse(key, node1, strlen(node1), &one), GMQ_ERR);
+    gmq_etcdapi_kv_t kvs[2] = {
+        { .key = key, .value = (char *) node1, .value_len = strlen(node1) },
+        { .key = "/gmq/node-1", .value = (char *) node1, .value_len = strlen(node1) },
+    };
+    ck_assert_int_eq(gmq_discovery_apply(&nodes, &n, kvs, 2, 1), 1);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(nodes[0].key, "/gmq/node-1");
+    ck_assert_int_eq(gmq_discovery_apply(&nodes, &n, kvs, 2, 1), 0);   /* the same listing */
+    ck_assert_int_eq(gmq_discovery_apply(&nodes, &n, kvs, 1, 0), 0);   /* a watch update */
+    ck_assert_uint_eq(n, 1);
+    free(nodes);
+}
+END_TEST
+
 static Suite *
 discovery_suite(void)
 {
@@ -168,6 +195,7 @@ discovery_suite(void)
     tcase_add_test(tc, test_swrr_smooth);
     tcase_add_test(tc, test_swrr_among);
     tcase_add_test(tc, test_apply);
+    tcase_add_test(tc, test_apply_long_key);
     suite_add_tcase(s, tc);
     return s;
 }
