@@ -434,7 +434,8 @@ gmq_queue_checkpoint(gmq_queue_t *q, uint64_t now_ms, int force)
     queue_ck_poll(q);
     if (!q->ck_dirty || q->ck_ticket != 0)
         return;
-    if (!force && now_ms < q->ck_last + GMQ_QUEUE_CHECKPOINT_MS)
+    if (!force && (now_ms < q->ck_last + GMQ_QUEUE_CHECKPOINT_MS ||
+                   q->ck_bytes < GMQ_QUEUE_CHECKPOINT_BYTES))
         return;
     if (now_ms > 0)
         q->ck_last = now_ms;      /* also when it fails: tried again in a second */
@@ -443,11 +444,14 @@ gmq_queue_checkpoint(gmq_queue_t *q, uint64_t now_ms, int force)
     uint64_t applied;
     gmq_buf_init(&b);
     queue_ck_build(q, &b, &applied);
+    uint64_t bytes = q->ck_bytes;
+    q->ck_bytes = 0;
     if (q->sh->fsync == GMQ_FSYNC_EVERYSEC && q->sh->bg != NULL) {
         /* after the sync of every record it covers, on the background thread */
         if (gmq_queue_sync_async(q, q->sh->bg, &err) != GMQ_OK) {
             gmq_log_warn("queue %s: no checkpoint: %s", q->bind_key, err.msg);
             gmq_buf_free(&b);
+            q->ck_bytes += bytes;
             return;
         }
         queue_ckjob_t *j = gmq_xcalloc(1, sizeof(*j));
@@ -463,6 +467,7 @@ gmq_queue_checkpoint(gmq_queue_t *q, uint64_t now_ms, int force)
             gmq_checkpoint_store(q->dir, b.data, b.len, sync, &err) != GMQ_OK) {
             gmq_log_warn("queue %s: no checkpoint: %s", q->bind_key, err.msg);
             gmq_buf_free(&b);
+            q->ck_bytes += bytes;
             return;
         }
         q->ck_covered = applied;
@@ -481,7 +486,7 @@ gmq_queue_release_pages(gmq_queue_t *q)
 uint64_t
 gmq_queue_next_checkpoint(const gmq_queue_t *q)
 {
-    if (!q->ck_dirty)
+    if (!q->ck_dirty || q->ck_bytes < GMQ_QUEUE_CHECKPOINT_BYTES)
         return 0;
     return q->ck_last + GMQ_QUEUE_CHECKPOINT_MS;
 }
@@ -840,6 +845,7 @@ queue_replay_rec(void *arg, gmq_segment_t *s, const gmq_record_t *r, size_t off)
     q->last_pos = pos;
     q->last_crc = r->crc;
     q->ck_dirty = 1;
+    q->ck_bytes += sz;               /* read again by each restart until a checkpoint */
     q->replayed++;
     if (r->seq > q->sh->seq)
         q->sh->seq = r->seq;
@@ -1083,6 +1089,7 @@ queue_append(gmq_queue_t *q, gmq_record_t *r, uint64_t *pos, size_t *sz, gmq_err
     q->last_pos = *pos;
     q->last_crc = gmq_get_u32(s->map + off + 4);
     q->ck_dirty = 1;
+    q->ck_bytes += *sz;
     if (q->cur_seg == NULL) {
         q->cur_seg = s;
         q->cur_off = 0;

@@ -26,8 +26,12 @@ typedef struct gmq_qent_s  gmq_qent_t;
 
 /* a queue's first segment file; each next one doubles, up to seg_size */
 #define GMQ_QUEUE_FIRST_SEGMENT (256 * 1024)
-/* a checkpoint is written this long after the first change since the last */
-#define GMQ_QUEUE_CHECKPOINT_MS 1000
+/* a checkpoint is written this long after the first change since the last,
+ * once this much log follows the last one (all a restart replays beyond it;
+ * a queue freeing a segment, and every close, write one whatever the size):
+ * a topic that takes a few messages pays no checkpoint (2 fsyncs) for them */
+#define GMQ_QUEUE_CHECKPOINT_MS    1000
+#define GMQ_QUEUE_CHECKPOINT_BYTES (1024 * 1024)
 
 /* A position in a queue's log: segment number << 32 | offset. Positions
  * compare in log order. */
@@ -119,6 +123,7 @@ struct gmq_queue_s {
     uint32_t        last_crc;      /* ... and its crc */
     int             ck_dirty;      /* records appended since the last checkpoint */
     uint64_t        ck_last;       /* ms of the last periodic checkpoint */
+    uint64_t        ck_bytes;      /* log bytes appended since the last checkpoint */
     uint64_t        ck_covered;    /* log position the newest durable checkpoint covers */
     uint64_t        ck_ticket;     /* everysec: the background write in progress, 0 = none */
     uint64_t        ck_pending;    /* ...and the position it covers */
@@ -212,7 +217,8 @@ int          gmq_queue_sync(gmq_queue_t *q, gmq_error_t *err);
 /* fsync=everysec: queue every dirty segment for the background sync thread */
 int          gmq_queue_sync_async(gmq_queue_t *q, gmq_bgsync_t *bg, gmq_error_t *err);
 /* Write a checkpoint if records were appended since the last one and
- * GMQ_QUEUE_CHECKPOINT_MS passed since the first of them (force: now).
+ * GMQ_QUEUE_CHECKPOINT_MS passed since the first of them and they are at
+ * least GMQ_QUEUE_CHECKPOINT_BYTES (force: now).
  * The records it covers are synced first (fsync=always), or it is written
  * on the background thread after their sync (everysec). A failure is
  * logged; it only makes the next recovery replay more. */

@@ -65,7 +65,8 @@ class CheckpointCrashTest(unittest.TestCase):
     """Pushes and pop+ack over TCP while the worker is killed -9 three times
     and then the whole node (worker and master) once, with 1 MiB segments so
     that segments are freed (after a checkpoint) and entries relocated all
-    along."""
+    along. Bodies up to 4 KB: a checkpoint waits for 1 MiB of log after the
+    last one (GMQ_QUEUE_CHECKPOINT_BYTES), and the restarts must read one."""
 
     TOTAL = 12000
 
@@ -84,7 +85,7 @@ class CheckpointCrashTest(unittest.TestCase):
             i = 0
             while i < per:
                 try:
-                    c.cmd("pub c q 0", b"p%d-%d-" % (k, i) + b"x" * random.randrange(400))
+                    c.cmd("pub c q 0", b"p%d-%d-" % (k, i) + b"x" * random.randrange(4000))
                     t, d = c.frame()
                 except (OSError, ConnectionError):
                     c.close()

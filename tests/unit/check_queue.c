@@ -456,6 +456,43 @@ START_TEST(test_one_message_disk)
 }
 END_TEST
 
+/* a checkpoint waits for GMQ_QUEUE_CHECKPOINT_BYTES of log after the last:
+ * a few messages pay none (a restart replays them), a close writes one */
+START_TEST(test_checkpoint_by_volume)
+{
+    sh.seg_size = 64 << 20;
+    char ck[192];
+    snprintf(ck, sizeof(ck), "%s/checkpoint", qdir);
+    gmq_queue_t *q = open_q(qdir, 0, 1);
+    uint64_t id = 1;
+    put_ok(q, id++, "small", 5, 0);
+    ck_assert_uint_eq(gmq_queue_next_checkpoint(q), 0);
+    gmq_queue_checkpoint(q, T0 + 60000, 0);
+    ck_assert_int_ne(access(ck, F_OK), 0);
+    static char body[4096];
+    memset(body, 'b', sizeof(body));
+    while (q->ck_bytes < GMQ_QUEUE_CHECKPOINT_BYTES)
+        put_ok(q, id++, body, sizeof(body), 0);
+    ck_assert_uint_gt(gmq_queue_next_checkpoint(q), 0);
+    gmq_queue_checkpoint(q, T0 + 120000, 0);
+    ck_assert_int_eq(access(ck, F_OK), 0);
+    ck_assert_uint_eq(q->ck_bytes, 0);
+    ck_assert_uint_eq(gmq_queue_next_checkpoint(q), 0);
+    /* a restart reads the checkpoint and replays only what follows it */
+    put_ok(q, id++, "after", 5, 0);
+    gmq_queue_discard(q);                       /* as kill -9: no checkpoint at close */
+    q = open_q(qdir, 0, 1);
+    ck_assert_int_eq(q->ck_loaded, 1);
+    ck_assert_uint_eq(q->replayed, 1);
+    ck_assert_uint_eq(gmq_queue_count(q), id - 1);
+    ck_assert_uint_gt(q->ck_bytes, 0);          /* replayed: counted for the next one */
+    gmq_queue_close(q);                         /* a close writes one whatever the size */
+    q = open_q(qdir, 0, 1);
+    ck_assert_uint_eq(q->replayed, 0);
+    gmq_queue_discard(q);
+}
+END_TEST
+
 /* ---- logs written by hand ---- */
 
 /* a segment file of 256 KiB written record by record */
@@ -1204,6 +1241,7 @@ queue_suite(void)
     tcase_add_test(tc, test_checkpoint_of_another_log);
     tcase_add_test(tc, test_find_in_log);
     tcase_add_test(tc, test_one_message_disk);
+    tcase_add_test(tc, test_checkpoint_by_volume);
     tcase_add_test(tc, test_v1_record_in_v2_log);
     tcase_add_test(tc, test_duplicate_id_in_log);
     tcase_add_test(tc, test_duplicate_id_after_gc);
