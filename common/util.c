@@ -37,6 +37,51 @@ gmq_mono_ns(void)
     return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
+/* the loop clock: read once per event-loop iteration (gmq_clock_tick) */
+static int      clock_ticking;
+static uint64_t clock_mono_ns, clock_real_ms;
+
+void
+gmq_clock_tick(void)
+{
+    clock_ticking = 1;
+    clock_mono_ns = gmq_mono_ns();
+    clock_real_ms = gmq_now_ms();
+}
+
+uint64_t
+gmq_loop_mono_ns(void)
+{
+    return clock_ticking ? clock_mono_ns : gmq_mono_ns();
+}
+
+uint64_t
+gmq_loop_mono_ms(void)
+{
+    return gmq_loop_mono_ns() / 1000000u;
+}
+
+uint64_t
+gmq_loop_now_ms(void)
+{
+    return clock_ticking ? clock_real_ms : gmq_now_ms();
+}
+
+size_t
+gmq_u64_dec(char *out, uint64_t v)
+{
+    char tmp[GMQ_U64_DEC_MAX];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
 int
 gmq_name_valid(const char *s, size_t len)
 {

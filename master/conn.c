@@ -108,7 +108,7 @@ conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
         gmq_buf_reset(&c->in);
         return;
     }
-    c->last_active_ms = gmq_mono_ms();
+    c->last_active_ms = gmq_loop_mono_ms();
     conn_dispatch(c);
     conn_input_check(c);
 }

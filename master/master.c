@@ -35,6 +35,7 @@ static int  master_lock_data_dir(gmq_master_t *m, char *err, size_t errlen);
 static void master_raise_fd_limit(const gmq_master_t *m);
 static void master_on_signal(struct ev_loop *loop, ev_io *io, int revents);
 static void master_on_flush(struct ev_loop *loop, ev_prepare *p, int revents);
+static void master_on_tick(struct ev_loop *loop, ev_check *c, int revents);
 static void master_on_stop_timeout(struct ev_loop *loop, ev_timer *t, int revents);
 static void master_on_sweep(struct ev_loop *loop, ev_timer *t, int revents);
 static void master_reload(gmq_master_t *m);
@@ -113,12 +114,16 @@ gmq_master_init(gmq_master_t *m, int argc, char **argv)
     gmq_listen_start(m);
     ev_io_init(&m->sig_io, master_on_signal, m->sig_fd, EV_READ);
     ev_prepare_init(&m->flush, master_on_flush);
+    ev_check_init(&m->tick, master_on_tick);
+    ev_set_priority(&m->tick, EV_MAXPRI);     /* before the iteration's other callbacks */
     ev_timer_init(&m->stop_timer, master_on_stop_timeout, MASTER_STOP_TIMEOUT, 0.);
     ev_timer_init(&m->sweep, master_on_sweep, 1., 1.);
     m->sig_io.data = m->flush.data = m->stop_timer.data = m->sweep.data = m;
     ev_timer_start(m->loop, &m->sweep);
     ev_io_start(m->loop, &m->sig_io);
     ev_prepare_start(m->loop, &m->flush);
+    ev_check_start(m->loop, &m->tick);
+    gmq_clock_tick();
 
     m->reqs = gmq_reqs_new();
     gmq_id_init(&m->ids, m->cfg.node_id);
@@ -237,6 +242,13 @@ master_lock_data_dir(gmq_master_t *m, char *err, size_t errlen)
 }
 
 /* end of iteration: resume parsers and write replies, then the batches to workers */
+static void
+master_on_tick(struct ev_loop *loop, ev_check *c, int revents)
+{
+    (void) loop; (void) c; (void) revents;
+    gmq_clock_tick();
+}
+
 static void
 master_on_flush(struct ev_loop *loop, ev_prepare *p, int revents)
 {

@@ -38,6 +38,7 @@ struct gmq_master_s {
     ev_timer        sweep;       /* once a second: handshake, head and idle deadlines */
     struct ssl_ctx_st *tls_ctx;  /* server context when tcp_tls or http_tls is on */
     ev_prepare      flush;       /* end of iteration: resume parsers, write, free, worker batches */
+    ev_check        tick;        /* start of iteration: the loop clock (gmq_clock_tick) */
     ev_timer        stop_timer;
     gmq_sup_t      *sup;
     gmq_reqs_t     *reqs;

@@ -64,7 +64,7 @@ gmq_ops_check_item(gmq_master_t *m, gmq_op_item_t *it, gmq_error_t *err)
     if (it->delay_ms > (uint64_t) m->cfg.max_delay * 1000)
         return gmq_error_set(err, GMQ_E_INVALID_DELAY, "delay must be a number of seconds between "
                              "0 and %d (max_delay)", m->cfg.max_delay);
-    it->id = gmq_id_next(&m->ids, gmq_now_ms());
+    it->id = gmq_id_next(&m->ids, gmq_loop_now_ms());
     return GMQ_OK;
 }
 
@@ -174,7 +174,6 @@ gmq_ops_submit_to(gmq_master_t *m, gmq_conn_t *c, gmq_wproc_t *w, gmq_op_req_t *
         return NULL;
     }
     gmq_req_t *req = gmq_req_new(m->reqs, c, w, op->op, done ? done : ops_ignore_reply, ctx);
-    req->started_ms = gmq_mono_ms();
     if (op->op == GMQ_OP_POP || op->op == GMQ_OP_DEAD) {
         req->waits = op->forever || op->wait_ms > 0;   /* kept apart in the latency */
         size_t n = op->bind_key.len < GMQ_NAME_MAX ? op->bind_key.len : GMQ_NAME_MAX;

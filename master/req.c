@@ -68,7 +68,7 @@ gmq_req_new(gmq_reqs_t *t, gmq_conn_t *c, gmq_wproc_t *w, gmq_op_t op, gmq_req_d
     req->done = done;
     req->op = op;
     req->ctx = ctx;
-    req->started_ns = gmq_mono_ns();
+    req->started_ns = gmq_loop_mono_ns();
     gmq_list_init(&req->conn_link);
     gmq_list_init(&req->wproc_link);
     reqs_put(t, req);
@@ -91,7 +91,7 @@ gmq_req_find(gmq_reqs_t *t, uint64_t id)
 void
 gmq_req_finish(gmq_reqs_t *t, gmq_req_t *req)
 {
-    uint64_t now = gmq_mono_ns();
+    uint64_t now = gmq_loop_mono_ns();
     unsigned op = (unsigned) req->op < GMQ_OP__COUNT ? req->op : GMQ_OP_NONE;
     gmq_histo_observe(&t->latency[op][req->waits ? 1 : 0],
                       now > req->started_ns ? (double) (now - req->started_ns) / 1e9 : 0);

@@ -35,7 +35,6 @@ struct gmq_req_s {
     gmq_op_t        op;
     void           *ctx;          /* the front end's per-request context */
     uint64_t        frame_at;     /* offset of the frame in the worker's output stream */
-    uint64_t        started_ms;
     uint64_t        started_ns;   /* monotonic, at submit: the latency histograms */
     int             waits;        /* pop/dead that may wait for a message on purpose */
     char            bind_key[GMQ_NAME_MAX + 1];   /* pop/dead: where a lost delivery goes back */

@@ -368,8 +368,7 @@ tcp_on_reply(gmq_req_t *req, const gmq_op_reply_t *rep, const gmq_error_t *err)
         tcp_finish(c, r, GMQ_TCP_ERROR, "no message", 10);
         break;
     case GMQ_RK_ID:
-        tcp_finish(c, r, GMQ_TCP_RESULT, ids,
-                   (size_t) snprintf(ids, sizeof(ids), "%llu", (unsigned long long) rep->id));
+        tcp_finish(c, r, GMQ_TCP_RESULT, ids, gmq_u64_dec(ids, rep->id));
         break;
     case GMQ_RK_JSON:
         tcp_finish(c, r, GMQ_TCP_RESULT, rep->json.p, rep->json.len);

@@ -5,8 +5,10 @@
 #include "common/buf.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char *
 json_of(const char *s, size_t n)
@@ -96,6 +98,39 @@ START_TEST(test_names)
 }
 END_TEST
 
+START_TEST(test_u64_dec)
+{
+    static const uint64_t v[] = { 0, 9, 10, 12345, 4294967296ull, 7388289473946173441ull,
+                                  18446744073709551615ull };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char a[GMQ_U64_DEC_MAX], b[32];
+        size_t n = gmq_u64_dec(a, v[i]);
+        snprintf(b, sizeof(b), "%llu", (unsigned long long) v[i]);
+        ck_assert_str_eq(a, b);
+        ck_assert_uint_eq(n, strlen(b));
+    }
+}
+END_TEST
+
+/* the loop clock: the clocks as read at the last tick, and it moves on */
+START_TEST(test_loop_clock)
+{
+    uint64_t before = gmq_mono_ns();
+    gmq_clock_tick();
+    uint64_t a = gmq_loop_mono_ns(), ms = gmq_loop_now_ms();
+    ck_assert_uint_ge(a, before);
+    ck_assert_uint_le(a, gmq_mono_ns());
+    struct timespec ts = { 0, 2000000 };
+    nanosleep(&ts, NULL);
+    ck_assert_uint_eq(gmq_loop_mono_ns(), a);       /* until the next tick */
+    ck_assert_uint_eq(gmq_loop_now_ms(), ms);
+    ck_assert_uint_eq(gmq_loop_mono_ms(), a / 1000000u);
+    gmq_clock_tick();
+    ck_assert_uint_ge(gmq_loop_mono_ns(), a + 2000000u);
+    ck_assert_uint_ge(gmq_loop_now_ms(), ms);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -106,6 +141,8 @@ main(void)
     tcase_add_test(tc, test_utf8_valid);
     tcase_add_test(tc, test_grow_consume);
     tcase_add_test(tc, test_names);
+    tcase_add_test(tc, test_u64_dec);
+    tcase_add_test(tc, test_loop_clock);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
