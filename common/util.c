@@ -70,14 +70,26 @@ gmq_loop_now_ms(void)
 size_t
 gmq_u64_dec(char *out, uint64_t v)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
     char tmp[GMQ_U64_DEC_MAX];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    size_t i = sizeof(tmp);
+    while (v >= 100) {
+        unsigned k = (unsigned) (v % 100) * 2;
+        v /= 100;
+        tmp[--i] = pairs[k + 1];
+        tmp[--i] = pairs[k];
+    }
+    if (v >= 10) {
+        tmp[--i] = pairs[v * 2 + 1];
+        tmp[--i] = pairs[v * 2];
+    } else {
+        tmp[--i] = (char) ('0' + v);
+    }
+    size_t n = sizeof(tmp) - i;
+    memcpy(out, tmp + i, n);
     out[n] = '\0';
     return n;
 }

@@ -4,6 +4,7 @@
  * reload, graceful shutdown, auth tokens and releasing lost deliveries.
  */
 #include "master.h"
+#include "tcp.h"
 #include "etcd.h"
 #include "ops.h"
 #include "spawn.h"
@@ -163,6 +164,7 @@ gmq_master_free(gmq_master_t *m)
         gmq_conn_free(container_of(m->conns.next, gmq_conn_t, link));
     while (!gmq_list_empty(&m->dead_conns))
         gmq_conn_free(container_of(m->dead_conns.next, gmq_conn_t, link));
+    gmq_tcp_free_spares();
     gmq_sup_free(m->sup);
     gmq_spawn_free(m->spawn);
     gmq_etcd_free(m->etcd);

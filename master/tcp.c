@@ -107,6 +107,23 @@ static void tcp_mpub_end(tcp_mpub_t *mp, const char *errtext);
 static void tcp_mpub_free(tcp_mpub_t *mp);
 static void tcp_mpub_abort(tcp_mpub_t *mp, int code, const char *why);
 
+/* finished responses kept with their frame buffers for the next ones (a
+ * response was two callocs and two frees); the master is one thread */
+#define TCP_RESP_SPARE     256
+#define TCP_RESP_SPARE_BUF 4096       /* a frame buffer larger than this is freed */
+static tcp_resp_t *tcp_spare[TCP_RESP_SPARE];
+static size_t      tcp_nspare;
+
+void
+gmq_tcp_free_spares(void)
+{
+    while (tcp_nspare > 0) {
+        tcp_resp_t *r = tcp_spare[--tcp_nspare];
+        gmq_buf_free(&r->frame);
+        free(r);
+    }
+}
+
 static void
 tcp_limits(const gmq_master_t *m, gmq_tcp_limits_t *lim)
 {
@@ -195,8 +212,16 @@ gmq_tcp_on_data(gmq_conn_t *c)
 static tcp_resp_t *
 tcp_resp_new(gmq_conn_t *c)
 {
-    tcp_resp_t *r = gmq_xcalloc(1, sizeof(*r));
-    gmq_buf_init(&r->frame);
+    tcp_resp_t *r;
+    if (tcp_nspare > 0) {
+        r = tcp_spare[--tcp_nspare];
+        gmq_buf_t frame = r->frame;      /* empty, its memory kept */
+        memset(r, 0, sizeof(*r));
+        r->frame = frame;
+    } else {
+        r = gmq_xcalloc(1, sizeof(*r));
+        gmq_buf_init(&r->frame);
+    }
     gmq_list_push_tail(&c->u.tcp.resps, &r->link);
     return r;
 }
@@ -204,6 +229,11 @@ tcp_resp_new(gmq_conn_t *c)
 static void
 tcp_resp_free(tcp_resp_t *r)
 {
+    if (tcp_nspare < TCP_RESP_SPARE && r->frame.cap <= TCP_RESP_SPARE_BUF) {
+        gmq_buf_reset(&r->frame);
+        tcp_spare[tcp_nspare++] = r;
+        return;
+    }
     gmq_buf_free(&r->frame);
     free(r);
 }

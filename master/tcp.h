@@ -32,6 +32,8 @@ void gmq_tcp_conn_init(gmq_conn_t *c);
 void gmq_tcp_conn_free(gmq_conn_t *c);
 void gmq_tcp_on_data(gmq_conn_t *c);
 void gmq_tcp_idle_close(gmq_conn_t *c);
+/* frees the finished responses kept for reuse (at the master's end) */
+void gmq_tcp_free_spares(void);
 /* the configuration was reloaded: the parser checks what comes next
  * (even the rest of a body it is reading) against the new limits */
 void gmq_tcp_conn_reconfigure(gmq_conn_t *c);     /* tells the client, then closes */
