@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""bench-table.py RESDIR RUNS CONNS PIPELINE TLS: the Markdown tables of
+"""bench-table.py RESDIR RUNS CONNS PIPELINE TLS [DURABLE_MSGS MEMORY_MSGS]: the Markdown tables of
 `make bench` (scripts/bench.sh) from gmq-bench's --json results, one file per
 run: RESDIR/<system>-<durability>-<drain|lat>.<run>.json. A cell is the median
-of the runs; a cell with a failed run says so. Then every run's figures."""
+of the runs; a cell with a failed run says so. Then the servers' CPU per
+message (RESDIR/<cell>.<run>.cpu, µs), then every run's figures."""
 import json
 import os
 import statistics
 import sys
 
 resdir, runs, conns, pipeline, tls = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == "1"
+durable_msgs = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+memory_msgs = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+systems = ["gmq", "redis", "bs"] + (["gmqtls"] if tls else [])
 
 
 def figures(cell, phase, key):
@@ -86,10 +90,33 @@ if tls:
             label, cell_text(p, lower), cell_text(t, lower), ratio_text(ratio), tgt,
             "–" if met is None else ("yes" if met else "no")))
 
+
+def cpu_per_msg(cell, msgs):
+    """the server's CPU µs per message of every run (push + pop+ack of each)"""
+    out = []
+    for run in range(1, runs + 1):
+        try:
+            with open(os.path.join(resdir, "%s.%d.cpu" % (cell, run))) as f:
+                out.append(int(f.read()) / msgs)
+        except (OSError, ValueError):
+            out.append(None)
+    return out
+
+
+print()
+print("Server CPU per message (user + system, the server and its children, during a drain: a push")
+print("and a pop+ack each; median of the runs, µs):")
+print()
+print("| drain | gmq | Redis 7 | beanstalkd |" + (" gmq TLS |" if tls else ""))
+print("|---|---:|---:|---:|" + ("---:|" if tls else ""))
+for label, suffix, msgs in (("durable, %s × 1" % conns, "durable-drain", durable_msgs),
+                            ("in memory, %s × %s" % (conns, pipeline), "memory-drain", memory_msgs)):
+    vals = [median(cpu_per_msg("%s-%s" % (s, suffix), msgs)) for s in systems]
+    print("| %s | %s |" % (label, " | ".join("–" if v is None else "%.2f" % v for v in vals)))
+
 print()
 print("Every run (in the order they ran; the servers' runs were interleaved):")
 print()
-systems = ["gmq", "redis", "bs"] + (["gmqtls"] if tls else [])
 for label, suffix, phase, key, lower, _ in ROWS:
     parts = []
     for s in systems:

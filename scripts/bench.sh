@@ -145,15 +145,30 @@ start_beanstalkd() {
 
 FAILED=0
 
-# bench <server> <cell> <peer> <gmq-bench options...>: one run, $TMP/res/<cell>.<run>.json
+# cpu_ticks <pid>: user + system clock ticks of the process and its
+# children (gmq's master with its workers and zygote) so far
+cpu_ticks() {
+    t=0
+    for p in $1 $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+        v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || v=0
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
+# bench <server> <cell> <peer> <gmq-bench options...>: one run, $TMP/res/<cell>.<run>.json,
+# and the server's CPU time during it in µs, $TMP/res/<cell>.<run>.cpu
 bench() {
     server=$1; cell=$2; peer=$3; shift 3
     out="$TMP/res/$cell.$RUN"
     rc=0
+    spid=$(cat "$TMP/$server.pid")
+    c0=$(cpu_ticks "$spid")
     # shellcheck disable=SC2086
     timeout "$RUN_TIMEOUT" $ON_CLIENT "$BUILD/gmq-bench" --peer "$peer" \
         --addr "127.0.0.1:$(cat "$TMP/$server.port")" -d "$SIZE" --json "$@" \
         >"$out.json" 2>"$out.err" || rc=$?
+    echo $(( ($(cpu_ticks "$spid") - c0) * 1000000 / $(getconf CLK_TCK) )) >"$out.cpu"
     if [ $rc -ne 0 ]; then
         [ $rc -eq 124 ] && echo "bench: $cell: no result after ${RUN_TIMEOUT}s (BENCH_TIMEOUT)" >&2
         sed 's/^/bench: '"$cell"': /' "$out.err" >&2
@@ -224,5 +239,5 @@ echo "$SIZE-byte bodies; $PINNED; $runs_text" \
      "($((end_s - start_s)) s); $CONNS connections: $MESSAGES messages durable, $MEM_MESSAGES in memory;" \
      "one connection: $LAT_MESSAGES pushes. Load average $load_start at the start, $load_end at the end."
 echo
-python3 "$HERE/bench-table.py" "$TMP/res" "$RUNS" "$CONNS" "$PIPELINE" "$WITH_TLS"
+python3 "$HERE/bench-table.py" "$TMP/res" "$RUNS" "$CONNS" "$PIPELINE" "$WITH_TLS" "$MESSAGES" "$MEM_MESSAGES"
 [ "$FAILED" = 0 ] || die "some runs failed (see above)"
