@@ -26,7 +26,7 @@ WORKER_SRCS := worker/worker.c worker/zygote.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
                master/etcd.c master/service.c master/metrics.c master/web.c master/nodeinfo.c \
-               master/spawn.c
+               master/spawn.c master/supio.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
 # gmqctl's modules: JSON tree, output, requests, command table, commands
