@@ -13,40 +13,23 @@
 #include "common/log.h"
 #include "common/seam.h"
 
+#include "queue_fixture.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define T0 1700000000000ull
-
-static char dir[64], qdir[128];
-static gmq_heap_t delay, ttr;
-static gmq_qshared_t sh;
-
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/gmq-ckpt-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(qdir, sizeof(qdir), "%s/q", dir);
-    gmq_log_open(GMQ_LOG_ERROR, NULL);
-    gmq_seam_reset();
-    gmq_heap_init(&delay);
-    gmq_heap_init(&ttr);
-    sh = (gmq_qshared_t) { .delay = &delay, .ttr = &ttr, .epoch = 1, .incarnation = 0x1234,
-                           .seg_size = 64 * 1024, .fsync = GMQ_FSYNC_NO };
+    fixture_setup("/tmp/gmq-ckpt-XXXXXX");
 }
 
 static void
 teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        perror("rm");
-    gmq_heap_free(&delay);
-    gmq_heap_free(&ttr);
+    fixture_teardown();
 }
 
 static gmq_queue_t *
