@@ -136,15 +136,8 @@ gmq_spawn_worker(gmq_spawner_t *sp, const char *topic, const char *data_path,
         }
     }
     /* no zygote: a program of its own */
-    gmq_buf_t b;
-    gmq_buf_init(&b);
-    gmq_op_settings_encode(&b, set);
-    char hex[2 * GMQ_OP_SETTINGS_SIZE + 1];
-    size_t k = 0;
-    for (size_t i = 0; i < b.len && k + 2 < sizeof(hex); i++)
-        k += (size_t) snprintf(hex + k, sizeof(hex) - k, "%02x", (unsigned char) b.data[i]);
-    hex[k] = '\0';
-    gmq_buf_free(&b);
+    char hex[GMQ_OP_SETTINGS_ARG];
+    gmq_op_settings_to_arg(set, hex);
     char master[24];
     snprintf(master, sizeof(master), "%d", (int) getpid());
     char *argv[GMQ_WORKER_ARGS + 2] = { (char *) "gmq-worker", (char *) topic, master,

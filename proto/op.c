@@ -5,6 +5,8 @@
  */
 #include "op.h"
 
+#include <openssl/crypto.h>
+
 #include <string.h>
 
 typedef struct {
@@ -449,4 +451,28 @@ op_rd_item(op_rd_t *r, gmq_op_item_t *it)
     it->route_key = op_rd_bytes(r, op_rd_u16(r), GMQ_ROUTE_KEY_MAX);
     it->body = op_rd_bytes(r, op_rd_u32(r), SIZE_MAX);
     return r->bad ? GMQ_ERR : GMQ_OK;
+}
+
+void
+gmq_op_settings_to_arg(const gmq_op_settings_t *s, char out[GMQ_OP_SETTINGS_ARG])
+{
+    gmq_buf_t b;
+    gmq_buf_init(&b);
+    gmq_op_settings_encode(&b, s);
+    size_t n;
+    if (OPENSSL_buf2hexstr_ex(out, GMQ_OP_SETTINGS_ARG, &n, (const unsigned char *) b.data, b.len,
+                              '\0') != 1)
+        out[0] = '\0';        /* cannot happen: the buffer fits the encoding */
+    gmq_buf_free(&b);
+}
+
+int
+gmq_op_settings_from_arg(const char *arg, gmq_op_settings_t *s)
+{
+    unsigned char raw[GMQ_OP_SETTINGS_SIZE];
+    size_t len;
+    if (arg == NULL || strlen(arg) != 2 * GMQ_OP_SETTINGS_SIZE ||
+        OPENSSL_hexstr2buf_ex(raw, sizeof(raw), &len, arg, '\0') != 1)
+        return GMQ_ERR;
+    return gmq_op_settings_decode((const char *) raw, len, s);
 }

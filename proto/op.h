@@ -145,5 +145,11 @@ void   gmq_op_settings_from_config(gmq_op_settings_t *s, const gmq_config_t *cfg
 #define GMQ_OP_SETTINGS_SIZE 44
 void   gmq_op_settings_encode(gmq_buf_t *b, const gmq_op_settings_t *s);
 int    gmq_op_settings_decode(const char *p, size_t len, gmq_op_settings_t *s);
+/* the settings as one command-line argument (a worker started as a program
+ * of its own): their encoding in hex, GMQ_OP_SETTINGS_ARG bytes with the NUL */
+#define GMQ_OP_SETTINGS_ARG (2 * GMQ_OP_SETTINGS_SIZE + 1)
+void   gmq_op_settings_to_arg(const gmq_op_settings_t *s, char out[GMQ_OP_SETTINGS_ARG]);
+/* GMQ_ERR for anything but the hex of a valid encoding */
+int    gmq_op_settings_from_arg(const char *arg, gmq_op_settings_t *s);
 
 #endif

@@ -32,22 +32,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static int
-worker_hex_decode(const char *hex, char *out, size_t cap, size_t *len)
-{
-    size_t n = strlen(hex);
-    if (n % 2 != 0 || n / 2 > cap)
-        return GMQ_ERR;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return GMQ_ERR;
-        out[i] = (char) v;
-    }
-    *len = n / 2;
-    return GMQ_OK;
-}
-
 /* the worker proper, once its arguments are read: by main, or in a fork of
  * the zygote (worker/zygote.c), whose argc/argv give the process title */
 static int
@@ -88,11 +72,8 @@ main(int argc, char **argv)
     if (*end != '\0' || getppid() != (pid_t) master)
         return GMQ_EXIT_OK;
 
-    char raw[GMQ_OP_SETTINGS_SIZE];
-    size_t len;
     gmq_op_settings_t set;
-    if (worker_hex_decode(argv[4], raw, sizeof(raw), &len) != GMQ_OK ||
-        gmq_op_settings_decode(raw, len, &set) != GMQ_OK) {
+    if (gmq_op_settings_from_arg(argv[4], &set) != GMQ_OK) {
         fprintf(stderr, "gmq-worker: bad settings argument\n");
         return GMQ_EXIT_CONFIG;
     }

@@ -6,6 +6,7 @@
 #include "proto/op.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -266,6 +267,35 @@ START_TEST(test_settings_roundtrip_and_ranges)
 }
 END_TEST
 
+/* the settings as a worker's command-line argument: hex of the encoding */
+START_TEST(test_settings_arg)
+{
+    gmq_op_settings_t in = { 30, 5, 259200000, 1, 64 << 20, 2, 1024, 1 << 20 }, out;
+    char arg[GMQ_OP_SETTINGS_ARG];
+    gmq_op_settings_to_arg(&in, arg);
+    ck_assert_uint_eq(strlen(arg), 2 * GMQ_OP_SETTINGS_SIZE);
+    ck_assert_uint_eq(strspn(arg, "0123456789abcdefABCDEF"), strlen(arg));
+    ck_assert_int_eq(gmq_op_settings_from_arg(arg, &out), GMQ_OK);
+    ck_assert(in.default_ttr == out.default_ttr && in.default_retry == out.default_retry &&
+              in.max_delay_ms == out.max_delay_ms && in.fsync == out.fsync &&
+              in.segment_size == out.segment_size && in.log_level == out.log_level &&
+              in.max_queues == out.max_queues && in.max_body == out.max_body);
+    char bad[GMQ_OP_SETTINGS_ARG + 2];
+    snprintf(bad, sizeof(bad), "%s", arg);
+    bad[7] = 'g';                                       /* not hex */
+    ck_assert_int_eq(gmq_op_settings_from_arg(bad, &out), GMQ_ERR);
+    snprintf(bad, sizeof(bad), "%.*s", (int) strlen(arg) - 2, arg);   /* a byte short */
+    ck_assert_int_eq(gmq_op_settings_from_arg(bad, &out), GMQ_ERR);
+    snprintf(bad, sizeof(bad), "%s0", arg);             /* odd length */
+    ck_assert_int_eq(gmq_op_settings_from_arg(bad, &out), GMQ_ERR);
+    ck_assert_int_eq(gmq_op_settings_from_arg("", &out), GMQ_ERR);
+    ck_assert_int_eq(gmq_op_settings_from_arg(NULL, &out), GMQ_ERR);
+    in.max_queues = 0;                                  /* out of range: decodes, refused */
+    gmq_op_settings_to_arg(&in, arg);
+    ck_assert_int_eq(gmq_op_settings_from_arg(arg, &out), GMQ_ERR);
+}
+END_TEST
+
 static Suite *
 op_suite(void)
 {
@@ -275,6 +305,7 @@ op_suite(void)
     tcase_add_test(tc, test_oversize_names_refused);
     tcase_add_test(tc, test_every_reply_roundtrip);
     tcase_add_test(tc, test_settings_roundtrip_and_ranges);
+    tcase_add_test(tc, test_settings_arg);
     suite_add_tcase(s, tc);
     return s;
 }
