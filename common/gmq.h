@@ -29,6 +29,19 @@
 
 #define GMQ_UNUSED      __attribute__((unused))
 #define GMQ_PRINTF(a,b) __attribute__((format(printf, a, b)))
+/* 1 where freed objects may be kept for reuse (caches of requests and
+ * responses); 0 under AddressSanitizer, so that it still sees every use of
+ * a freed one */
+#if defined(__SANITIZE_ADDRESS__)
+#define GMQ_REUSE_FREED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GMQ_REUSE_FREED 0
+#endif
+#endif
+#ifndef GMQ_REUSE_FREED
+#define GMQ_REUSE_FREED 1
+#endif
 #define GMQ_NORETURN    __attribute__((noreturn))
 
 #define GMQ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -120,7 +120,7 @@ gmq_req_finish(gmq_reqs_t *t, gmq_req_t *req)
     }
     gmq_list_remove(&req->wproc_link);
     gmq_list_remove(&req->conn_link);
-    if (t->nspare < REQS_SPARE)
+    if (GMQ_REUSE_FREED && t->nspare < REQS_SPARE)
         t->spare[t->nspare++] = req;
     else
         free(req);

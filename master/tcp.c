@@ -229,7 +229,7 @@ tcp_resp_new(gmq_conn_t *c)
 static void
 tcp_resp_free(tcp_resp_t *r)
 {
-    if (tcp_nspare < TCP_RESP_SPARE && r->frame.cap <= TCP_RESP_SPARE_BUF) {
+    if (GMQ_REUSE_FREED && tcp_nspare < TCP_RESP_SPARE && r->frame.cap <= TCP_RESP_SPARE_BUF) {
         gmq_buf_reset(&r->frame);
         tcp_spare[tcp_nspare++] = r;
         return;
