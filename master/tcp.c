@@ -378,7 +378,7 @@ tcp_on_reply(gmq_req_t *req, const gmq_op_reply_t *rep, const gmq_error_t *err)
         return;
     }
     gmq_buf_t b;
-    char ids[24];
+    char ids[GMQ_U64_DEC_MAX];
     switch (rep->kind) {
     case GMQ_RK_MESSAGE:
         r->delivery = gmq_conn_delivery(c, gmq_sup_topic(req->wproc), req->bind_key, rep->id,
