@@ -6,7 +6,9 @@
 # $FUZZ_BUILD/corpus/<target>/, crashes in $FUZZ_BUILD/crashes/<target>/,
 # the whole output in $FUZZ_BUILD/logs/<target>.log, and each run's time
 # is appended to $FUZZ_BUILD/fuzz-time.tsv (date, target, seconds, runs,
-# cov, ft, exit status: the ledger docs/reliability.md's table sums).
+# cov, ft, exit status, CPU seconds: the ledger docs/reliability.md's table
+# sums). The CPU seconds are the fuzzer's own (user + system), so a run
+# that shared its core with other work is counted for what it got.
 # With FUZZ_SMOKE=1 (make fuzz-smoke, in make test) a run starts from the
 # seeds alone in $FUZZ_BUILD/smoke/ (emptied first) and is not entered in
 # the ledger, so it leaves neither the tree nor the long runs' corpus
@@ -23,6 +25,12 @@ if [ "$smoke" = 1 ]; then
     W=$B/smoke
     rm -rf "$W"
 fi
+# CPU ticks (user + system) of this shell's waited-for children: fields
+# cutime and cstime of /proc/self/stat, counted after the ") " of comm
+cpu_ticks() {
+    sed 's/.*) //' /proc/$$/stat | awk '{ print $14 + $15 }'
+}
+tck=$(getconf CLK_TCK)
 rc=0
 for t in "$@"; do
     bin=$B/fuzz/fuzz_$t
@@ -49,6 +57,7 @@ for t in "$@"; do
     # a fixed seed and a fixed number of inputs, the time only as a cap
     [ "$smoke" = 1 ] && opts="$opts -seed=${FUZZ_SMOKE_SEED:-1} -runs=${FUZZ_SMOKE_RUNS:-10000}"
     start=$(date +%s)
+    cpu0=$(cpu_ticks)
     # leaks are errors (LeakSanitizer at the end of each input, libFuzzer's
     # -detect_leaks, on by default); UBSan stops at its first report
     # shellcheck disable=SC2086
@@ -56,15 +65,16 @@ for t in "$@"; do
         nice -n 19 "$bin" $opts "$work" "$seeds" > "$log" 2>&1
     st=$?
     took=$(( $(date +%s) - start ))
+    cpu=$(( ($(cpu_ticks) - cpu0) / tck ))
     line=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
     last=$(echo "$line" | sed 's/^#\([0-9]*\)[[:space:]]*[A-Z]*[[:space:]]*/\1 runs /')
-    echo "fuzz $t: ${took}s: ${last:-no progress line}"
+    echo "fuzz $t: ${took}s (CPU ${cpu}s): ${last:-no progress line}"
     if [ "$smoke" != 1 ]; then
         runs=$(echo "$line" | sed -n 's/^#\([0-9]*\).*/\1/p')
         cov=$(echo "$line" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
         ft=$(echo "$line" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" "$took" \
-            "${runs:-0}" "${cov:-}" "${ft:-}" "$st" >> "$B/fuzz-time.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" "$took" \
+            "${runs:-0}" "${cov:-}" "${ft:-}" "$st" "$cpu" >> "$B/fuzz-time.tsv"
     fi
     if [ $st -ne 0 ]; then
         echo "fuzz $t: FAILED (exit $st): $log, $crashes/" >&2
