@@ -17,7 +17,7 @@ for t in "$@"; do
         http)    files="master/http.c master/api.c master/ops.c master/web.c" ;;
         tcpconn) files="master/tcp.c master/ops.c master/chan.c" ;;
         record)  files="worker/record.c" ;;
-        segment) files="worker/segment.c worker/queue.c worker/topic.c" ;;
+        segment) files="worker/segment.c worker/queue.c worker/queue_replay.c worker/queue_log.c worker/topic.c" ;;
         config)  files="common/config.c" ;;
         etcd)    files="common/etcdapi.c client/discovery.c" ;;
         *)       files="" ;;

@@ -1,6 +1,6 @@
 /*
  * fuzz_segment.c - recovery of a queue from arbitrary segment and
- * checkpoint bytes (worker/segment.c scan, worker/queue.c replay and
+ * checkpoint bytes (worker/segment.c scan, worker/queue_replay.c replay and
  * checkpoint load, worker/checkpoint.c, worker/upgrade.c, worker/topic.c
  * open). The input becomes the segment files of queue "q" (and of its
  * dead-letter queue) of a topic in a temporary data directory: raw bytes,
