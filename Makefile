@@ -19,9 +19,10 @@ endif
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
                common/seam.c common/etcdapi.c common/procstat.c common/net.c common/histo.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c proto/zygote.c
-STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/queue_replay.c worker/queue_log.c worker/route.c \
-               worker/topic.c worker/topicadm.c worker/topicconf.c worker/counters.c worker/bgsync.c \
-               worker/syncstat.c worker/checkpoint.c worker/upgrade.c worker/trash.c
+STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/queue_replay.c \
+               worker/queue_log.c worker/route.c worker/topic.c worker/topicadm.c worker/topicdir.c \
+               worker/topicconf.c worker/counters.c worker/bgsync.c worker/syncstat.c \
+               worker/checkpoint.c worker/upgrade.c worker/trash.c
 WORKER_SRCS := worker/worker.c worker/zygote.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \

@@ -1,7 +1,8 @@
 /*
  * topic_impl.h - the topic module's own structs and the helpers its files
  * share (worker/topic.c: open, routing, delivery, timers; worker/topicadm.c:
- * queue management and the JSON writers). Nothing outside worker/topic*.c
+ * queue management and the JSON writers; worker/topicdir.c: the directory,
+ * its lock and files). Nothing outside worker/topic*.c
  * includes it; everyone else uses worker/topic.h.
  */
 #ifndef GMQ_TOPIC_IMPL_H
@@ -52,10 +53,9 @@ struct gmq_topic_s {
     int                deleted;     /* gmq_topic_delete: dir is the renamed one, removed at close */
 };
 
-char         *topic_path(const gmq_topic_t *t, const char *a, const char *b);
-int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set,
-                              const char *extra, gmq_error_t *err);
 topic_slot_t *topic_slot(const gmq_topic_t *t, const char *bind_key);
+/* open the queue of bind_key (and its dead-letter queue if it has a directory) */
+topic_slot_t *topic_slot_open(gmq_topic_t *t, const char *bind_key, gmq_error_t *err);
 const char   *topic_bk(const char *bind_key);
 void          topic_index_add(gmq_topic_t *t, topic_slot_t *sl);
 gmq_queue_t  *topic_dlq(gmq_topic_t *t, topic_slot_t *sl, gmq_error_t *err);
@@ -64,8 +64,21 @@ int           topic_move_back(gmq_topic_t *t, topic_slot_t *sl, const gmq_qmsg_t
 void          topic_gc(gmq_queue_t *q);
 /* a delivered message of the queue or of its dead-letter queue, NULL if none */
 gmq_qent_t   *topic_inflight(topic_slot_t *sl, uint64_t id);
-void          topic_ctr_unbind(gmq_topic_t *t, topic_slot_t *sl);
 /* remove a directory tree (no symlinks followed); GMQ_ERR with errno */
 int           topic_rmtree(const char *path);
+
+/* topicdir.c: the directory, its lock, topic.conf, the counters file's slots */
+char         *topic_path(const gmq_topic_t *t, const char *a, const char *b);
+int           topic_lock(gmq_topic_t *t);
+int           topic_conf_load(gmq_topic_t *t, gmq_error_t *err);
+int           topic_conf_queue(void *ctx, const char *bind_key, gmq_error_t *err);
+int           topic_conf_save(gmq_topic_t *t, const gmq_topic_conf_t *c, unsigned set,
+                              const char *extra, gmq_error_t *err);
+void          topic_drop_orphans(gmq_topic_t *t, const char *sub);
+int           topic_incarnation(const char *data_dir, uint64_t *id);
+void          topic_ctr_bind_all(gmq_topic_t *t);
+void          topic_ctr_bind(gmq_topic_t *t, topic_slot_t *sl);
+void          topic_ctr_unbind(gmq_topic_t *t, topic_slot_t *sl);
+void          topic_ctr_remap(gmq_topic_t *t);
 
 #endif
