@@ -19,15 +19,15 @@ endif
 COMMON_SRCS := common/util.c common/log.c common/buf.c common/config.c common/proctitle.c \
                common/seam.c common/etcdapi.c common/procstat.c common/net.c common/histo.c
 PROTO_SRCS  := proto/ipc.c proto/errors.c proto/op.c proto/tcp.c proto/zygote.c
-STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c worker/queue_replay.c \
-               worker/queue_log.c worker/route.c worker/topic.c worker/topicadm.c worker/topicdir.c \
-               worker/topicconf.c worker/counters.c worker/bgsync.c worker/syncstat.c \
-               worker/checkpoint.c worker/upgrade.c worker/trash.c
+STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c \
+               worker/queue_replay.c worker/queue_log.c worker/route.c worker/topic.c \
+               worker/topicadm.c worker/topicdir.c worker/topicconf.c worker/counters.c \
+               worker/bgsync.c worker/syncstat.c worker/checkpoint.c worker/upgrade.c worker/trash.c
 WORKER_SRCS := worker/worker.c worker/zygote.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/api.c master/chan.c master/tls.c \
-               master/etcd.c master/service.c master/metrics.c master/web.c master/nodeinfo.c \
-               master/spawn.c master/supio.c
+               master/etcd.c master/etcdcheck.c master/service.c master/metrics.c master/web.c \
+               master/nodeinfo.c master/spawn.c master/supio.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
 # gmqctl's modules: JSON tree, output, requests, command table, commands
@@ -115,7 +115,8 @@ $(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CTL_OBJS) $(CLIENT_OBJS) $(COMMON_OB
 	$(CC) -pthread -o $@ $^ $(LDLIBS)
 
 # test driver for master/etcd.c on its own loop (integration tests; not a unit test)
-$(BUILD)/tests/etcd_driver: $(BUILD)/tests/etcd_driver.o $(BUILD)/master/etcd.o $(COMMON_OBJS)
+$(BUILD)/tests/etcd_driver: $(BUILD)/tests/etcd_driver.o $(BUILD)/master/etcd.o \
+                            $(BUILD)/master/etcdcheck.o $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS)
 
