@@ -48,9 +48,9 @@ BINS := $(BUILD)/gmq-master $(BUILD)/gmq-worker $(BUILD)/gmqctl $(BUILD)/gmq-ben
 # made local)
 LIBGMQ_VERSION := 0.1.0
 LIBGMQ_SOVER   := 0
-LIBGMQ_SRCS := client/call.c client/link.c client/async.c client/sync.c client/discovery.c \
-               proto/tcp.c proto/errors.c common/buf.c common/util.c common/log.c common/net.c \
-               common/etcdapi.c
+LIBGMQ_SRCS := client/call.c client/link.c client/async.c client/nodes.c client/sync.c \
+               client/discovery.c proto/tcp.c proto/errors.c common/buf.c common/util.c \
+               common/log.c common/net.c common/etcdapi.c
 LIBGMQ_OBJS := $(LIBGMQ_SRCS:%.c=$(BUILD)/pic/%.o)
 LIBGMQ_PKGS := openssl libcurl yajl
 LIBGMQ_LIBS := $(shell pkg-config --libs $(LIBGMQ_PKGS) 2>/dev/null) -lpthread

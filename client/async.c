@@ -6,12 +6,12 @@
  * weighted round-robin, pinned ones to their node), retries with their
  * budget, the one timer asked of the event-loop adapter, and the public
  * gmqAsync* functions. Links and consumers are freed at the end of the
- * outermost entry point, never inside a callback.
+ * outermost entry point, never inside a callback. The node list's links,
+ * routing and consumers' pops are nodes.c's.
  */
 #include "client/lib.h"
 #include "common/net.h"
 
-#include <inttypes.h>
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,20 +21,12 @@
 static gmqAsyncContext *async_new(const gmqOptions *opt);
 static void  async_error(gmqAsyncContext *ac, int rc, const char *fmt, ...) GMQ_PRINTF(3, 4);
 static int   async_tls(gmqAsyncContext *ac);
-static void  async_set_nodes(gmqAsyncContext *ac, gmq_discovery_node_t *nodes, size_t n);
-static void  async_poll_discovery(gmqAsyncContext *ac);
-static int   async_route(gmqAsyncContext *ac);
-static gmq_link_t *async_pinned_link(gmqAsyncContext *ac, const char *node, gmq_consumer_t *k);
 static void  async_expire(gmqAsyncContext *ac, uint64_t now);
 static void  async_reap(gmqAsyncContext *ac);
 static void  async_schedule(gmqAsyncContext *ac);
 static void  async_destroy(gmqAsyncContext *ac);
 static int   async_idle(const gmqAsyncContext *ac);
-static void  async_event(gmqAsyncContext *ac, int event, const char *node, const char *detail);
 static void  async_user_done(gmq_call_t *c, gmqReply *r);
-static void  async_consumer_link(gmqAsyncContext *ac, gmq_consumer_t *k, const gmq_discovery_node_t *n);
-static void  async_consumer_pop(gmqAsyncContext *ac, gmq_consumer_t *k, gmq_link_t *l, uint64_t at);
-static void  async_consumer_done(gmq_call_t *c, gmqReply *r);
 static void  async_channels_changed(gmqAsyncContext *ac, gmq_call_t *c, const gmq_link_t *from);
 
 uint64_t
@@ -62,7 +54,7 @@ gmqAsyncConnect(const char *addr, const gmqOptions *opt)
     snprintf(n.key, sizeof(n.key), "%s", addr);
     snprintf(n.tcp_addr, sizeof(n.tcp_addr), "%s", addr);
     n.weight = 1;
-    async_set_nodes(ac, &n, 1);
+    gmq_async_set_nodes(ac, &n, 1);
     return ac;
 }
 
@@ -83,7 +75,7 @@ gmqAsyncConnectEtcd(const char *endpoints, const gmqOptions *opt)
     if (gmq_discovery_refresh(ac->disc, err, sizeof(err)) != GMQ_OK)
         async_error(ac, GMQ_ERR_DISCOVERY, "etcd: %s", err);
     gmq_discovery_watch_start(ac->disc);
-    async_poll_discovery(ac);
+    gmq_async_poll_discovery(ac);
     if (ac->err == GMQ_OK && ac->nnodes == 0)
         async_error(ac, GMQ_ERR_DISCOVERY, "no node is registered in etcd under /gmq/node-");
     return ac;
@@ -131,7 +123,7 @@ gmqAsyncHandleTimer(gmqAsyncContext *ac)
     gmq_async_enter(ac);
     ac->timer_at = 0;
     uint64_t now = gmq_async_now();
-    async_poll_discovery(ac);
+    gmq_async_poll_discovery(ac);
     for (gmq_list_t *p = ac->links.next; p != &ac->links; p = p->next) {
         gmq_link_t *l = container_of(p, gmq_link_t, link);
         if (l->state != GMQ_LINK_CLOSED)
@@ -215,7 +207,7 @@ gmqAsyncConsume(gmqAsyncContext *ac, const char *topic, const char *bind_key, gm
     gmq_list_push_tail(&ac->consumers, &k->link);
     gmq_async_enter(ac);
     for (size_t i = 0; i < ac->nnodes; i++)
-        async_consumer_link(ac, k, &ac->nodes[i]);
+        gmq_async_consumer_link(ac, k, &ac->nodes[i]);
     gmq_async_leave(ac);
     return k->id;
 }
@@ -293,7 +285,7 @@ gmq_async_leave(gmqAsyncContext *ac)
         return;
     }
     if (!ac->free_pending) {
-        while (async_route(ac) > 0)
+        while (gmq_async_route(ac) > 0)
             ;
         async_reap(ac);
     }
@@ -323,7 +315,7 @@ gmq_async_send_fn(gmqAsyncContext *ac, const gmqRequest *req, gmq_call_done_fn d
     gmq_call_t *c = gmq_call_new(ac, req, &rc, err, errlen);
     if (c == NULL)
         return rc;
-    async_poll_discovery(ac);           /* route by the node list as it is now */
+    gmq_async_poll_discovery(ac);           /* route by the node list as it is now */
     c->done = done;
     c->cb = cb;
     c->privdata = privdata;
@@ -355,7 +347,7 @@ gmq_async_finish(gmq_call_t *c, gmqReply *r)
 {
     r->privdata = c->privdata;
     if (c->consumer != NULL)
-        async_consumer_done(c, r);
+        gmq_async_consumer_done(c, r);
     else if (c->done != NULL)
         c->done(c, r);
     else
@@ -414,13 +406,13 @@ gmq_async_answer(gmq_call_t *c, gmqReply *r)
 void
 gmq_async_link_ready(gmq_link_t *l)
 {
-    async_event(l->ac, GMQ_EVENT_CONNECTED, l->node, l->addr);
+    gmq_async_event(l->ac, GMQ_EVENT_CONNECTED, l->node, l->addr);
 }
 
 void
 gmq_async_link_lost(gmq_link_t *l, const char *why)
 {
-    async_event(l->ac, GMQ_EVENT_DISCONNECTED, l->node, why);
+    gmq_async_event(l->ac, GMQ_EVENT_DISCONNECTED, l->node, why);
 }
 
 void
@@ -564,200 +556,6 @@ fail:;
     async_error(ac, GMQ_ERR_TLS, "TLS: %s%s%s", e[0] ? e : "cannot create a context",
                 detail[0] ? ": " : "", detail);
     return GMQ_ERR;
-}
-
-/* the node list changed: links for new nodes (and their consumers), the
- * links of nodes that left are closed once their answers came (or after
- * GMQ_LIB_LEAVE_MS); SWRR state and links of nodes that stay are kept */
-static void
-async_set_nodes(gmqAsyncContext *ac, gmq_discovery_node_t *nodes, size_t n)
-{
-    gmq_link_t **links = gmq_xcalloc(n ? n : 1, sizeof(*links));
-    uint64_t now = gmq_async_now();
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < ac->nnodes; j++) {
-            if (strcmp(ac->nodes[j].key, nodes[i].key) != 0)
-                continue;
-            nodes[i].current = ac->nodes[j].current;
-            if (strcmp(ac->nodes[j].tcp_addr, nodes[i].tcp_addr) == 0) {
-                links[i] = ac->node_links[j];
-                ac->node_links[j] = NULL;
-            }
-        }
-    }
-    /* links of nodes gone (or moved to another address) leave */
-    for (gmq_list_t *p = ac->links.next; p != &ac->links; p = p->next) {
-        gmq_link_t *l = container_of(p, gmq_link_t, link);
-        int keep = 0;
-        for (size_t i = 0; i < n && !keep; i++)
-            keep = strcmp(l->node, nodes[i].key) == 0 && strcmp(l->addr, nodes[i].tcp_addr) == 0;
-        if (!keep && !l->removed && l->state != GMQ_LINK_CLOSED) {
-            l->removed = 1;
-            l->leave_at = now + GMQ_LIB_LEAVE_MS;
-        }
-    }
-    for (size_t j = 0; j < ac->nnodes; j++) {
-        int still = 0;
-        for (size_t i = 0; i < n && !still; i++)
-            still = strcmp(ac->nodes[j].key, nodes[i].key) == 0;
-        if (!still && ac->disc != NULL)
-            async_event(ac, GMQ_EVENT_NODE_REMOVED, ac->nodes[j].key, ac->nodes[j].tcp_addr);
-    }
-    free(ac->nodes);
-    free(ac->node_links);
-    ac->nodes = gmq_xmalloc((n ? n : 1) * sizeof(*ac->nodes));
-    if (n)
-        memcpy(ac->nodes, nodes, n * sizeof(*nodes));
-    ac->node_links = links;
-    ac->nnodes = n;
-    for (size_t i = 0; i < n; i++) {
-        if (links[i] != NULL)
-            continue;
-        int is_new = 1;
-        for (gmq_list_t *p = ac->links.next; p != &ac->links && is_new; p = p->next) {
-            gmq_link_t *l = container_of(p, gmq_link_t, link);
-            is_new = !(strcmp(l->node, nodes[i].key) == 0 && !l->removed);
-        }
-        links[i] = gmq_link_new(ac, nodes[i].key, nodes[i].tcp_addr, NULL);
-        gmq_list_push_tail(&ac->links, &links[i]->link);
-        if (ac->disc != NULL && is_new)
-            async_event(ac, GMQ_EVENT_NODE_ADDED, nodes[i].key, nodes[i].tcp_addr);
-        if (ac->attached)
-            gmq_link_connect(links[i]);
-        for (gmq_list_t *p = ac->consumers.next; p != &ac->consumers; p = p->next) {
-            gmq_consumer_t *k = container_of(p, gmq_consumer_t, link);
-            if (!k->stopped)
-                async_consumer_link(ac, k, &nodes[i]);
-        }
-    }
-    /* links that left and have nothing to wait for go now */
-    for (gmq_list_t *p = ac->links.next; p != &ac->links; p = p->next) {
-        gmq_link_t *l = container_of(p, gmq_link_t, link);
-        if (l->removed && l->state != GMQ_LINK_CLOSED)
-            gmq_link_on_time(l, now);
-    }
-}
-
-static void
-async_poll_discovery(gmqAsyncContext *ac)
-{
-    if (ac->disc == NULL)
-        return;
-    uint64_t v = gmq_discovery_version(ac->disc);
-    if (v == ac->disc_version)
-        return;
-    ac->disc_version = v;
-    gmq_discovery_node_t *nodes;
-    size_t n = gmq_discovery_nodes(ac->disc, &nodes);
-    /* nodes without a TCP address cannot be used */
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (nodes[i].tcp_addr[0] != '\0')
-            nodes[k++] = nodes[i];
-    async_set_nodes(ac, nodes, k);
-    free(nodes);
-    if (k > 0 && ac->err == GMQ_ERR_DISCOVERY) {
-        ac->err = GMQ_OK;
-        ac->errstr[0] = '\0';
-    }
-}
-
-/* the live link of node (for consumer k, or the command link for NULL) */
-static gmq_link_t *
-async_pinned_link(gmqAsyncContext *ac, const char *node, gmq_consumer_t *k)
-{
-    gmq_link_t *found = NULL;
-    for (gmq_list_t *p = ac->links.next; p != &ac->links; p = p->next) {
-        gmq_link_t *l = container_of(p, gmq_link_t, link);
-        if (l->state == GMQ_LINK_CLOSED || l->consumer != k || strcmp(l->node, node) != 0)
-            continue;
-        if (!l->removed)
-            return l;
-        found = l;     /* leaving, still open: answers for its messages can go there */
-    }
-    return found;
-}
-
-/* Move waiting calls onto links: due retries and pinned calls (ac->delayed)
- * to their node's link or back to pending, the pending ones (in order) to
- * ready command links chosen by weight. Without a ready link pending is not
- * looked at, so a long queue of requests made while disconnected costs
- * nothing per entry point. Returns how many moved or ended (callbacks may
- * have queued more). */
-static int
-async_route(gmqAsyncContext *ac)
-{
-    uint64_t now = gmq_async_now();
-    int moved = 0;
-    for (gmq_list_t *p = ac->delayed.next; p != &ac->delayed;) {
-        gmq_call_t *c = container_of(p, gmq_call_t, link);
-        p = p->next;
-        if (c->not_before > now)
-            continue;
-        gmq_list_remove(&c->link);
-        moved++;
-        c->not_before = 0;
-        if (!c->pin[0]) {
-            gmq_list_push_tail(&ac->pending, &c->link);
-            continue;
-        }
-        gmq_link_t *l = async_pinned_link(ac, c->pin, c->consumer);
-        if (l != NULL) {
-            gmq_link_queue(l, c);
-        } else if (c->consumer != NULL) {
-            gmq_call_free(c);            /* its node left: the consumer lets it go */
-        } else {
-            gmq_async_finish(c, gmq_call_reply_new(c, GMQ_ERR_IO, "node %s is gone (it left "
-                             "etcd): the message is delivered again after its TTR", c->pin));
-            p = ac->delayed.next;        /* the callback may have changed the list */
-        }
-    }
-    if (gmq_list_empty(&ac->pending))
-        return moved;
-
-    unsigned char *ready = gmq_xcalloc(ac->nnodes ? ac->nnodes : 1, 1);
-    int nready = 0, trying = 0, fresh = 0;
-    if (!ac->opt.reconnect) {
-        /* reconnect off: one fresh connection for calls made since the last loss */
-        for (gmq_list_t *p = ac->pending.next; p != &ac->pending; p = p->next) {
-            gmq_call_t *c = container_of(p, gmq_call_t, link);
-            fresh |= !c->tried;
-            c->tried = 1;
-        }
-    }
-    for (size_t i = 0; i < ac->nnodes; i++) {
-        gmq_link_t *l = ac->node_links[i];
-        if ((l == NULL || l->state == GMQ_LINK_CLOSED) && fresh && !ac->disconnecting) {
-            l = ac->node_links[i] = gmq_link_new(ac, ac->nodes[i].key, ac->nodes[i].tcp_addr, NULL);
-            gmq_list_push_tail(&ac->links, &l->link);
-            if (ac->attached)
-                gmq_link_connect(l);
-        }
-        if (l == NULL || l->state == GMQ_LINK_CLOSED)
-            continue;
-        ready[i] = l->state == GMQ_LINK_READY;
-        nready += ready[i];
-        trying += l->state == GMQ_LINK_CONNECTING || l->state == GMQ_LINK_HANDSHAKE ||
-                  (l->state == GMQ_LINK_IDLE && !ac->attached);
-    }
-    if (nready > 0) {
-        while (!gmq_list_empty(&ac->pending)) {
-            gmq_call_t *c = container_of(ac->pending.next, gmq_call_t, link);
-            gmq_list_remove(&c->link);
-            gmq_link_queue(ac->node_links[gmq_discovery_swrr_among(ac->nodes, ac->nnodes, ready)], c);
-            moved++;
-        }
-    } else if (!ac->opt.reconnect && trying == 0 && !ac->disconnecting) {
-        while (!gmq_list_empty(&ac->pending)) {
-            gmq_call_t *c = container_of(ac->pending.next, gmq_call_t, link);
-            gmq_list_remove(&c->link);
-            gmq_async_finish(c, gmq_call_reply_new(c, ac->why_rc ? ac->why_rc : GMQ_ERR_IO,
-                                                   "no connection: %s", ac->why[0] ? ac->why : "no node"));
-            moved++;
-        }
-    }
-    free(ready);
-    return moved;
 }
 
 /* calls that waited longer than retry_timeout_ms for a connection end */
@@ -943,8 +741,8 @@ async_destroy(gmqAsyncContext *ac)
     free(ac);
 }
 
-static void
-async_event(gmqAsyncContext *ac, int event, const char *node, const char *detail)
+void
+gmq_async_event(gmqAsyncContext *ac, int event, const char *node, const char *detail)
 {
     if (ac->event_cb != NULL && !ac->closing)
         ac->event_cb(ac, event, node, detail, ac->event_priv);
@@ -982,56 +780,4 @@ async_channels_changed(gmqAsyncContext *ac, gmq_call_t *c, const gmq_link_t *fro
             continue;
         gmq_link_queue(l, gmq_call_internal(ac, c->call, c->channel));
     }
-}
-
-/* ---- consumers ---- */
-
-static void
-async_consumer_link(gmqAsyncContext *ac, gmq_consumer_t *k, const gmq_discovery_node_t *n)
-{
-    gmq_link_t *l = gmq_link_new(ac, n->key, n->tcp_addr, k);
-    gmq_list_push_tail(&ac->links, &l->link);
-    if (ac->attached)
-        gmq_link_connect(l);
-    async_consumer_pop(ac, k, l, 0);
-}
-
-/* the consumer's next pop on l (at: not before then) */
-static void
-async_consumer_pop(gmqAsyncContext *ac, gmq_consumer_t *k, gmq_link_t *l, uint64_t at)
-{
-    if (k->stopped || l->removed || l->state == GMQ_LINK_CLOSED || ac->disconnecting || ac->closing)
-        return;
-    gmqRequest req = { .call = GMQ_CALL_POP, .topic = k->topic, .bind_key = k->bind_key,
-                       .timeout_s = -1 };
-    char err[300];
-    int rc;
-    gmq_call_t *c = gmq_call_new(ac, &req, &rc, err, sizeof(err));
-    if (c == NULL)
-        return;
-    c->consumer = k;
-    snprintf(c->pin, sizeof(c->pin), "%s", l->node);
-    if (at == 0) {
-        gmq_link_queue(l, c);
-    } else {
-        gmq_async_requeue(c, at);
-    }
-}
-
-static void
-async_consumer_done(gmq_call_t *c, gmqReply *r)
-{
-    gmqAsyncContext *ac = c->ac;
-    gmq_consumer_t *k = c->consumer;
-    gmq_link_t *l = async_pinned_link(ac, c->pin, k);
-    if (k->stopped) {
-        gmqReplyFree(r);
-        return;
-    }
-    int rc = r->rc;
-    if (rc != GMQ_NO_MESSAGE && k->cb != NULL)
-        k->cb(ac, r, k->privdata);
-    gmqReplyFree(r);
-    if (l != NULL)
-        async_consumer_pop(ac, k, l, rc < 0 ? gmq_async_now() + (uint64_t) ac->opt.backoff_max_ms : 0);
 }

@@ -212,5 +212,23 @@ int         gmq_async_send_fn(gmqAsyncContext *ac, const gmqRequest *req, gmq_ca
 /* entry points: enter/leave around every public function */
 void        gmq_async_enter(gmqAsyncContext *ac);
 void        gmq_async_leave(gmqAsyncContext *ac);
+/* the event callback, unless the context is closing */
+void        gmq_async_event(gmqAsyncContext *ac, int event, const char *node, const char *detail);
+
+/* ---- nodes.c (used by async.c) ---- */
+
+/* the node list changed: links for new nodes (and their consumers), the
+ * links of nodes that left are closed once their answers came (or after
+ * GMQ_LIB_LEAVE_MS); SWRR state and links of nodes that stay are kept */
+void        gmq_async_set_nodes(gmqAsyncContext *ac, gmq_discovery_node_t *nodes, size_t n);
+/* discovery's list, when its version moved: gmq_async_set_nodes */
+void        gmq_async_poll_discovery(gmqAsyncContext *ac);
+/* waiting calls onto links; how many moved or ended */
+int         gmq_async_route(gmqAsyncContext *ac);
+/* consumer k's link to node n, and its first pop */
+void        gmq_async_consumer_link(gmqAsyncContext *ac, gmq_consumer_t *k,
+                                    const gmq_discovery_node_t *n);
+/* a consumer's pop answered: its callback, then the next pop */
+void        gmq_async_consumer_done(gmq_call_t *c, gmqReply *r);
 
 #endif
