@@ -36,7 +36,7 @@ CTL_SRCS    := client/ctl_json.c client/ctl_out.c client/ctl_http.c client/ctl_h
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicstore topicadm counters etcdapi discovery queue \
+UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicstore topicadm counters etcdapi discovery queue queuelog \
                checkpoint histo metrics ctl call zygote
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
@@ -134,6 +134,7 @@ $(BUILD)/tests/check_route:  $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/route.
 $(BUILD)/tests/check_segment: $(COMMON_OBJS) $(PROTO_OBJS) $(BUILD)/worker/record.o $(BUILD)/worker/segment.o $(BUILD)/worker/bgsync.o \
                               $(BUILD)/worker/syncstat.o
 $(BUILD)/tests/check_queue:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
+$(BUILD)/tests/check_queuelog: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_checkpoint: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_topic:  $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
 $(BUILD)/tests/check_topicstore: $(COMMON_OBJS) $(PROTO_OBJS) $(STORE_OBJS)
