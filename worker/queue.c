@@ -133,6 +133,15 @@ gmq_queue_entry(const gmq_queue_t *q, uint64_t id)
     return e;
 }
 
+gmq_qent_t *
+gmq_queue_entry_in(const gmq_queue_t *q, uint64_t id, int state)
+{
+    gmq_qent_t *e = q->buckets[queue_hash_slot(q, id)];
+    while (e != NULL && (e->id != id || e->state != state))
+        e = e->hnext;
+    return e;
+}
+
 int
 gmq_queue_find(gmq_queue_t *q, uint64_t id, gmq_qmsg_t *m)
 {

@@ -168,6 +168,11 @@ int          gmq_queue_put(gmq_queue_t *q, uint64_t id, const char *body, size_t
 int          gmq_queue_find(gmq_queue_t *q, uint64_t id, gmq_qmsg_t *m);
 /* the entry of id, NULL if it has none (waiting in the log, or not stored) */
 gmq_qent_t  *gmq_queue_entry(const gmq_queue_t *q, uint64_t id);
+/* the entry of id in state (GMQ_QENT_*), NULL if none: one id has one live
+ * entry in a log gmq wrote, but a checkpoint it did not write can give it
+ * two (a waiting copy besides the delivered one), and the delivered one must
+ * still be found to be acked */
+gmq_qent_t  *gmq_queue_entry_in(const gmq_queue_t *q, uint64_t id, int state);
 /* the next message a pop delivers: GMQ_OK with *m, or GMQ_AGAIN (an entry
  * whose record is damaged is dropped on the way and counted as corrupt) */
 int          gmq_queue_head(gmq_queue_t *q, gmq_qmsg_t *m);

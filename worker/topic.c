@@ -707,11 +707,10 @@ topic_deliver(gmq_topic_t *t, gmq_queue_t *q, uint64_t now, gmq_msg_t *out, gmq_
 gmq_qent_t *
 topic_inflight(topic_slot_t *sl, uint64_t id)
 {
-    gmq_qent_t *e = gmq_queue_entry(sl->q, id);
-    if (e != NULL && e->state == GMQ_QENT_INFLIGHT)
-        return e;
-    e = sl->dlq ? gmq_queue_entry(sl->dlq, id) : NULL;
-    return e != NULL && e->state == GMQ_QENT_INFLIGHT ? e : NULL;
+    gmq_qent_t *e = gmq_queue_entry_in(sl->q, id, GMQ_QENT_INFLIGHT);
+    if (e == NULL && sl->dlq != NULL)
+        e = gmq_queue_entry_in(sl->dlq, id, GMQ_QENT_INFLIGHT);
+    return e;
 }
 
 /* dead letter m back to its queue with retry 0: write there first, then

@@ -667,6 +667,9 @@ seg_drain(gmq_topic_t *t, int dead, int once)
         seen[n++] = m.id;
         rc = gmq_topic_ack(t, "q", m.id, &err);
         /* auto-ack topics finish a message on delivery unless it waits for a confirm */
+        if (rc != GMQ_OK)
+            fprintf(stderr, "ack %" PRIu64 " (%s): rc %d: %s\n", m.id, dead ? "dead" : "ready", rc,
+                    err.msg);
         FUZZ_CHECK(rc == GMQ_OK);
     }
     return n;
