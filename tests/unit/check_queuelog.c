@@ -4,7 +4,8 @@
  * two records of one id, a drop naming a damaged record or one inside
  * another, orders after a relocation, a checkpoint whose segment is gone or
  * whose counts do not fit the log, a relocated copy in another state, an
- * entry damaged after its checkpoint. The rest: check_queue.c.
+ * entry damaged after its checkpoint, two live entries of one id. The rest:
+ * check_queue.c.
  */
 #include "queue_util.h"
 #include "worker/queue.h"
@@ -538,6 +539,53 @@ START_TEST(test_entry_damaged_after_checkpoint)
 }
 END_TEST
 
+/* a forged checkpoint: the tail entry of message 2 now claims id 1 */
+static void
+ck_second_entry(gmq_checkpoint_t *c)
+{
+    for (size_t i = 0; i < c->nents; i++)
+        if (c->ents[i].state == GMQ_QENT_TAIL && c->ents[i].id == 2)
+            c->ents[i].id = 1;
+}
+
+/* A checkpoint given a CRC that fits can leave one id two live entries (a
+ * head entry, and a tail entry loaded after it). The message delivered
+ * from the head entry must still be found by its ack: the ack looks for
+ * the id's entry in flight, not for the first entry of the id. Found by
+ * fuzz_segment (crash-5c255670873b: "msgId:9 is not exist." after its pop). */
+START_TEST(test_ack_with_second_entry_of_id)
+{
+    gmq_queue_t *q = open_q(qdir, 0, 1);
+    gmq_error_t err;
+    gmq_qmsg_t m;
+    put_ok(q, 1, "one", 3, 0);
+    put_ok(q, 2, "two", 3, 0);
+    put_ok(q, 3, "three", 5, 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(gmq_queue_head(q, &m), GMQ_OK);
+        ck_assert_int_eq(gmq_queue_deliver(q, &m, T0, T0 + 30000, &err), GMQ_OK);
+    }
+    ck_assert_int_eq(gmq_queue_requeue(q, gmq_queue_entry(q, 1), 0, 1, &err), GMQ_OK);
+    ck_assert_int_eq(gmq_queue_requeue(q, gmq_queue_entry(q, 2), 0, 0, &err), GMQ_OK);
+    gmq_queue_close(q);
+    ck_rewrite(ck_second_entry);
+    q = open_q(qdir, 0, 1);
+    ck_assert_int_eq(q->ck_loaded, 1);
+    ck_assert_int_eq(gmq_queue_head(q, &m), GMQ_OK);
+    ck_assert_uint_eq(m.id, 1);
+    ck_assert_int_eq(gmq_queue_deliver(q, &m, T0, T0 + 30000, &err), GMQ_OK);
+    /* the first entry of id 1 in its bucket is the tail one, not in flight */
+    ck_assert_ptr_nonnull(gmq_queue_entry(q, 1));
+    ck_assert_int_ne(gmq_queue_entry(q, 1)->state, GMQ_QENT_INFLIGHT);
+    gmq_qent_t *e = gmq_queue_entry_in(q, 1, GMQ_QENT_INFLIGHT);
+    ck_assert_ptr_nonnull(e);
+    gmq_qmsg_t f = { .q = q, .e = e, .id = e->id, .pos = e->pos, .retry = e->retry };
+    ck_assert_int_eq(gmq_queue_finish(q, &f, GMQ_REC_ACK, &err), GMQ_OK);
+    ck_assert_ptr_null(gmq_queue_entry_in(q, 1, GMQ_QENT_INFLIGHT));
+    gmq_queue_discard(q);
+}
+END_TEST
+
 static Suite *
 queuelog_suite(void)
 {
@@ -556,6 +604,7 @@ queuelog_suite(void)
     tcase_add_test(tc, test_reloc_copy_state);
     tcase_add_test(tc, test_equal_due_after_relocation);
     tcase_add_test(tc, test_entry_damaged_after_checkpoint);
+    tcase_add_test(tc, test_ack_with_second_entry_of_id);
     suite_add_tcase(s, tc);
     return s;
 }
