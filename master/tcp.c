@@ -1,13 +1,12 @@
 /*
  * tcp.c - the gmq v2 TCP protocol on client connections: events from the
  * proto/tcp parser become operations (validated in master/ops.c); replies
- * go out as frames in command order. An mpub's items are checked as they
- * arrive and sent to the worker in chunks, one at a time, so what is
- * stored is always a prefix and the reply says exactly how much.
+ * go out as frames in command order. mpub is master/tcp_mpub.c.
  */
 #include "master.h"
 #include "chan.h"
 #include "ops.h"
+#include "tcp_impl.h"
 #include "sup.h"
 #include "common/log.h"
 
@@ -16,34 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct tcp_resp_s {
-    gmq_list_t link;          /* in c->u.tcp.resps */
-    int        done;
-    int        fatal;         /* close the connection once sent */
-    int        waiting;       /* a pop waiting at a worker */
-    int        raw;           /* pop/dead ... raw: answer a message as a 106 frame */
-    gmq_delivery_t *delivery; /* the message in frame (owned by the connection) */
-    gmq_buf_t  frame;
-} tcp_resp_t;
-
-/* an mpub: owned by its connection while its bodies are read, then by the
- * request in flight for its next chunk (conn = NULL once the client left) */
-struct tcp_mpub_s {
-    gmq_conn_t *conn;
-    tcp_resp_t *resp;
-    char        topic[GMQ_NAME_MAX + 1];
-    uint32_t    total, nread, nsent, stored;
-    gmq_buf_t   items;        /* encoded, checked items not yet sent */
-    int         inflight;     /* a chunk is at the worker */
-    int         aborted;      /* no more bodies will be read (a fatal error) */
-    gmq_buf_t   ids;          /* "[id,id,...]" */
-    gmq_error_t err;          /* the first bad item (the rest are still read) */
-};
-
 typedef void (*tcp_cmd_fn)(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
 
 static void cmd_pub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
-static void cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
 static void cmd_pop(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
 static void cmd_ack(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
 static void cmd_set(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev);
@@ -95,17 +69,9 @@ static const tcp_manage_t tcp_manage_cmds[] = {
 
 static tcp_resp_t *tcp_resp_new(gmq_conn_t *c);
 static void tcp_resp_free(tcp_resp_t *r);
-static void tcp_finish(gmq_conn_t *c, tcp_resp_t *r, uint16_t type, const char *data, size_t len);
-static void tcp_fail(gmq_conn_t *c, tcp_resp_t *r, int fatal, int code, const char *fmt, ...)
-    GMQ_PRINTF(5, 6);
 static void tcp_flush(gmq_conn_t *c);
 static void tcp_on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents);
 static void tcp_on_reply(gmq_req_t *req, const gmq_op_reply_t *r, const gmq_error_t *err);
-static void tcp_mpub_body(gmq_conn_t *c, tcp_mpub_t *mp, const gmq_tcp_event_t *ev);
-static void tcp_mpub_send(tcp_mpub_t *mp);
-static void tcp_mpub_end(tcp_mpub_t *mp, const char *errtext);
-static void tcp_mpub_free(tcp_mpub_t *mp);
-static void tcp_mpub_abort(tcp_mpub_t *mp, int code, const char *why);
 
 /* finished responses kept with their frame buffers for the next ones (a
  * response was two callocs and two frees); the master is one thread */
@@ -207,6 +173,33 @@ gmq_tcp_on_data(gmq_conn_t *c)
     }
 }
 
+void
+tcp_finish(gmq_conn_t *c, tcp_resp_t *r, uint16_t type, const char *data, size_t len)
+{
+    gmq_tcp_put_frame(&r->frame, type, data, len);
+    r->done = 1;
+    tcp_flush(c);
+}
+
+void
+tcp_fail(gmq_conn_t *c, tcp_resp_t *r, int fatal, int code, const char *fmt, ...)
+{
+    char msg[GMQ_ERRMSG_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->fatal = fatal;
+    if (fatal) {
+        c->u.tcp.broken = 1;     /* read nothing more; close once the error is out */
+        if (c->u.tcp.mpub != NULL && c->u.tcp.mpub->resp != r)
+            tcp_mpub_abort(c->u.tcp.mpub, code, msg);
+    }
+    gmq_tcp_put_error(&r->frame, code, "%s", msg);
+    r->done = 1;
+    tcp_flush(c);
+}
+
 /* ---- responses, in command order ---- */
 
 static tcp_resp_t *
@@ -236,33 +229,6 @@ tcp_resp_free(tcp_resp_t *r)
     }
     gmq_buf_free(&r->frame);
     free(r);
-}
-
-static void
-tcp_finish(gmq_conn_t *c, tcp_resp_t *r, uint16_t type, const char *data, size_t len)
-{
-    gmq_tcp_put_frame(&r->frame, type, data, len);
-    r->done = 1;
-    tcp_flush(c);
-}
-
-static void
-tcp_fail(gmq_conn_t *c, tcp_resp_t *r, int fatal, int code, const char *fmt, ...)
-{
-    char msg[GMQ_ERRMSG_MAX + 128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    r->fatal = fatal;
-    if (fatal) {
-        c->u.tcp.broken = 1;     /* read nothing more; close once the error is out */
-        if (c->u.tcp.mpub != NULL && c->u.tcp.mpub->resp != r)
-            tcp_mpub_abort(c->u.tcp.mpub, code, msg);
-    }
-    gmq_tcp_put_error(&r->frame, code, "%s", msg);
-    r->done = 1;
-    tcp_flush(c);
 }
 
 /* move the finished head of the queue to the output (written at the end
@@ -432,174 +398,6 @@ cmd_pub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
     op.item.body.p = ev->body;
     op.item.body.len = ev->body_len;
     tcp_submit(c, r, topic, &op);
-}
-
-static void
-cmd_mpub(gmq_conn_t *c, tcp_resp_t *r, const gmq_tcp_event_t *ev)
-{
-    tcp_mpub_t *mp = gmq_xcalloc(1, sizeof(*mp));
-    mp->conn = c;
-    mp->resp = r;
-    mp->total = ev->nbodies;
-    gmq_buf_init(&mp->items);
-    gmq_buf_init(&mp->ids);
-    gmq_error_t err;
-    if (gmq_ops_check_topic(ev->argv[0].p, ev->argv[0].len, &err) != GMQ_OK)
-        mp->err = err;     /* answered once every body is read */
-    else
-        snprintf(mp->topic, sizeof(mp->topic), "%.*s", (int) ev->argv[0].len, ev->argv[0].p);
-    c->u.tcp.mpub = mp;
-}
-
-/* the mpub's next step once a body was read or a chunk answered: send a
- * chunk when one is full (or the bodies are all read), pause reading while
- * a full chunk waits behind the one in flight, answer when all is done */
-static void
-tcp_mpub_step(tcp_mpub_t *mp)
-{
-    int reading = !mp->aborted && mp->nread < mp->total;
-    gmq_conn_t *c = mp->conn;
-    if (mp->inflight) {
-        if (reading && gmq_buf_used(&mp->items) >= GMQ_MPUSH_CHUNK_BYTES)
-            c->u.tcp.paused = 1;    /* the master holds at most two chunks of an mpub */
-        return;
-    }
-    if (c->u.tcp.paused) {
-        c->u.tcp.paused = 0;
-        gmq_conn_resume(c);
-    }
-    if (mp->err.code == GMQ_E_NONE && gmq_buf_used(&mp->items) > 0 &&
-        (!reading || gmq_buf_used(&mp->items) >= GMQ_MPUSH_CHUNK_BYTES)) {
-        tcp_mpub_send(mp);
-        if (mp->inflight)
-            return;
-    }
-    if (!reading)
-        tcp_mpub_end(mp, NULL);
-}
-
-static void
-tcp_mpub_body(gmq_conn_t *c, tcp_mpub_t *mp, const gmq_tcp_event_t *ev)
-{
-    mp->nread++;
-    if (mp->err.code == GMQ_E_NONE) {
-        gmq_ops_json_push_t p;
-        gmq_error_t err = { GMQ_E_NONE, "" };
-        gmq_ops_json_push_init(&p);
-        gmq_op_item_t it = { 0 };
-        if (gmq_ops_json_push_parse(&p, ev->body, ev->body_len, &err) == GMQ_OK && !p.has_body)
-            gmq_error_set(&err, GMQ_E_INVALID_PUSH, "body must be a string");
-        else if (err.code == GMQ_E_NONE && p.has_delay && (p.delay < 0 || p.delay > c->m->cfg.max_delay))
-            gmq_error_set(&err, GMQ_E_INVALID_PUSH, "delay must be seconds between 0 and max_delay");
-        if (err.code == GMQ_E_NONE) {
-            it.delay_ms = p.has_delay ? (uint64_t) p.delay * 1000 : 0;
-            it.route_key.p = p.route_key.data ? p.route_key.data : "";
-            it.route_key.len = p.route_key.len;
-            it.body.p = p.body.data ? p.body.data : "";
-            it.body.len = p.body.len;
-            if (gmq_ops_check_item(c->m, &it, &err) == GMQ_OK) {
-                gmq_op_item_put(&mp->items, &it);
-                gmq_buf_printf(&mp->ids, mp->nread == 1 ? "[%llu" : ",%llu", (unsigned long long) it.id);
-            }
-        }
-        if (err.code != GMQ_E_NONE) {
-            /* items not yet sent are dropped: what is stored stays a prefix */
-            gmq_error_set(&mp->err, err.code, "item %u: %s", mp->nread, err.msg);
-            gmq_buf_reset(&mp->items);
-        }
-        gmq_ops_json_push_free(&p);
-    }
-    if (mp->nread == mp->total) {
-        gmq_buf_append_str(&mp->ids, "]");
-        c->u.tcp.mpub = NULL;    /* from here on mp is owned by its chunk in flight, if any */
-    }
-    tcp_mpub_step(mp);
-}
-
-static void
-tcp_on_mpub_reply(gmq_req_t *req, const gmq_op_reply_t *rep, const gmq_error_t *err)
-{
-    tcp_mpub_t *mp = req->ctx;
-    mp->inflight = 0;
-    if (req->conn == NULL || req->conn->dead) {
-        tcp_mpub_free(mp);     /* the client is gone (its connection let go of mp) */
-        return;
-    }
-    if (rep != NULL)
-        mp->stored += rep->count;
-    if (rep == NULL && mp->err.code == GMQ_E_NONE)
-        mp->err = *err;
-    else if (rep != NULL && !rep->ok && mp->err.code == GMQ_E_NONE)
-        gmq_error_set(&mp->err, rep->ecode, "%.*s", (int) rep->msg.len, rep->msg.p);
-    if (mp->err.code != GMQ_E_NONE)
-        gmq_buf_reset(&mp->items);
-    tcp_mpub_step(mp);
-}
-
-/* send the buffered items (at least one, up to GMQ_MPUSH_CHUNK_BYTES) as one chunk */
-static void
-tcp_mpub_send(tcp_mpub_t *mp)
-{
-    gmq_op_req_t op = { .op = GMQ_OP_MPUSH };
-    gmq_op_req_t view = { .op = GMQ_OP_MPUSH };
-    view.items.p = gmq_buf_rptr(&mp->items);
-    view.items.len = gmq_buf_used(&mp->items);
-    size_t end = 0;
-    gmq_op_item_t it;
-    while (op.nitems == 0 || end < GMQ_MPUSH_CHUNK_BYTES) {
-        size_t next = end;
-        if (gmq_op_item_next(&view, &next, &it) != GMQ_OK)
-            break;
-        end = next;
-        op.nitems++;
-    }
-    op.items.p = view.items.p;
-    op.items.len = end;
-    gmq_error_t err;
-    if (gmq_ops_submit(mp->conn->m, mp->conn, mp->topic, &op, tcp_on_mpub_reply, mp, &err) == NULL) {
-        mp->err = err;
-        gmq_buf_reset(&mp->items);
-        return;
-    }
-    gmq_buf_consume(&mp->items, end);    /* copied into the worker's frame */
-    mp->inflight = 1;
-    mp->nsent += op.nitems;
-}
-
-static void
-tcp_mpub_end(tcp_mpub_t *mp, const char *errtext)
-{
-    (void) errtext;
-    gmq_conn_t *c = mp->conn;
-    if (mp->err.code != GMQ_E_NONE)
-        tcp_fail(c, mp->resp, 0, mp->err.code, "%s (%u of %u stored)", mp->err.msg, mp->stored,
-                 mp->total);
-    else
-        tcp_finish(c, mp->resp, GMQ_TCP_RESULT, mp->ids.data, mp->ids.len);
-    tcp_mpub_free(mp);
-}
-
-/* A fatal error stops reading while the mpub waits for bodies: its reply
- * (ahead of the fatal one) says what was stored, once a chunk in flight is
- * answered, so the error that closes the connection is not held behind a
- * reply that would never come. */
-static void
-tcp_mpub_abort(tcp_mpub_t *mp, int code, const char *why)
-{
-    mp->aborted = 1;
-    if (mp->err.code == GMQ_E_NONE)
-        gmq_error_set(&mp->err, (gmq_ecode_t) code, "item %u: %s", mp->nread + 1, why);
-    gmq_buf_reset(&mp->items);
-    mp->conn->u.tcp.mpub = NULL;   /* owned by its chunk in flight, if any */
-    tcp_mpub_step(mp);
-}
-
-static void
-tcp_mpub_free(tcp_mpub_t *mp)
-{
-    gmq_buf_free(&mp->items);
-    gmq_buf_free(&mp->ids);
-    free(mp);
 }
 
 static void

@@ -15,7 +15,7 @@ for t in "$@"; do
         tcp)     files="proto/tcp.c" ;;
         op)      files="proto/op.c proto/ipc.c" ;;
         http)    files="master/http.c master/api.c master/ops.c master/web.c" ;;
-        tcpconn) files="master/tcp.c master/ops.c master/chan.c" ;;
+        tcpconn) files="master/tcp.c master/tcp_mpub.c master/ops.c master/chan.c" ;;
         record)  files="worker/record.c" ;;
         segment) files="worker/segment.c worker/queue.c worker/queue_replay.c worker/queue_log.c worker/topic.c" ;;
         config)  files="common/config.c" ;;
