@@ -26,7 +26,7 @@ STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c \
 WORKER_SRCS := worker/worker.c worker/zygote.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/tcp_mpub.c master/api.c master/chan.c master/tls.c \
-               master/etcd.c master/etcdcheck.c master/service.c master/metrics.c master/web.c \
+               master/etcd.c master/etcdcall.c master/etcdcheck.c master/service.c master/metrics.c master/web.c \
                master/nodeinfo.c master/spawn.c master/supio.c
 # client library (libgmq pieces used by gmqctl); gmqctl.c (main) stays out
 CLIENT_SRCS := client/discovery.c
@@ -116,7 +116,7 @@ $(BUILD)/gmqctl: $(BUILD)/client/gmqctl.o $(CTL_OBJS) $(CLIENT_OBJS) $(COMMON_OB
 
 # test driver for master/etcd.c on its own loop (integration tests; not a unit test)
 $(BUILD)/tests/etcd_driver: $(BUILD)/tests/etcd_driver.o $(BUILD)/master/etcd.o \
-                            $(BUILD)/master/etcdcheck.o $(COMMON_OBJS)
+                            $(BUILD)/master/etcdcall.o $(BUILD)/master/etcdcheck.o $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS)
 

@@ -3,8 +3,9 @@
  * put of /gmq/node-<id>, keepalive every TTL/3, re-registration with backoff,
  * revoke on stop. One registration request at a time through libcurl's multi
  * interface, whose sockets and timer are ev_io / ev_timer watchers on the
- * master's loop; one-off calls for others (gmq_etcd_call) share that multi.
- * The blocking check of the node's id at start is etcdcheck.c's.
+ * master's loop; one-off calls for others (gmq_etcd_call, etcdcall.c)
+ * share that multi. The blocking check of the node's id at start is
+ * etcdcheck.c's.
  */
 #include "etcd_impl.h"
 #include "common/buf.h"
@@ -39,75 +40,6 @@ static const char *etcd_state_names[] = {
     "stopped", "registering", "registered", "retrying", "stopping",
 };
 
-/* a socket libcurl asked us to watch */
-typedef struct etcd_sock_s {
-    ev_io               io;
-    gmq_etcd_t         *e;
-    struct etcd_sock_s *next;
-} etcd_sock_t;
-
-/* what to do with the answer to the request in flight */
-typedef void (*etcd_reply_fn)(gmq_etcd_t *e, long code, const char *body, size_t len);
-
-/* a gmq_etcd_call in flight: its own easy handle, in e->calls */
-typedef struct etcd_call_s {
-    gmq_list_t       link;
-    gmq_etcd_t      *e;
-    CURL            *easy;
-    char             path[64];
-    gmq_buf_t        body;
-    gmq_buf_t        resp;
-    size_t           ep;          /* endpoint of this try */
-    size_t           tries;
-    long             timeout_ms;
-    gmq_etcd_call_fn done;
-    void            *arg;
-    char             curl_err[CURL_ERROR_SIZE];
-} etcd_call_t;
-
-struct gmq_etcd_s {
-    struct ev_loop *loop;
-    gmq_etcdapi_endpoints_t ep;
-    size_t       ep_cur;          /* endpoint in use; advanced when one fails */
-    char        *ca_file;         /* NULL = system CAs */
-    int          ttl;             /* seconds */
-    char         key[64];
-    gmq_buf_t    value;           /* node JSON */
-
-    int          state;           /* enum etcd_state */
-    int64_t      lease_id;        /* 0 = none */
-    unsigned     registrations;
-    unsigned     failures;
-    unsigned     keepalive_failures;
-    int          backoff_ms;
-    char         last_error[256];
-
-    CURLM       *multi;
-    etcd_sock_t *socks;
-    ev_timer     curl_timer;      /* libcurl's timeout */
-    ev_timer     timer;           /* keepalive period or retry backoff */
-    ev_timer     done_timer;      /* calls stop's done() from the loop */
-    void       (*done)(void *arg);
-    void        *done_arg;
-
-    /* the one request in flight */
-    CURL        *easy;
-    int          busy;
-    struct curl_slist *hdrs;
-    char         path[48];
-    gmq_buf_t    body;
-    gmq_buf_t    resp;
-    etcd_reply_fn reply;
-    size_t       tries;           /* endpoints tried for this request */
-    size_t       max_tries;
-    long         timeout_ms;
-    char         curl_err[CURL_ERROR_SIZE];
-
-    gmq_list_t   calls;           /* etcd_call_t in flight */
-    int          ncalls;
-    int          freeing;         /* in gmq_etcd_free: no new call */
-};
-
 static void etcd_set_state(gmq_etcd_t *e, int state, const char *why);
 static void etcd_register(gmq_etcd_t *e);
 static void etcd_fail(gmq_etcd_t *e, const char *fmt, ...) GMQ_PRINTF(2, 3);
@@ -126,11 +58,6 @@ static void etcd_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static int  etcd_curl_sock(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp);
 static int  etcd_curl_timer(CURLM *multi, long timeout_ms, void *userp);
 static void etcd_check_multi(gmq_etcd_t *e);
-static int  etcd_call_send(etcd_call_t *k);
-static void etcd_call_finished(etcd_call_t *k, CURLcode res);
-static void etcd_call_free(etcd_call_t *k);
-static void etcd_easy_setup(gmq_etcd_t *e, CURL *c, const char *url, const gmq_buf_t *body,
-                            gmq_buf_t *resp, char *errbuf, long timeout_ms, void *priv);
 static void etcd_advertise(const char *report, const char *listen, char *out, size_t outlen);
 static void etcd_times(char *join, size_t joinlen, char *rfc, size_t rfclen);
 
@@ -249,43 +176,6 @@ gmq_etcd_free(gmq_etcd_t *e)
     gmq_etcdapi_endpoints_free(&e->ep);
     free(e->ca_file);
     free(e);
-}
-
-int
-gmq_etcd_call(gmq_etcd_t *e, const char *path, const char *body, size_t len, long timeout_ms,
-              gmq_etcd_call_fn done, void *arg, char *err, size_t errlen)
-{
-    if (e == NULL) {
-        snprintf(err, errlen, "etcd is not configured (etcd_endpoints is empty)");
-        return GMQ_ERR;
-    }
-    if (e->freeing) {
-        snprintf(err, errlen, "etcd client stopped");
-        return GMQ_ERR;
-    }
-    if (e->ncalls >= GMQ_ETCD_CALLS_MAX) {
-        snprintf(err, errlen, "too many etcd requests in flight (%d); retry", e->ncalls);
-        return GMQ_ERR;
-    }
-    etcd_call_t *k = gmq_xcalloc(1, sizeof(*k));
-    k->e = e;
-    k->easy = curl_easy_init();
-    snprintf(k->path, sizeof(k->path), "%s", path);
-    gmq_buf_init(&k->body);
-    gmq_buf_init(&k->resp);
-    gmq_buf_append(&k->body, body, len);
-    k->ep = e->ep_cur;
-    k->timeout_ms = timeout_ms;
-    k->done = done;
-    k->arg = arg;
-    gmq_list_push_tail(&e->calls, &k->link);
-    e->ncalls++;
-    if (etcd_call_send(k) != GMQ_OK) {
-        snprintf(err, errlen, "etcd: cannot start a request");
-        etcd_call_free(k);
-        return GMQ_ERR;
-    }
-    return GMQ_OK;
 }
 
 int
@@ -572,28 +462,6 @@ etcd_request_send(gmq_etcd_t *e)
     }
 }
 
-/* one POST of body to url on the easy handle c, answer into resp */
-static void
-etcd_easy_setup(gmq_etcd_t *e, CURL *c, const char *url, const gmq_buf_t *body,
-                gmq_buf_t *resp, char *errbuf, long timeout_ms, void *priv)
-{
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, gmq_buf_rptr(body));
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) gmq_buf_used(body));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, etcd_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PRIVATE, priv);
-    if (e->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
-}
-
 static void
 etcd_request_cancel(gmq_etcd_t *e)
 {
@@ -647,69 +515,6 @@ etcd_check_multi(gmq_etcd_t *e)
         gmq_buf_append(&e->resp, "", 1);   /* NUL for logging; not counted below */
         e->reply(e, code, gmq_buf_rptr(&e->resp), gmq_buf_used(&e->resp) - 1);
     }
-}
-
-/* ---- calls for others (gmq_etcd_call), each on its own easy handle ---- */
-
-static int
-etcd_call_send(etcd_call_t *k)
-{
-    gmq_etcd_t *e = k->e;
-    char url[GMQ_ETCDAPI_URL_MAX + 64];
-    snprintf(url, sizeof(url), "%s%s", e->ep.urls[k->ep], k->path);
-    gmq_buf_reset(&k->resp);
-    k->curl_err[0] = '\0';
-    etcd_easy_setup(e, k->easy, url, &k->body, &k->resp, k->curl_err, k->timeout_ms, k);
-    return curl_multi_add_handle(e->multi, k->easy) == CURLM_OK ? GMQ_OK : GMQ_ERR;
-}
-
-/* from etcd_check_multi: the answer, the next endpoint, or the failure */
-static void
-etcd_call_finished(etcd_call_t *k, CURLcode res)
-{
-    gmq_etcd_t *e = k->e;
-    long code = 0;
-    curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_multi_remove_handle(e->multi, k->easy);
-    if (res != CURLE_OK) {
-        char why[CURL_ERROR_SIZE + GMQ_ETCDAPI_URL_MAX + 16];
-        snprintf(why, sizeof(why), "%s: %s", e->ep.urls[k->ep],
-                 k->curl_err[0] ? k->curl_err : curl_easy_strerror(res));
-        if (++k->tries < e->ep.n) {
-            k->ep = (k->ep + 1) % e->ep.n;
-            gmq_log_debug("etcd: %s; trying %s", why, e->ep.urls[k->ep]);
-            if (etcd_call_send(k) == GMQ_OK)
-                return;
-        }
-        k->done(k->arg, 0, NULL, 0, why);
-        etcd_call_free(k);
-        return;
-    }
-    gmq_buf_append(&k->resp, "", 1);   /* NUL-terminated for the parsers; not counted */
-    k->done(k->arg, code, gmq_buf_rptr(&k->resp), gmq_buf_used(&k->resp) - 1, NULL);
-    etcd_call_free(k);
-}
-
-/* the handle must be out of the multi */
-static void
-etcd_call_free(etcd_call_t *k)
-{
-    gmq_list_remove(&k->link);
-    k->e->ncalls--;
-    curl_easy_cleanup(k->easy);
-    gmq_buf_free(&k->body);
-    gmq_buf_free(&k->resp);
-    free(k);
-}
-
-size_t
-etcd_write(char *ptr, size_t size, size_t nmemb, void *userp)
-{
-    gmq_buf_t *b = userp;
-    if (gmq_buf_used(b) + size * nmemb > (1u << 20))
-        return 0;   /* no answer of ours is that large */
-    gmq_buf_append(b, ptr, size * nmemb);
-    return size * nmemb;
 }
 
 static int
