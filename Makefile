@@ -36,7 +36,7 @@ CTL_SRCS    := client/ctl_json.c client/ctl_out.c client/ctl_http.c client/ctl_h
 LIB_SRCS    := $(COMMON_SRCS) $(PROTO_SRCS) $(MASTER_SRCS)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS  := ipc op tcp net config buf record segment heap route topic topicstore topicadm counters etcdapi discovery queue queuelog \
+UNIT_TESTS  := ipc op tcp tcpframe net config buf record segment heap route topic topicstore topicadm counters etcdapi discovery queue queuelog \
                checkpoint histo metrics ctl call zygote
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
@@ -127,6 +127,7 @@ $(BUILD)/tests/check_ipc:    $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_op:     $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_zygote: $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_tcp:    $(COMMON_OBJS) $(PROTO_OBJS)
+$(BUILD)/tests/check_tcpframe: $(COMMON_OBJS) $(PROTO_OBJS)
 $(BUILD)/tests/check_net:    $(COMMON_OBJS)
 $(BUILD)/tests/check_record: $(COMMON_OBJS) $(BUILD)/worker/record.o
 $(BUILD)/tests/check_heap:   $(COMMON_OBJS) $(BUILD)/worker/heap.o
