@@ -175,11 +175,13 @@ $(BUILD)/master/service.o: CFLAGS += -I$(BUILD)/gen
 
 # the web admin page (docs/web.md), embedded in gmq-master for master/web.c,
 # with an ETag per file: the first 16 hex digits of its SHA-256
-WEB_FILES := web/index.html web/app.css web/app.js
+WEB_FILES := web/index.html web/app.css web/app.js web/dom.js web/state.js web/api.js web/views.js \
+              web/actions.js
 $(BUILD)/gen/web_files.h: $(WEB_FILES) scripts/embed.sh
 	@mkdir -p $(dir $@)
 	scripts/embed.sh web_index_html web/index.html web_app_css web/app.css \
-	    web_app_js web/app.js > $@.tmp
+	    web_app_js web/app.js web_dom_js web/dom.js web_state_js web/state.js web_api_js web/api.js \
+	    web_views_js web/views.js web_actions_js web/actions.js > $@.tmp
 	sha256sum $(WEB_FILES) | awk '{ n = toupper($$2); sub(/.*\//, "", n); gsub(/[^A-Z0-9]/, "_", n); \
 	    printf "#define WEB_ETAG_%s \"\\\"%s\\\"\"\n", n, substr($$1, 1, 16) }' >> $@.tmp
 	@mv $@.tmp $@

@@ -39,6 +39,16 @@ static const web_file_t web_files[] = {
       WEB_ETAG_APP_CSS },
     { "/app.js",     "text/javascript; charset=utf-8", web_app_js, sizeof(web_app_js) - 1,
       WEB_ETAG_APP_JS },
+    { "/dom.js",     "text/javascript; charset=utf-8", web_dom_js, sizeof(web_dom_js) - 1,
+      WEB_ETAG_DOM_JS },
+    { "/state.js",   "text/javascript; charset=utf-8", web_state_js, sizeof(web_state_js) - 1,
+      WEB_ETAG_STATE_JS },
+    { "/api.js",     "text/javascript; charset=utf-8", web_api_js, sizeof(web_api_js) - 1,
+      WEB_ETAG_API_JS },
+    { "/views.js",   "text/javascript; charset=utf-8", web_views_js, sizeof(web_views_js) - 1,
+      WEB_ETAG_VIEWS_JS },
+    { "/actions.js", "text/javascript; charset=utf-8", web_actions_js, sizeof(web_actions_js) - 1,
+      WEB_ETAG_ACTIONS_JS },
 };
 
 static const web_file_t *web_find(const char *path);

@@ -1,15 +1,16 @@
 /*
- * web.h - the web admin page (web/index.html, app.css, app.js, embedded at
- * build time) served on the HTTP port, and the same-origin rule that keeps
- * other web sites from using a browser to send requests to the node.
+ * web.h - the web admin page (web/index.html, app.css, app.js and the
+ * modules it imports, embedded at build time) served on the HTTP port, and
+ * the same-origin rule that keeps other web sites from using a browser to
+ * send requests to the node.
  */
 #ifndef GMQ_WEB_H
 #define GMQ_WEB_H
 
 #include "http.h"
 
-/* 1 if path names one of the page's files ("/", "/index.html", "/app.js",
- * "/app.css"): they hold no data and are served without a token */
+/* 1 if path names one of the page's files ("/", "/index.html", "/app.css",
+ * "/app.js", "/dom.js", ...): they hold no data and are served without a token */
 int gmq_web_is_page(const char *path);
 
 /* Answer r when its path is one of the page's files (GET or HEAD; another

@@ -33,6 +33,8 @@ ARTIFACTS = os.path.join(gmqtest.BUILD, "test-artifacts", "web")
 WEB_DIR = os.path.join(gmqtest.ROOT, "web")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+# app.js and the modules it imports (web/*.js)
+SCRIPTS = ["app.js", "dom.js", "state.js", "api.js", "views.js", "actions.js"]
 VIEWS = ["topics", "topic", "messages", "dead", "workers", "cluster", "overview"]
 
 
@@ -173,8 +175,10 @@ class WebHeadersTest(unittest.TestCase):
         node = self.start()
         files = {"/": ("index.html", "text/html; charset=utf-8"),
                  "/index.html": ("index.html", "text/html; charset=utf-8"),
-                 "/app.js": ("app.js", "text/javascript; charset=utf-8"),
                  "/app.css": ("app.css", "text/css; charset=utf-8")}
+        self.assertEqual(sorted(SCRIPTS), sorted(n for n in os.listdir(WEB_DIR) if n.endswith(".js")))
+        for name in SCRIPTS:
+            files["/" + name] = (name, "text/javascript; charset=utf-8")
         for path, (name, ctype) in files.items():
             st, h, body = fetch(node.base + path)
             self.assertEqual(st, 200, path)
@@ -260,7 +264,7 @@ class WebHeadersTest(unittest.TestCase):
                             dict(form, Origin=node.base, Authorization="Bearer " + token), push)
         self.assertEqual((st, json.loads(body)["code"]), (200, 0))
         # the page itself needs no token (it asks for one); the data does
-        for path in ("/", "/app.js", "/app.css"):
+        for path in ["/", "/app.css"] + ["/" + name for name in SCRIPTS]:
             st, h, _ = fetch(node.base + path)
             self.assertEqual(st, 200, path)
             self.assertEqual(h["Content-Security-Policy"], CSP)
