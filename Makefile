@@ -23,7 +23,7 @@ STORE_SRCS  := worker/record.c worker/segment.c worker/heap.c worker/queue.c \
                worker/queue_replay.c worker/queue_log.c worker/route.c worker/topic.c \
                worker/topicadm.c worker/topicdir.c worker/topicconf.c worker/counters.c \
                worker/bgsync.c worker/syncstat.c worker/checkpoint.c worker/upgrade.c worker/trash.c
-WORKER_SRCS := worker/worker.c worker/zygote.c $(STORE_SRCS)
+WORKER_SRCS := worker/worker.c worker/worker_ops.c worker/zygote.c $(STORE_SRCS)
 MASTER_SRCS := master/master.c master/listen.c master/conn.c master/req.c master/id.c master/ops.c \
                master/sup.c master/http.c master/tcp.c master/tcp_mpub.c master/api.c master/chan.c master/tls.c \
                master/etcd.c master/etcdcall.c master/etcdcheck.c master/service.c master/metrics.c master/web.c \
