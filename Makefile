@@ -191,8 +191,8 @@ $(BUILD)/master/web.o: CFLAGS += -I$(BUILD)/gen
 
 # --- fuzzing (docs/reliability.md): libFuzzer targets of tests/fuzz/, built
 # with clang and ASan+UBSan into build-fuzz/. `make fuzz` runs each target
-# for FUZZ_SECONDS (FUZZ_TARGETS picks some), `make fuzz-smoke` for 30
-# seconds each; seeds are tests/fuzz/corpus/<target>/, what a run finds is
+# for FUZZ_SECONDS (FUZZ_TARGETS picks some), `make fuzz-smoke` for 10,000
+# inputs each (60 s at most); seeds are tests/fuzz/corpus/<target>/, what a run finds is
 # kept in build-fuzz/corpus/<target>/ and crashes in build-fuzz/crashes/.
 FUZZ_TARGETS ?= tcp op http tcpconn record segment config etcd
 FUZZ_SECONDS ?= 600
