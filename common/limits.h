@@ -24,5 +24,8 @@
 #define GMQ_LIST_DEAD_BYTES (8u * 1024 * 1024)
 #define GMQ_KICK_MAX        100000
 #define GMQ_PEEK_BODY_MAX   (64u * 1024 * 1024)
+/* /debug/crash (a test hook): longest time the worker keeps running with
+ * its socket closed before it exits */
+#define GMQ_CRASH_LINGER_MAX_MS 10000
 
 #endif

@@ -514,7 +514,11 @@ api_crash(gmq_http_req_t *r)
     long long code = api_uint(r, "code", 255);
     if (code == -2)
         return;
-    gmq_op_req_t o = { .op = GMQ_OP_CRASH, .code = (uint32_t) (code < 0 ? 1 : code) };
+    long long linger = api_uint(r, "linger", GMQ_CRASH_LINGER_MAX_MS);
+    if (linger == -2)
+        return;
+    gmq_op_req_t o = { .op = GMQ_OP_CRASH, .code = (uint32_t) (code < 0 ? 1 : code),
+                       .linger_ms = (uint32_t) (linger < 0 ? 0 : linger) };
     api_submit(r, topic, &o);
 }
 

@@ -33,6 +33,7 @@ static void sup_on_backoff(struct ev_loop *loop, ev_timer *t, int revents);
 static gmq_wproc_t *sup_find_pid(gmq_sup_t *s, pid_t pid);
 static gmq_wproc_t *sup_find(gmq_sup_t *s, const char *topic);
 static void sup_forget(gmq_wproc_t *w);
+static void sup_give_up(gmq_wproc_t *w, int state);
 static unsigned long sup_topic_hash(const void *topic);
 static int  sup_topic_cmp(const void *a, const void *b);
 static void sup_unindex(gmq_wproc_t *w);
@@ -287,6 +288,20 @@ sup_backoff_ms(unsigned n)
 
 
 
+/* not respawning (fatal, crash loop): the requests queued since its socket
+ * closed would wait for a worker that never comes; answer them now */
+static void
+sup_give_up(gmq_wproc_t *w, int state)
+{
+    sup_set_state(w, state);
+    gmq_error_t e;
+    gmq_error_set(&e, GMQ_E_UNAVAILABLE, "topic %s is unavailable (%s: %s); nothing was done",
+                  w->topic, gmq_sup_state_name(state), w->last_exit);
+    gmq_req_fail_all(w->sup->m->reqs, &w->reqs, &e);
+    gmq_buf_reset(&w->out);
+    w->out_total = w->out_sent = 0;
+}
+
 /* the IPC socket is gone: answer everything in flight now */
 void
 sup_lost(gmq_wproc_t *w, const char *why)
@@ -391,7 +406,7 @@ gmq_sup_reap(gmq_sup_t *s)
             continue;
         }
         if (was_fatal) {
-            sup_set_state(w, GMQ_WP_FATAL);
+            sup_give_up(w, GMQ_WP_FATAL);
             gmq_log_error("topic %s: worker %d %s; not respawning", w->topic, (int) pid,
                           w->last_exit);
             continue;
@@ -403,7 +418,7 @@ gmq_sup_reap(gmq_sup_t *s)
             if (now - w->crashes[i] < GMQ_SUP_CRASH_WINDOW_MS)
                 recent++;
         if (recent >= GMQ_SUP_CRASH_MAX) {
-            sup_set_state(w, GMQ_WP_CRASHLOOP);
+            sup_give_up(w, GMQ_WP_CRASHLOOP);
             gmq_log_error("topic %s: worker crashed %u times in %d s (last: %s); not respawning",
                           w->topic, recent, GMQ_SUP_CRASH_WINDOW_MS / 1000, why);
             continue;

@@ -94,7 +94,7 @@ gmq_op_req_size(const gmq_op_req_t *r)
     case GMQ_OP_MSG:
         return 2 + 8;
     case GMQ_OP_CRASH:
-        return 2 + 4;
+        return 2 + 4 + 4;
     default:
         return 2;
     }
@@ -145,6 +145,7 @@ gmq_op_req_encode(gmq_buf_t *b, const gmq_op_req_t *r)
         break;
     case GMQ_OP_CRASH:
         gmq_buf_put_u32(b, r->code);
+        gmq_buf_put_u32(b, r->linger_ms);
         break;
     default:
         break;
@@ -206,6 +207,7 @@ gmq_op_req_decode(const char *p, size_t len, gmq_op_req_t *r)
         break;
     case GMQ_OP_CRASH:
         r->code = op_rd_u32(&rd);
+        r->linger_ms = op_rd_u32(&rd);
         break;
     case GMQ_OP_TOGGLE_ACK: case GMQ_OP_STAT: case GMQ_OP_QUEUES:
         break;

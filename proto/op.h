@@ -69,7 +69,8 @@ typedef struct {
     uint32_t      nitems;     /* MPUSH: items encoded back to back in items */
     gmq_op_str_t  items;      /* MPUSH: see gmq_op_item_put / gmq_op_item_next */
     int32_t       auto_ack, mode, ttr, retry;   /* CONFIG; -1 = unchanged */
-    uint32_t      code;       /* CRASH */
+    uint32_t      code;       /* CRASH: the exit status */
+    uint32_t      linger_ms;  /* CRASH: its socket closed this long before the exit */
     uint64_t      arg;        /* management ops, see above */
     uint32_t      flags;      /* GMQ_OP_F_* */
 } gmq_op_req_t;

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
 
 static void worker_cstr(gmq_op_str_t s, char *out, size_t cap);
 static void op_mpush(gmq_worker_t *w, uint64_t id, const gmq_op_req_t *r);
@@ -304,6 +307,14 @@ op_crash(gmq_worker_t *w, uint64_t req_id, const gmq_op_req_t *r)
     (void) req_id;
     gmq_log_warn("exiting with status %u on request (test hook)", r->code);
     gmq_topic_close(w->topic);
+    if (r->linger_ms > 0) {
+        /* the master sees the socket close well before the exit */
+        close(w->fd);
+        struct timespec ts = { (time_t) (r->linger_ms / 1000),
+                               (long) (r->linger_ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
     _exit((int) r->code);
 }
 

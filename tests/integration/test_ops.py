@@ -237,6 +237,30 @@ class DataDirLockTest(unittest.TestCase):
         self.assertEqual(first.get("/ping")[1], "OK")
 
 
+class GoneWorkerTest(unittest.TestCase):
+    """A request for a topic whose worker has closed its socket but not yet
+    exited waits for the next worker; when that worker is never started
+    (exit status 3, fatal; or a crash loop) the request is answered, not
+    left waiting (it was: /metrics hung in the sanitizer run)."""
+
+    def test_request_between_socket_close_and_fatal_exit_is_answered(self):
+        node = Node(self).start()
+        node.push("gone", "x")
+        pid = node.worker_pids()["gone"]
+        # the worker closes its socket, then exits with status 3 two seconds
+        # later; the crash request is answered once the master saw the close
+        r = node.json("/debug/crash?topic=gone&code=3&linger=2000")
+        self.assertIn("worker went away", r["msg"])
+        self.assertTrue(pid_alive(pid))
+        t0 = time.monotonic()
+        r = node.json("/getTopicStat?topic=gone")      # queued for a worker that never comes
+        self.assertEqual(r["code"], 1, r)
+        self.assertIn("unavailable", r["msg"])
+        self.assertLess(time.monotonic() - t0, 30)
+        self.assertFalse(pid_alive(pid))
+        self.assertEqual(node.get("/ping")[1], "OK")
+
+
 class OutcomeTest(unittest.TestCase):
     def test_replies_after_a_worker_dies_say_what_is_known(self):
         node = Node(self).start()

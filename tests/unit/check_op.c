@@ -73,6 +73,7 @@ sample_req(int i, gmq_op_req_t *r, gmq_buf_t *items)
         break;
     case GMQ_OP_CRASH:
         r->code = 7;
+        r->linger_ms = 250;
         r->bind_key = S(""); r->id = 0;
         break;
     case GMQ_OP_PURGE: case GMQ_OP_DEL_QUEUE: case GMQ_OP_DEL_TOPIC: case GMQ_OP_PEEK:
@@ -115,6 +116,7 @@ START_TEST(test_every_request_roundtrip)
         ck_assert_int_eq(out.ttr, in.ttr);
         ck_assert_int_eq(out.retry, in.retry);
         ck_assert_uint_eq(out.code, in.code);
+        ck_assert_uint_eq(out.linger_ms, in.linger_ms);
         ck_assert(out.arg == in.arg);
         ck_assert_uint_eq(out.flags, in.flags);
         ck_assert(out.item.id == in.item.id && out.item.delay_ms == in.item.delay_ms);
