@@ -104,8 +104,9 @@ def cpu_per_msg(cell, msgs):
 
 
 print()
-print("Server CPU per message (user + system, the server and its children, during a drain: a push")
-print("and a pop+ack each; median of the runs, µs):")
+print("Server CPU per message (the time the server's processes ran, their threads and children")
+print("included, from /proc/<pid>/task/<tid>/schedstat; during a drain: a push and a pop+ack")
+print("each; median of the runs, µs):")
 print()
 print("| drain | gmq | Redis 7 | beanstalkd |" + (" gmq TLS |" if tls else ""))
 print("|---|---:|---:|---:|" + ("---:|" if tls else ""))
