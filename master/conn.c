@@ -77,12 +77,14 @@ gmq_conn_start(gmq_conn_t *c)
 static void
 conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
-    (void) loop; (void) revents;
+    (void) revents;
     gmq_conn_t *c = io->data;
     int got = 0;
     int write_waits = c->tls_want == 1;    /* a TLS write waited for this readability */
-    /* TLS may hold decrypted bytes the socket no longer signals: read until EAGAIN */
+    /* a short read drained the socket (level-triggered: more data signals
+     * again), unless TLS holds bytes it read ahead, which nothing signals */
     size_t cap = c->in_cap;
+    int drained = 0, again = 0;
     for (int i = 0; i < CONN_READ_TURNS && !c->dead && gmq_buf_used(&c->in) < cap; i++) {
         char *p = gmq_buf_reserve(&c->in, CONN_READ_CHUNK);
         ssize_t n = c->io->read(c, p, CONN_READ_CHUNK);
@@ -90,27 +92,38 @@ conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
             gmq_conn_close(c);
             return;
         }
-        if (n < 0)
+        if (n < 0) {
+            /* TLS: a read that only finished the handshake (its tickets
+             * written) wants another even with records read ahead; once */
+            if (c->io->pending(c) && !again++)
+                continue;
+            drained = 1;
             break;
+        }
+        again = 0;
         c->in.len += (size_t) n;
         got = 1;
-        if ((size_t) n < CONN_READ_CHUNK && c->ssl == NULL)
+        if ((size_t) n < CONN_READ_CHUNK && !c->io->pending(c)) {
+            drained = 1;
             break;
+        }
     }
     if (c->tls_want == 2)
         ev_io_start(c->m->loop, &c->wio);
     if (write_waits && gmq_buf_used(&c->out) > 0)
         conn_enqueue(c);
-    if (!got)
-        return;
-    if (c->closing) {
+    if (got && c->closing) {
         /* an error is on its way out and nothing more is parsed: drop the input */
         gmq_buf_reset(&c->in);
-        return;
+    } else if (got) {
+        c->last_active_ms = gmq_loop_mono_ms();
+        conn_dispatch(c);
+        conn_input_check(c);
     }
-    c->last_active_ms = gmq_loop_mono_ms();
-    conn_dispatch(c);
-    conn_input_check(c);
+    /* stopped for fairness or at the input cap (taken since) while TLS holds
+     * records it read ahead: come back, the socket will not say so */
+    if (!drained && !c->dead && !c->closing && ev_is_active(&c->rio) && c->io->pending(c))
+        ev_feed_event(loop, &c->rio, EV_READ);
 }
 
 /* the most input one connection may have buffered: a complete request of
@@ -149,6 +162,8 @@ conn_input_check(gmq_conn_t *c)
     } else if (!full && c->in_full) {
         c->in_full = 0;
         ev_io_start(c->m->loop, &c->rio);
+        if (c->io->pending(c))          /* read ahead: the socket will not say so */
+            ev_feed_event(c->m->loop, &c->rio, EV_READ);
     }
 }
 

@@ -27,6 +27,9 @@ typedef struct {
     ssize_t (*read)(gmq_conn_t *c, void *buf, size_t n);
     ssize_t (*write)(gmq_conn_t *c, const void *buf, size_t n);
     void    (*close)(gmq_conn_t *c);
+    /* 1 if bytes already read from the socket wait inside (a TLS session's
+     * buffer), which its readability will not signal again */
+    int     (*pending)(gmq_conn_t *c);
 } gmq_conn_io_t;
 
 struct gmq_conn_s {

@@ -180,6 +180,41 @@ class TlsTest(unittest.TestCase):
         p = subprocess.run(["curl", "-s", base + "/ping"], capture_output=True, timeout=10)
         self.assertNotEqual(p.returncode, 0)
 
+    def test_many_records_in_one_read_are_all_served(self):
+        # 50 TLS records, one command each, sent in one segment: the node reads
+        # them in one read() (read-ahead) and must serve every one, though the
+        # socket signals nothing more once they are in OpenSSL's buffer: the
+        # first ones arrive with the client's Finished (the read that ends the
+        # handshake returns no data), and 50 are more than one readiness
+        # event's 16 reads
+        n = 50
+        s = socket.create_connection(("127.0.0.1", self.node.tcp_port), timeout=10)
+        self.addCleanup(s.close)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = client_ctx().wrap_bio(inc, out, server_hostname="localhost")
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                s.sendall(out.read())
+                data = s.recv(65536)
+                self.assertTrue(data, "closed during the handshake")
+                inc.write(data)
+        s.sendall(out.read())
+        for _ in range(n):
+            tls.write(b"ping\n")               # a record each
+        s.sendall(out.read())                  # all of them at once
+        got = b""
+        while got.count(b"pong") < n:
+            try:
+                got += tls.read(65536)
+            except ssl.SSLWantReadError:
+                data = s.recv(65536)           # times out if the node stalls
+                self.assertTrue(data, "closed after %d pongs" % got.count(b"pong"))
+                inc.write(data)
+        self.assertEqual(got.count(b"pong"), n)
+
     def test_plain_text_on_tls_ports_is_closed(self):
         keeper = self.node.tcp()
         tcp_ping(keeper)
