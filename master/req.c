@@ -71,7 +71,7 @@ gmq_req_new(gmq_reqs_t *t, gmq_conn_t *c, gmq_wproc_t *w, gmq_op_t op, gmq_req_d
             void *ctx)
 {
     gmq_req_t *req;
-    if (t->nspare > 0) {
+    if (GMQ_REUSE_FREED && t->nspare > 0) {
         req = t->spare[--t->nspare];
         memset(req, 0, sizeof(*req));
     } else {

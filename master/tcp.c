@@ -206,7 +206,7 @@ static tcp_resp_t *
 tcp_resp_new(gmq_conn_t *c)
 {
     tcp_resp_t *r;
-    if (tcp_nspare > 0) {
+    if (GMQ_REUSE_FREED && tcp_nspare > 0) {
         r = tcp_spare[--tcp_nspare];
         gmq_buf_t frame = r->frame;      /* empty, its memory kept */
         memset(r, 0, sizeof(*r));
