@@ -74,6 +74,13 @@ gmq_conn_start(gmq_conn_t *c)
     ev_io_start(c->m->loop, &c->rio);
 }
 
+/* bytes the io layer read ahead, which the socket will not signal */
+static int
+conn_pending(gmq_conn_t *c)
+{
+    return c->io->pending != NULL && c->io->pending(c);
+}
+
 static void
 conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -95,7 +102,7 @@ conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
         if (n < 0) {
             /* TLS: a read that only finished the handshake (its tickets
              * written) wants another even with records read ahead; once */
-            if (c->io->pending(c) && !again++)
+            if (conn_pending(c) && !again++)
                 continue;
             drained = 1;
             break;
@@ -103,7 +110,7 @@ conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
         again = 0;
         c->in.len += (size_t) n;
         got = 1;
-        if ((size_t) n < CONN_READ_CHUNK && !c->io->pending(c)) {
+        if ((size_t) n < CONN_READ_CHUNK && !conn_pending(c)) {
             drained = 1;
             break;
         }
@@ -122,7 +129,7 @@ conn_on_read(struct ev_loop *loop, ev_io *io, int revents)
     }
     /* stopped for fairness or at the input cap (taken since) while TLS holds
      * records it read ahead: come back, the socket will not say so */
-    if (!drained && !c->dead && !c->closing && ev_is_active(&c->rio) && c->io->pending(c))
+    if (!drained && !c->dead && !c->closing && ev_is_active(&c->rio) && conn_pending(c))
         ev_feed_event(loop, &c->rio, EV_READ);
 }
 
@@ -162,7 +169,7 @@ conn_input_check(gmq_conn_t *c)
     } else if (!full && c->in_full) {
         c->in_full = 0;
         ev_io_start(c->m->loop, &c->rio);
-        if (c->io->pending(c))          /* read ahead: the socket will not say so */
+        if (conn_pending(c))          /* read ahead: the socket will not say so */
             ev_feed_event(c->m->loop, &c->rio, EV_READ);
     }
 }

@@ -28,7 +28,7 @@ typedef struct {
     ssize_t (*write)(gmq_conn_t *c, const void *buf, size_t n);
     void    (*close)(gmq_conn_t *c);
     /* 1 if bytes already read from the socket wait inside (a TLS session's
-     * buffer), which its readability will not signal again */
+     * buffer), which its readability will not signal again; NULL: never */
     int     (*pending)(gmq_conn_t *c);
 } gmq_conn_io_t;
 

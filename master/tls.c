@@ -18,10 +18,9 @@ static void    plain_close(gmq_conn_t *c);
 static ssize_t tls_read(gmq_conn_t *c, void *buf, size_t n);
 static ssize_t tls_write(gmq_conn_t *c, const void *buf, size_t n);
 static void    tls_close(gmq_conn_t *c);
-static int     plain_pending(gmq_conn_t *c);
 static int     tls_pending(gmq_conn_t *c);
 
-const gmq_conn_io_t gmq_conn_io_plain = { plain_read, plain_write, plain_close, plain_pending };
+const gmq_conn_io_t gmq_conn_io_plain = { plain_read, plain_write, plain_close, NULL };
 const gmq_conn_io_t gmq_conn_io_tls = { tls_read, tls_write, tls_close, tls_pending };
 
 static void
@@ -170,13 +169,6 @@ tls_write(gmq_conn_t *c, const void *buf, size_t n)
         return r;
     ssize_t x = tls_result(c, r, 1);
     return x == 0 ? -1 : x;
-}
-
-static int
-plain_pending(gmq_conn_t *c)
-{
-    (void) c;
-    return 0;
 }
 
 /* decrypted or raw bytes OpenSSL read ahead of what SSL_read returned */

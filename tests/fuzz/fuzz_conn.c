@@ -19,10 +19,8 @@
 static ssize_t conn_cap_read(gmq_conn_t *c, void *buf, size_t n);
 static ssize_t conn_cap_write(gmq_conn_t *c, const void *buf, size_t n);
 static void    conn_cap_close(gmq_conn_t *c);
-static int     conn_cap_pending(gmq_conn_t *c);
 
-static const gmq_conn_io_t conn_cap_io = { conn_cap_read, conn_cap_write, conn_cap_close,
-                                           conn_cap_pending };
+static const gmq_conn_io_t conn_cap_io = { conn_cap_read, conn_cap_write, conn_cap_close, NULL };
 
 static gmq_master_t conn_master;
 static int          conn_ready;
@@ -116,14 +114,6 @@ fuzz_conn_run(gmq_master_t *m, gmq_proto_t proto, const char *data, size_t n, ui
     FUZZ_CHECK(gmq_list_empty(&m->chans) && m->nchans == 0);   /* subscriptions went with it */
     FUZZ_CHECK(gmq_reqs_count(m->reqs) == 0);
     conn_out = NULL;
-}
-
-/* nothing is buffered outside the connection's own input */
-static int
-conn_cap_pending(gmq_conn_t *c)
-{
-    (void) c;
-    return 0;
 }
 
 static ssize_t
